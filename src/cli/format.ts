@@ -1,0 +1,76 @@
+import type { ContentDiff, Section } from '../ops/diff.js';
+import type { EnvironmentInfo } from '../ops/environments.js';
+import { describeLink } from '../ops/environments.js';
+import type { LinkChange } from '../ops/history.js';
+import type { VersionInfo } from '../ops/versions.js';
+import { short, table } from './output.js';
+
+// Human-readable renderings of command results. JSON output uses the data as it is.
+
+export function versionsText(versions: VersionInfo[]): string {
+  return table([
+    ['VERSION', 'HEAD', 'ENVIRONMENTS', 'DESCRIPTION'],
+    ...versions.map((v) => [v.name, v.head ? short(v.head) : 'MISSING', v.environments.join(', ') || '-', v.description ?? '']),
+  ]);
+}
+
+export function versionText(v: VersionInfo): string {
+  return [
+    `version ${v.name}`,
+    `  branch:       refs/heads/${v.name} at ${v.head ?? 'MISSING'}`,
+    `  environments: ${v.environments.join(', ') || '(none)'}`,
+    ...(v.createdFrom ? [`  created from: ${v.createdFrom}`] : []),
+    ...(v.description ? [`  description:  ${v.description}`] : []),
+  ].join('\n');
+}
+
+export function environmentsText(envs: EnvironmentInfo[]): string {
+  return table([
+    ['ENVIRONMENT', 'VERSION', 'PIN', 'SERVES', 'CHANNELS'],
+    ...envs.map((e) => [e.name, e.version, e.commit ? short(e.commit) : '-', e.resolvedCommit ? short(e.resolvedCommit) : 'MISSING', e.channels.map((c) => c.name).join(', ') || '-']),
+  ]);
+}
+
+export function environmentText(e: EnvironmentInfo): string {
+  return [
+    `environment ${e.name}`,
+    `  version:  ${e.version}`,
+    `  pinned:   ${e.commit ?? 'no (follows the branch head)'}`,
+    `  serves:   ${e.resolvedCommit ?? 'MISSING (the version branch does not exist)'}`,
+    `  channels: ${e.channels.map((c) => `${c.name} (${c.type})`).join(', ') || '(none)'}`,
+    ...(e.description ? [`  description: ${e.description}`] : []),
+  ].join('\n');
+}
+
+export function historyText(environment: string, changes: LinkChange[]): string {
+  if (!changes.length) return `environment ${environment} has never changed`;
+  return table([
+    ['DATE', 'COMMIT', 'AUTHOR', 'FROM', 'TO'],
+    ...changes.map((c) => [c.date.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), short(c.commit), c.author, c.from ? describeLink(c.from) : '(created)', c.to ? describeLink(c.to) : '(deleted)']),
+  ]);
+}
+
+function section(title: string, s: Section<{ slug: string }>, details: (c: never) => string[]): string[] {
+  if (!s.added.length && !s.removed.length && !s.changed.length) return [];
+  return [
+    `${title}:`,
+    ...s.added.map((slug) => `  + ${slug}`),
+    ...s.removed.map((slug) => `  - ${slug}`),
+    ...s.changed.flatMap((c) => [`  ~ ${c.slug}`, ...details(c as never).map((l) => `      ${l}`)]),
+  ];
+}
+
+export function diffText(d: ContentDiff): string {
+  const head = `diff ${d.a.name} (${short(d.a.commit)}) -> ${d.b.name} (${short(d.b.commit)})`;
+  const body = [
+    ...section('intents', d.intents, (c: { added: string[]; removed: string[]; other: string[] }) => [
+      ...c.added.map((e) => `+ ${e}`),
+      ...c.removed.map((e) => `- ${e}`),
+      ...c.other,
+    ]),
+    ...section('entities', d.entities, (c: { lines: string[] }) => c.lines),
+    ...section('skills', d.skills, (c: { lines: string[] }) => c.lines),
+    ...section('tests', d.tests, (c: { lines: string[] }) => c.lines),
+  ];
+  return [head, ...(body.length ? body : ['no differences in intents, entities, skills or tests'])].join('\n');
+}

@@ -1,0 +1,108 @@
+import type { Problem } from '../errors.js';
+import { problemAt } from '../yaml/file.js';
+import type { Bundle, ContentFile } from './bundle.js';
+
+// Rules across a version's files: what a schema cannot see. Each returns problems at the
+// line at fault; only files that passed their schema are looked at, so the data is typed.
+
+/** Entities every version has without declaring them (extracted by the NLU itself). */
+export const BUILTIN_ENTITIES = ['number', 'ordinal', 'percentage', 'email', 'url', 'phone', 'ip'] as const;
+
+function slugOfPath(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1).replace(/\.ya?ml$/, '');
+}
+
+function indexBySlug<T extends { slug: string }>(files: ContentFile<T>[], kind: string, problems: Problem[]): Map<string, ContentFile<T>> {
+  const bySlug = new Map<string, ContentFile<T>>();
+  for (const file of files) {
+    if (!file.valid) continue;
+    const { slug } = file.data;
+    if (slug !== slugOfPath(file.path)) {
+      problems.push(problemAt(file.yaml, ['slug'], `slug "${slug}" does not match the file name; name the file ${slug}.yaml`));
+    }
+    const other = bySlug.get(slug);
+    if (other) problems.push(problemAt(file.yaml, ['slug'], `duplicate ${kind} slug "${slug}", also in ${other.path}`));
+    else bySlug.set(slug, file);
+  }
+  return bySlug;
+}
+
+export function contentRuleProblems(bundle: Bundle): Problem[] {
+  const problems: Problem[] = [];
+  const intents = indexBySlug(bundle.intents, 'intent', problems);
+  const entities = indexBySlug(bundle.entities, 'entity', problems);
+  indexBySlug(bundle.skills, 'skill', problems);
+  const knownEntity = (slug: string) => entities.has(slug) || (BUILTIN_ENTITIES as readonly string[]).includes(slug);
+
+  // The same expression twice teaches nothing; in two intents it teaches a contradiction.
+  const owner = new Map<string, string>();
+  for (const file of intents.values()) {
+    const seen = new Set<string>();
+    file.data.expressions.forEach((expression, i) => {
+      const key = expression.trim().toLowerCase();
+      if (seen.has(key)) problems.push(problemAt(file.yaml, ['expressions', i], `expression "${expression}" appears twice in this intent`, 'warning'));
+      seen.add(key);
+      const other = owner.get(key);
+      if (other && other !== file.data.slug) {
+        problems.push(problemAt(file.yaml, ['expressions', i], `expression "${expression}" is also in intent "${other}"; the NLU cannot tell them apart`, 'warning'));
+      } else owner.set(key, file.data.slug);
+    });
+  }
+
+  for (const file of entities.values()) {
+    if ('regex' in file.data && file.data.regex !== undefined) {
+      try {
+        new RegExp(file.data.regex, file.data.flags ?? '');
+      } catch (err) {
+        problems.push(problemAt(file.yaml, ['regex'], `invalid regular expression: ${(err as Error).message}`));
+      }
+    }
+  }
+
+  const fallbacks: ContentFile<unknown>[] = [];
+  for (const file of bundle.skills) {
+    if (!file.valid) continue;
+    const skill = file.data;
+    if (skill.fallback) fallbacks.push(file);
+    (skill.triggers ?? []).forEach((trigger, i) => {
+      if (trigger.intent !== undefined && !intents.has(trigger.intent)) {
+        problems.push(problemAt(file.yaml, ['triggers', i, 'intent'], `skill "${skill.slug}" triggers on intent "${trigger.intent}", which does not exist`));
+      }
+      if (trigger.entity !== undefined && !knownEntity(trigger.entity)) {
+        problems.push(problemAt(file.yaml, ['triggers', i, 'entity'], `skill "${skill.slug}" triggers on entity "${trigger.entity}", which does not exist`));
+      }
+    });
+    const aliases = new Set<string>();
+    (skill.requirements ?? []).forEach((req, i) => {
+      if (!knownEntity(req.entity)) {
+        problems.push(problemAt(file.yaml, ['requirements', i, 'entity'], `skill "${skill.slug}" requires entity "${req.entity}", which does not exist`));
+      }
+      if (aliases.has(req.alias)) problems.push(problemAt(file.yaml, ['requirements', i, 'alias'], `alias "${req.alias}" is used twice in this skill`));
+      aliases.add(req.alias);
+    });
+  }
+  for (const extra of fallbacks.slice(1)) {
+    problems.push(problemAt(extra.yaml, ['fallback'], `more than one fallback skill (first: ${fallbacks[0]!.path})`));
+  }
+
+  const skills = new Set(bundle.skills.filter((f) => f.valid).map((f) => f.data.slug));
+  for (const file of bundle.tests) {
+    if (!file.valid) continue;
+    (file.data.utterances ?? []).forEach((u, i) => {
+      if (u.intent !== null && !intents.has(u.intent)) {
+        problems.push(problemAt(file.yaml, ['utterances', i, 'intent'], `expected intent "${u.intent}" does not exist`));
+      }
+      for (const slug of Object.keys(u.entities ?? {})) {
+        if (!knownEntity(slug)) problems.push(problemAt(file.yaml, ['utterances', i, 'entities', slug], `entity "${slug}" does not exist`));
+      }
+    });
+    (file.data.conversations ?? []).forEach((c, i) =>
+      c.steps.forEach((step, j) => {
+        if (step.expectSkill !== undefined && !skills.has(step.expectSkill)) {
+          problems.push(problemAt(file.yaml, ['conversations', i, 'steps', j, 'expectSkill'], `expected skill "${step.expectSkill}" does not exist`));
+        }
+      }),
+    );
+  }
+  return problems;
+}

@@ -1,0 +1,285 @@
+import git from 'isomorphic-git';
+import { atomicFs } from './atomic-fs.js';
+import { locateRepo, type RepoLocation } from './location.js';
+import { listRefs, readHeadTarget, readRef, updateRef, deleteRef, type LockOptions } from './refs.js';
+import { formatIdentity, type Signature } from './identity.js';
+import { syncCheckedOutBranch } from './worktree.js';
+import { BotverError, NotFoundError } from '../errors.js';
+
+// The one module (with worktree.ts) that talks to isomorphic-git. Everything above it sees
+// commits, paths and bytes. No checkout ever happens: reads go through the object store,
+// writes build trees in memory and move a branch with compare-and-swap.
+
+const fs = atomicFs;
+
+export interface FileEntry {
+  /** Path from the root of the commit's tree. */
+  path: string;
+  oid: string;
+}
+
+export interface CommitInfo {
+  oid: string;
+  tree: string;
+  parents: string[];
+  message: string;
+  author: { name: string; email: string; timestamp: number; timezoneOffset: number };
+  committer: { name: string; email: string; timestamp: number; timezoneOffset: number };
+}
+
+/** path -> new content, or null to delete the file. */
+export type FileChanges = ReadonlyMap<string, string | null>;
+
+interface TreeNode {
+  entries: Map<string, { mode: string; oid: string; type: 'blob' | 'tree' | 'commit' }>;
+}
+
+export class GitRepo {
+  /** One isomorphic-git cache per repository: without it each read re-parses packfiles. */
+  private readonly cache: object = {};
+
+  private constructor(readonly location: RepoLocation) {}
+
+  static async open(path: string): Promise<GitRepo> {
+    return new GitRepo(await locateRepo(path));
+  }
+
+  static fromLocation(location: RepoLocation): GitRepo {
+    return new GitRepo(location);
+  }
+
+  get gitdir(): string {
+    return this.location.gitdir;
+  }
+
+  get bare(): boolean {
+    return this.location.workdir === null;
+  }
+
+  /** The commit a branch points at, or null when the branch does not exist. */
+  async branchHead(branch: string): Promise<string | null> {
+    return readRef(this.gitdir, `refs/heads/${branch}`);
+  }
+
+  /** Every local branch with its head. */
+  async branches(): Promise<Map<string, string>> {
+    const refs = await listRefs(this.gitdir, 'refs/heads/');
+    return new Map([...refs].map(([ref, oid]) => [ref.slice('refs/heads/'.length), oid]));
+  }
+
+  /**
+   * Resolves what a user may type: a branch, a tag, a remote-tracking branch, HEAD, or a full or
+   * abbreviated commit id. Tags are peeled to their commit.
+   */
+  async resolveCommit(refish: string): Promise<string> {
+    const candidates =
+      refish === 'HEAD'
+        ? ['HEAD']
+        : refish.startsWith('refs/')
+          ? [refish]
+          : [`refs/heads/${refish}`, `refs/tags/${refish}`, `refs/remotes/${refish}`, `refs/remotes/origin/${refish}`];
+    for (const ref of candidates) {
+      const oid =
+        ref === 'HEAD'
+          ? await git.resolveRef({ fs, gitdir: this.location.headGitdir, ref }).catch(() => null)
+          : await readRef(this.gitdir, ref);
+      if (oid) return this.peelToCommit(oid, refish);
+    }
+    if (/^[0-9a-f]{4,40}$/.test(refish)) {
+      const oid = await git.expandOid({ fs, gitdir: this.gitdir, oid: refish, cache: this.cache }).catch(() => null);
+      if (oid) return this.peelToCommit(oid, refish);
+    }
+    throw new NotFoundError('ref', refish, 'not a branch, tag or commit of this repository');
+  }
+
+  private async peelToCommit(oid: string, refish: string): Promise<string> {
+    let current = oid;
+    for (let depth = 0; depth < 10; depth++) {
+      const object = await git.readObject({ fs, gitdir: this.gitdir, oid: current, cache: this.cache, format: 'parsed' });
+      if (object.type === 'commit') return current;
+      if (object.type === 'tag') {
+        current = (object.object as { object: string }).object;
+        continue;
+      }
+      break;
+    }
+    throw new NotFoundError('commit', refish, `it names a ${'tree or blob'}, not a commit`);
+  }
+
+  async readCommit(oid: string): Promise<CommitInfo> {
+    const { commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+    return {
+      oid,
+      tree: commit.tree,
+      parents: commit.parent,
+      message: commit.message,
+      author: commit.author,
+      committer: commit.committer,
+    };
+  }
+
+  /** The blob id at `path` in the commit, or null when there is no such file. */
+  async fileOid(commit: string, path: string): Promise<string | null> {
+    const parts = path.split('/');
+    const name = parts.pop()!;
+    const dir = parts.join('/');
+    try {
+      const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid: commit, filepath: dir || undefined, cache: this.cache });
+      const entry = tree.find((e) => e.path === name);
+      return entry && entry.type === 'blob' ? entry.oid : null;
+    } catch (err) {
+      if (isMissingPath(err)) return null;
+      throw err;
+    }
+  }
+
+  async readBlob(oid: string): Promise<Uint8Array> {
+    const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+    return blob;
+  }
+
+  /** A file's text at a commit, or null when the commit has no such file. */
+  async readText(commit: string, path: string): Promise<string | null> {
+    const oid = await this.fileOid(commit, path);
+    return oid ? Buffer.from(await this.readBlob(oid)).toString('utf8') : null;
+  }
+
+  /** Every file under `dir` (recursively) at a commit; empty when the folder does not exist. */
+  async listFiles(commit: string, dir = ''): Promise<FileEntry[]> {
+    const out: FileEntry[] = [];
+    const walk = async (treeOid: string | undefined, prefix: string, filepath?: string) => {
+      let tree;
+      try {
+        ({ tree } = await git.readTree({
+          fs,
+          gitdir: this.gitdir,
+          oid: treeOid ?? commit,
+          filepath,
+          cache: this.cache,
+        }));
+      } catch (err) {
+        if (isMissingPath(err)) return;
+        throw err;
+      }
+      for (const entry of tree) {
+        const path = prefix ? `${prefix}/${entry.path}` : entry.path;
+        if (entry.type === 'tree') await walk(entry.oid, path);
+        else if (entry.type === 'blob') out.push({ path, oid: entry.oid });
+      }
+    };
+    await walk(undefined, dir, dir || undefined);
+    return out;
+  }
+
+  /** Whether `ancestor` is `descendant` or reachable from it. */
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    if (ancestor === descendant) return true;
+    return git.isDescendent({ fs, gitdir: this.gitdir, oid: descendant, ancestor, depth: -1, cache: this.cache });
+  }
+
+  /**
+   * Writes a commit whose tree is `parent`'s tree with `changes` applied, and returns its id.
+   * Objects only: no ref moves. `parent` null makes a root commit.
+   */
+  async writeCommit(parent: string | null, changes: FileChanges, message: string, signature: Signature): Promise<string> {
+    const baseTree = parent ? (await this.readCommit(parent)).tree : null;
+    const tree = await this.applyChanges(baseTree, changes);
+    return git.writeCommit({
+      fs,
+      gitdir: this.gitdir,
+      commit: {
+        message: message.endsWith('\n') ? message : `${message}\n`,
+        tree,
+        parent: parent ? [parent] : [],
+        author: signature.author,
+        committer: signature.committer,
+      },
+    });
+  }
+
+  private async applyChanges(baseTree: string | null, changes: FileChanges): Promise<string> {
+    // Group the changes by folder so each touched tree is read and written once.
+    const load = async (oid: string | null): Promise<TreeNode> => {
+      const entries: TreeNode['entries'] = new Map();
+      if (oid) {
+        const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+        for (const e of tree) entries.set(e.path, { mode: e.mode, oid: e.oid, type: e.type });
+      }
+      return { entries };
+    };
+    const write = async (treeOid: string | null, edits: Map<string, string | null>): Promise<string | null> => {
+      const node = await load(treeOid);
+      const subEdits = new Map<string, Map<string, string | null>>();
+      for (const [path, content] of edits) {
+        const slash = path.indexOf('/');
+        if (slash === -1) {
+          if (content === null) node.entries.delete(path);
+          else {
+            const oid = await git.writeBlob({ fs, gitdir: this.gitdir, blob: Buffer.from(content, 'utf8') });
+            node.entries.set(path, { mode: '100644', oid, type: 'blob' });
+          }
+        } else {
+          const head = path.slice(0, slash);
+          if (!subEdits.has(head)) subEdits.set(head, new Map());
+          subEdits.get(head)!.set(path.slice(slash + 1), content);
+        }
+      }
+      for (const [name, sub] of subEdits) {
+        const existing = node.entries.get(name);
+        const subOid = await write(existing?.type === 'tree' ? existing.oid : null, sub);
+        if (subOid === null) node.entries.delete(name);
+        else node.entries.set(name, { mode: '040000', oid: subOid, type: 'tree' });
+      }
+      // Empty folders do not exist in git; the root tree may be empty.
+      if (node.entries.size === 0 && treeOid !== baseTree) return null;
+      const tree = [...node.entries].map(([path, e]) => ({ path, ...e }));
+      return git.writeTree({ fs, gitdir: this.gitdir, tree });
+    };
+    return (await write(baseTree, new Map(changes))) ?? (await git.writeTree({ fs, gitdir: this.gitdir, tree: [] }));
+  }
+
+  /**
+   * Moves `branch` from `expectedOld` to `commit` (compare-and-swap; RefMovedError when it
+   * moved). When the branch is checked out in this repository's work tree, the changed files
+   * and the index follow, as in a fast-forward; local edits to them refuse the whole update.
+   */
+  async moveBranch(
+    branch: string,
+    commit: string,
+    expectedOld: string | null,
+    changedPaths: readonly string[],
+    signature: Signature,
+    reflogMessage: string,
+    lock: LockOptions = {},
+  ): Promise<void> {
+    const ref = `refs/heads/${branch}`;
+    const reflog = this.bare ? undefined : { identity: formatIdentity(signature.committer), message: reflogMessage };
+    const checkedOut =
+      this.location.workdir !== null && (await readHeadTarget(this.location.headGitdir).catch(() => null)) === ref;
+    if (!checkedOut) {
+      await updateRef(this.gitdir, ref, commit, expectedOld, { ...lock, reflog });
+      return;
+    }
+    if (this.location.headGitdir !== this.gitdir) {
+      throw new BotverError('DIRTY_WORKTREE', `branch ${branch} is checked out in a linked work tree; botver cannot keep it in step`);
+    }
+    await syncCheckedOutBranch(
+      { fs, dir: this.location.workdir!, gitdir: this.gitdir, cache: this.cache },
+      { ref, commit, expectedOld, changedPaths, lock, readText: (c, p) => this.readText(c, p) },
+      () => updateRef(this.gitdir, ref, commit, expectedOld, { ...lock, reflog }),
+    );
+  }
+
+  async deleteBranch(branch: string, expectedOld: string, lock: LockOptions = {}): Promise<void> {
+    const ref = `refs/heads/${branch}`;
+    if (this.location.workdir !== null && (await readHeadTarget(this.location.headGitdir)) === ref) {
+      throw new BotverError('CONFLICT', `branch ${branch} is checked out in ${this.location.workdir}; switch to another branch first`);
+    }
+    await deleteRef(this.gitdir, ref, expectedOld, lock);
+  }
+}
+
+function isMissingPath(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'NotFoundError' || code === 'ObjectTypeError';
+}

@@ -1,0 +1,27 @@
+// The library API: everything the CLI does, importable and typed.
+export * from './errors.js';
+export { openBotRepo, BotRepo, type OpenOptions, type ManifestAt } from './ops/bot-repo.js';
+export { initBotRepo, type InitOptions, type InitResult } from './ops/init.js';
+export { listVersions, showVersion, createVersion, deleteVersion, type VersionInfo } from './ops/versions.js';
+export {
+  listEnvironments,
+  showEnvironment,
+  createEnvironment,
+  setEnvironment,
+  deleteEnvironment,
+  promote,
+  describeLink,
+  type EnvironmentInfo,
+  type Link,
+  type PinChoice,
+} from './ops/environments.js';
+export { environmentHistory, rollbackEnvironment, type LinkChange } from './ops/history.js';
+export { rotateToken, addChannel, removeChannel, type TokenOwner } from './ops/credentials.js';
+export { validate, type ValidationReport, type ValidationTarget } from './ops/validate.js';
+export { diffContent, diffBundles, isEmptyDiff, type ContentDiff } from './ops/diff.js';
+export { loadBundle, type Bundle, type ContentFile } from './content/bundle.js';
+export { BUILTIN_ENTITIES } from './content/rules.js';
+export { ManifestDoc, MANIFEST_FILE, PRODUCTION } from './manifest/manifest.js';
+export { GitRepo } from './git/repo.js';
+export { generateToken, sha256Hex, matchesHash } from './model/tokens.js';
+export type * from './content/types.js';

@@ -1,0 +1,127 @@
+import { assertValidName } from '../model/names.js';
+import { generateToken, sha256Hex } from '../model/tokens.js';
+import { PRODUCTION, type ManifestDoc } from '../manifest/manifest.js';
+import { AlreadyExistsError, NotFoundError, RuleViolationError } from '../errors.js';
+import type { BotRepo } from './bot-repo.js';
+
+export interface Link {
+  version: string;
+  /** The pin, when the environment is pinned. */
+  commit?: string;
+}
+
+export interface EnvironmentInfo extends Link {
+  name: string;
+  description?: string;
+  /** What it serves now: the pin, or the head of its version's branch (null if missing). */
+  resolvedCommit: string | null;
+  channels: { name: string; type: string }[];
+}
+
+export function describeLink(link: Link | null | undefined): string {
+  if (!link) return '(none)';
+  return link.commit ? `${link.version}@${link.commit.slice(0, 7)}` : link.version;
+}
+
+export async function listEnvironments(repo: BotRepo): Promise<EnvironmentInfo[]> {
+  const { manifest } = await repo.readManifest();
+  const branches = await repo.git.branches();
+  return Object.entries(manifest.data.environments).map(([name, env]) => ({
+    name,
+    version: env.version,
+    ...(env.commit && { commit: env.commit }),
+    ...(env.description !== undefined && { description: env.description }),
+    resolvedCommit: env.commit ?? branches.get(env.version) ?? null,
+    channels: (env.channels ?? []).map((c) => ({ name: c.name, type: c.type })),
+  }));
+}
+
+export async function showEnvironment(repo: BotRepo, name: string): Promise<EnvironmentInfo> {
+  const found = (await listEnvironments(repo)).find((e) => e.name === name);
+  if (!found) throw new NotFoundError('environment', name);
+  return found;
+}
+
+function requireVersion(m: ManifestDoc, version: string): void {
+  if (!m.version(version)) throw new NotFoundError('version', version, 'create it first with "botver version create"');
+}
+
+export interface PinChoice {
+  /** Pin to the version's current head. */
+  pin?: boolean;
+  /** Pin to this commit (any form git understands) of the version's branch. */
+  commit?: string;
+}
+
+async function resolvePin(repo: BotRepo, version: string, choice: PinChoice): Promise<string | undefined> {
+  if (choice.commit) return repo.git.resolveCommit(choice.commit);
+  if (choice.pin) return repo.versionHead(version);
+  return undefined;
+}
+
+export async function createEnvironment(repo: BotRepo, name: string, version: string, choice: PinChoice & { description?: string } = {}) {
+  assertValidName('environment', name);
+  const token = generateToken();
+  const result = await repo.updateManifest(async (m) => {
+    if (m.environment(name)) throw new AlreadyExistsError('environment', name);
+    requireVersion(m, version);
+    const commit = await resolvePin(repo, version, choice);
+    m.set(['environments', name], {
+      version,
+      ...(commit && { commit }),
+      ...(choice.description !== undefined && { description: choice.description }),
+      tokenSha256: sha256Hex(token),
+    });
+    return { message: `create environment ${name} linked to ${describeLink({ version, commit })}`, result: { name, version, ...(commit && { commit }) } };
+  });
+  return { ...result, token };
+}
+
+/** Writes a new link for `name` into the manifest; the message says from what to what. */
+export function relink(m: ManifestDoc, name: string, to: Link, verb: string): { message: string; from: Link } {
+  const env = m.environment(name);
+  if (!env) throw new NotFoundError('environment', name, 'create it with "botver env create"');
+  requireVersion(m, to.version);
+  const from: Link = { version: env.version, ...(env.commit && { commit: env.commit }) };
+  m.set(['environments', name, 'version'], to.version);
+  m.set(['environments', name, 'commit'], to.commit, 'version');
+  return { message: `${verb} ${name} to ${describeLink(to)} (was ${describeLink(from)})`, from };
+}
+
+/** `env set`: link an environment to a version, optionally pinned. This is a promotion. */
+export async function setEnvironment(repo: BotRepo, name: string, version: string, choice: PinChoice = {}) {
+  return repo.updateManifest(async (m) => {
+    const commit = await resolvePin(repo, version, choice);
+    const to: Link = { version, ...(commit && { commit }) };
+    const { message, from } = relink(m, name, to, 'link');
+    return { message, result: { environment: name, from, to } };
+  });
+}
+
+export async function deleteEnvironment(repo: BotRepo, name: string) {
+  if (name === PRODUCTION) throw new RuleViolationError(`environment "${PRODUCTION}" cannot be deleted`);
+  return repo.updateManifest(async (m) => {
+    const env = m.environment(name);
+    if (!env) throw new NotFoundError('environment', name);
+    m.set(['environments', name], undefined);
+    return { message: `delete environment ${name} (was linked to ${describeLink(env)})`, result: { name } };
+  });
+}
+
+/** `promote FROM TO`: TO serves exactly what FROM (an environment, or a version) serves now. */
+export async function promote(repo: BotRepo, fromName: string, to: string) {
+  return repo.updateManifest(async (m, base) => {
+    let source: Link;
+    if (m.environment(fromName)) {
+      const env = m.environment(fromName)!;
+      source = { version: env.version, commit: await repo.servedCommit(base.manifest, fromName) };
+    } else if (m.version(fromName)) {
+      source = { version: fromName, commit: await repo.versionHead(fromName) };
+    } else {
+      throw new NotFoundError('environment or version', fromName);
+    }
+    if (fromName === to) throw new RuleViolationError(`cannot promote environment "${to}" to itself`);
+    const { message, from } = relink(m, to, source, 'promote');
+    return { message: `${message}, from ${fromName}`, result: { environment: to, source: fromName, from, to: source } };
+  });
+}

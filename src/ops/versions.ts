@@ -1,0 +1,97 @@
+import { updateRef, deleteRef } from '../git/refs.js';
+import { assertValidName } from '../model/names.js';
+import { generateToken, sha256Hex } from '../model/tokens.js';
+import { AlreadyExistsError, NotFoundError, RuleViolationError } from '../errors.js';
+import type { BotRepo } from './bot-repo.js';
+
+export interface VersionInfo {
+  name: string;
+  description?: string;
+  createdFrom?: string;
+  /** Head of the version's branch; null when the branch is missing. */
+  head: string | null;
+  environments: string[];
+}
+
+export async function listVersions(repo: BotRepo): Promise<VersionInfo[]> {
+  const { manifest } = await repo.readManifest();
+  const branches = await repo.git.branches();
+  return Object.entries(manifest.data.versions).map(([name, v]) => ({
+    name,
+    ...(v.description !== undefined && { description: v.description }),
+    ...(v.createdFrom !== undefined && { createdFrom: v.createdFrom }),
+    head: branches.get(name) ?? null,
+    environments: manifest.environmentsOf(name),
+  }));
+}
+
+export async function showVersion(repo: BotRepo, name: string): Promise<VersionInfo> {
+  const found = (await listVersions(repo)).find((v) => v.name === name);
+  if (!found) throw new NotFoundError('version', name);
+  return found;
+}
+
+export interface CreatedVersion {
+  name: string;
+  from: string;
+  commit: string;
+  token: string;
+}
+
+/** A new version: branch `name` at the head of `from`, and its entry in the manifest. */
+export async function createVersion(repo: BotRepo, name: string, from: string, description?: string): Promise<CreatedVersion & { manifestCommit: string | null }> {
+  assertValidName('version', name, repo.controlBranch);
+  const { manifest } = await repo.readManifest();
+  if (manifest.version(name)) throw new AlreadyExistsError('version', name);
+  if (!manifest.version(from)) throw new NotFoundError('version', from, 'versions are created from an existing version (--from)');
+  const count = Object.keys(manifest.data.versions).length;
+  if (count >= manifest.maxVersions) {
+    throw new RuleViolationError(`cannot create version "${name}": ${count} versions exist, the limit is maxVersions = ${manifest.maxVersions}; delete one or raise maxVersions in environments.yaml`);
+  }
+  const ref = `refs/heads/${name}`;
+  if (await repo.git.branchHead(name)) throw new AlreadyExistsError('branch', name, `${ref} exists but is not a version; choose another name`);
+  const head = await repo.versionHead(from);
+  await updateRef(repo.git.gitdir, ref, head, null, repo.lock);
+  const token = generateToken();
+  try {
+    const { manifestCommit } = await repo.updateManifest(async (m) => {
+      // Re-checked on every attempt: a concurrent create may have taken the last slot.
+      if (m.version(name)) throw new AlreadyExistsError('version', name);
+      const now = Object.keys(m.data.versions).length;
+      if (now >= m.maxVersions) {
+        throw new RuleViolationError(`cannot create version "${name}": ${now} versions exist, the limit is maxVersions = ${m.maxVersions}`);
+      }
+      m.set(['versions', name], {
+        ...(description !== undefined && { description }),
+        createdFrom: from,
+        tokenSha256: sha256Hex(token),
+      });
+      return { message: `create version ${name} from ${from} (at ${head.slice(0, 7)})`, result: {} };
+    });
+    return { name, from, commit: head, token, manifestCommit };
+  } catch (err) {
+    await deleteRef(repo.git.gitdir, ref, head, repo.lock).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Removes a version from the manifest, then its branch. Refused while an environment uses it. */
+export async function deleteVersion(repo: BotRepo, name: string): Promise<{ name: string; lastCommit: string | null; manifestCommit: string | null }> {
+  const { manifestCommit } = await repo.updateManifest(async (m) => {
+    if (!m.version(name)) throw new NotFoundError('version', name);
+    const linked = m.environmentsOf(name);
+    if (linked.length) {
+      throw new RuleViolationError(
+        `cannot delete version "${name}": environment${linked.length > 1 ? 's' : ''} ${linked.join(', ')} ${linked.length > 1 ? 'are' : 'is'} linked to it; link ${linked.length > 1 ? 'them' : 'it'} to another version first`,
+        { environments: linked },
+      );
+    }
+    const head = await repo.git.branchHead(name);
+    return { message: `delete version ${name}${head ? ` (branch was at ${head.slice(0, 7)})` : ''}`, result: {} };
+  });
+  // The branch goes once the manifest no longer names it, so no snapshot ever lists a
+  // version without its branch. Its last commit is reported so it can be brought back.
+  const lastCommit = await repo.git.branchHead(name);
+  if (lastCommit) await repo.git.deleteBranch(name, lastCommit, repo.lock);
+  return { name, lastCommit, manifestCommit };
+}
