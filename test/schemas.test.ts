@@ -249,8 +249,9 @@ void [twoKindAction, twoKindTrigger, bothEntity, triggerless, emptyTests, endFal
 type DefinedKeys<T> = {
   [K in keyof T]-?: [Exclude<T[K], undefined>] extends [never] ? never : K;
 }[keyof T];
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 type RequiredKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? never : K }[keyof T];
+/** Keys that some member of a union really has (distributes over the union). */
+type VariantKeys<T> = T extends unknown ? DefinedKeys<T> : never;
 type KeySpec<T> = { [K in DefinedKeys<T>]: K extends RequiredKeys<T> ? 'required' : 'optional' };
 
 function keySpec<T>(spec: KeySpec<T>): Record<string, 'required' | 'optional'> {
@@ -296,6 +297,16 @@ const skl = schemas.skill;
 const tst = schemas.test;
 const entOneOf = ent.oneOf as SchemaNode[];
 const tstAnyOf = tst.anyOf as SchemaNode[];
+const trigger = def('skill', 'trigger');
+const triggerOneOf = trigger.oneOf as SchemaNode[];
+const action = def('skill', 'action');
+
+function actionView(kind: string): ObjectView {
+  const all = Object.keys(action.properties ?? {});
+  // Only with exactly one key does each property stand for a whole variant.
+  if (action.minProperties !== 1 || action.maxProperties !== 1) throw new Error('action must have exactly one key');
+  return view(action, [kind], all.filter((k) => k !== kind));
+}
 
 const pairs: Array<[string, Record<string, 'required' | 'optional'>, ObjectView]> = [
   [
@@ -385,12 +396,22 @@ const pairs: Array<[string, Record<string, 'required' | 'optional'>, ObjectView]
     }),
     view(skl, requiredIn(skl.if)),
   ],
-  ['IntentTrigger', keySpec<IntentTrigger>({ intent: 'required' }), view(def('skill', 'intentTrigger'))],
-  ['EntityTrigger', keySpec<EntityTrigger>({ entity: 'required' }), view(def('skill', 'entityTrigger'))],
+  // A trigger is one schema object listing every kind's keys, the kind picked by oneOf;
+  // each TS variant is that object minus the other kinds' keys plus its own branch.
+  [
+    'IntentTrigger',
+    keySpec<IntentTrigger>({ intent: 'required' }),
+    view(trigger, requiredIn(triggerOneOf[0]), ['entity', 'memory', 'exists', 'equals']),
+  ],
+  [
+    'EntityTrigger',
+    keySpec<EntityTrigger>({ entity: 'required' }),
+    view(trigger, requiredIn(triggerOneOf[1]), ['intent', 'memory', 'exists', 'equals']),
+  ],
   [
     'MemoryTrigger',
     keySpec<MemoryTrigger>({ memory: 'required', exists: 'optional', equals: 'optional' }),
-    view(def('skill', 'memoryTrigger')),
+    view(trigger, requiredIn(triggerOneOf[2]), ['intent', 'entity']),
   ],
   [
     'Requirement',
@@ -398,10 +419,12 @@ const pairs: Array<[string, Record<string, 'required' | 'optional'>, ObjectView]
     view(def('skill', 'requirement')),
   ],
   ['Message', keySpec<Message>({ type: 'required', content: 'required' }), view(def('skill', 'message'))],
-  ['ReplyAction', keySpec<ReplyAction>({ reply: 'required' }), view(def('skill', 'replyAction'))],
-  ['SetAction', keySpec<SetAction>({ set: 'required' }), view(def('skill', 'setAction'))],
-  ['UnsetAction', keySpec<UnsetAction>({ unset: 'required' }), view(def('skill', 'unsetAction'))],
-  ['EndAction', keySpec<EndAction>({ end: 'required' }), view(def('skill', 'endAction'))],
+  // An action is one schema object with exactly one key (maxProperties: 1); each TS
+  // variant is that one key, required.
+  ['ReplyAction', keySpec<ReplyAction>({ reply: 'required' }), actionView('reply')],
+  ['SetAction', keySpec<SetAction>({ set: 'required' }), actionView('set')],
+  ['UnsetAction', keySpec<UnsetAction>({ unset: 'required' }), actionView('unset')],
+  ['EndAction', keySpec<EndAction>({ end: 'required' }), actionView('end')],
   [
     'TestFile (with utterances)',
     keySpec<Extract<TestFile, { utterances: unknown[] }>>({
@@ -451,6 +474,12 @@ const messageTypes = {
 } satisfies Record<MessageType, true>;
 const channelTypes = { webhook: true } satisfies Record<ChannelType, true>;
 const apiVersion: Manifest['apiVersion'] = 'botver/v1';
+// The per-variant checks above cannot see a kind added on one side only; these can.
+const actionKeys = { reply: true, set: true, unset: true, end: true } satisfies Record<VariantKeys<Action>, true>;
+const triggerKeys = { intent: true, entity: true, memory: true, exists: true, equals: true } satisfies Record<
+  VariantKeys<Trigger>,
+  true
+>;
 
 // ---------------------------------------------------------------------------------------
 
@@ -493,10 +522,14 @@ describe('types mirror schemas', () => {
     expect(specView(spec)).toEqual(schemaView);
   });
 
-  it('closed sets of literals match', () => {
-    expect(Object.keys(messageTypes).sort()).toEqual([...(def('skill', 'message').properties?.type as SchemaNode).enum as string[]].sort());
-    expect(Object.keys(channelTypes)).toEqual((def('environments', 'channelEntry').properties?.type as SchemaNode).enum);
+  it('closed sets of literals and kinds match', () => {
+    const enumOf = (node: SchemaNode, key: string): string[] =>
+      [...((node.properties?.[key] as SchemaNode).enum as string[])].sort();
+    expect(Object.keys(messageTypes).sort()).toEqual(enumOf(def('skill', 'message'), 'type'));
+    expect(Object.keys(channelTypes).sort()).toEqual(enumOf(def('environments', 'channelEntry'), 'type'));
     expect((env.properties?.apiVersion as SchemaNode).const).toBe(apiVersion);
+    expect(Object.keys(actionKeys).sort()).toEqual(Object.keys(action.properties ?? {}).sort());
+    expect(Object.keys(triggerKeys).sort()).toEqual(Object.keys(trigger.properties ?? {}).sort());
   });
 
   it('typed samples using every field validate', () => {
@@ -735,28 +768,47 @@ describe('entity schema', () => {
 
 describe('skill schema', () => {
   it('rejects an action with two kinds, and malformed actions', () => {
-    expectInvalid('skill', { ...clone(fullSkill), actions: [{ reply: 'hi', end: true }] }, {
-      keyword: 'oneOf',
-      instancePath: '/actions/0',
+    const withActions = (actions: unknown[]): unknown => ({ ...clone(fullSkill), actions });
+    const twoKinds = errorsOf('skill', withActions([{ reply: 'hi', end: true }]));
+    // One clear error, not one per alternative.
+    expect(twoKinds).toEqual([expect.objectContaining({ keyword: 'maxProperties', instancePath: '/actions/0' })]);
+    expectInvalid('skill', withActions([{}]), { keyword: 'minProperties', instancePath: '/actions/0' });
+    expectInvalid('skill', withActions([{ replay: 'hi' }]), {
+      keyword: 'additionalProperties',
+      params: { additionalProperty: 'replay' },
     });
-    expectInvalid('skill', { ...clone(fullSkill), actions: [{ end: false }] }, { keyword: 'oneOf' });
-    expectInvalid('skill', { ...clone(fullSkill), actions: [{ set: { 'bad-key': 1 } }] }, { keyword: 'oneOf' });
-    expectInvalid('skill', { ...clone(fullSkill), actions: [{ set: { size: { value: 'large' } } }] }, {
-      keyword: 'oneOf',
+    expectInvalid('skill', withActions([{ end: false }]), { keyword: 'const', instancePath: '/actions/0/end' });
+    expectInvalid('skill', withActions([{ set: { 'bad-key': 1 } }]), { keyword: 'propertyNames' });
+    expectInvalid('skill', withActions([{ set: {} }]), { keyword: 'minProperties' });
+    expectInvalid('skill', withActions([{ set: { size: { value: 'large' } } }]), {
+      keyword: 'anyOf',
+      instancePath: '/actions/0/set/size',
     });
-    expectInvalid('skill', { ...clone(fullSkill), actions: [] }, { keyword: 'minItems' });
-    expectInvalid('skill', { ...clone(fullSkill), actions: [{ reply: { type: 'video', content: 'x' } }] }, {
-      keyword: 'oneOf',
+    expectInvalid('skill', withActions([{ unset: [] }]), { keyword: 'minItems' });
+    expectInvalid('skill', withActions([]), { keyword: 'minItems' });
+    expectInvalid('skill', withActions([{ reply: { type: 'video', content: 'x' } }]), { keyword: 'enum' });
+    expectInvalid('skill', withActions([{ reply: { type: 'text' } }]), {
+      keyword: 'required',
+      params: { missingProperty: 'content' },
     });
   });
 
   it('rejects a trigger with two kinds', () => {
-    expectInvalid('skill', { ...clone(fullSkill), triggers: [{ intent: 'a', entity: 'b' }] }, {
-      keyword: 'oneOf',
-      instancePath: '/triggers/0',
+    const withTriggers = (triggers: unknown[]): unknown => ({ ...clone(fullSkill), triggers });
+    expect(errorsOf('skill', withTriggers([{ intent: 'a', entity: 'b' }]))).toEqual([
+      expect.objectContaining({ keyword: 'oneOf', instancePath: '/triggers/0' }),
+    ]);
+    expectInvalid('skill', withTriggers([{ intent: 'a', memory: 'b' }]), { keyword: 'oneOf' });
+    expectInvalid('skill', withTriggers([{ intent: 'a', exists: true }]), {
+      keyword: 'dependentRequired',
+      params: expect.objectContaining({ missingProperty: 'memory' }),
     });
-    expectInvalid('skill', { ...clone(fullSkill), triggers: [{ intent: 'a', exists: true }] }, { keyword: 'oneOf' });
-    expectInvalid('skill', { ...clone(fullSkill), triggers: [{ memory: 'size', equals: null }] }, { keyword: 'oneOf' });
+    expectInvalid('skill', withTriggers([{ memory: 'size', equals: null }]), { keyword: 'anyOf' });
+    expectInvalid('skill', withTriggers([{}]), { keyword: 'oneOf' });
+    expectInvalid('skill', withTriggers([{ intnet: 'a' }]), {
+      keyword: 'additionalProperties',
+      params: { additionalProperty: 'intnet' },
+    });
   });
 
   it('requires triggers unless the skill is a fallback', () => {

@@ -86,6 +86,7 @@ export async function deleteVersion(repo: BotRepo, name: string): Promise<{ name
         { environments: linked },
       );
     }
+    m.set(['versions', name], undefined);
     const head = await repo.git.branchHead(name);
     return { message: `delete version ${name}${head ? ` (branch was at ${head.slice(0, 7)})` : ''}`, result: {} };
   });

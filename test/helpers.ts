@@ -1,0 +1,98 @@
+import { execFile, execFileSync, type ExecFileSyncOptions } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, expect } from 'vitest';
+import { run } from '../src/cli/program.js';
+import { initBotRepo, type InitResult } from '../src/ops/init.js';
+
+// Real repositories in temporary folders, native git to cross-check, botver run either
+// in-process (fast, same code path as the binary) or as a real process (concurrency, crashes).
+
+export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+export const BIN = join(ROOT, 'bin', 'botver.js');
+
+/** A pinned identity and no user/system git config, for botver and native git alike. */
+export const TEST_ENV = {
+  GIT_AUTHOR_NAME: 'Test Author',
+  GIT_AUTHOR_EMAIL: 'author@example.com',
+  GIT_COMMITTER_NAME: 'Test Committer',
+  GIT_COMMITTER_EMAIL: 'committer@example.com',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  BOTVER_CONTROL_BRANCH: '',
+};
+Object.assign(process.env, TEST_ENV);
+
+const made: string[] = [];
+afterEach(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+export function tempDir(prefix = 'botver-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/** Runs native git; returns trimmed stdout. */
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, env: { ...process.env, ...TEST_ENV }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] } as ExecFileSyncOptions)
+    .toString()
+    .trim();
+}
+
+/** `git fsck --strict` must be clean. */
+export function expectFsckClean(repo: string): void {
+  const out = execFileSync('git', ['fsck', '--strict', '--no-progress'], { cwd: repo, env: { ...process.env, ...TEST_ENV }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  expect(out.trim()).toBe('');
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** botver in-process, exactly as the binary runs it. */
+export async function botver(repo: string | null, ...args: string[]): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const argv = repo ? ['--repo', repo, ...args] : args;
+  const code = await run(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+/** Same, expecting success; returns parsed JSON when --json is among the args. */
+export async function ok(repo: string | null, ...args: string[]): Promise<any> {
+  const r = await botver(repo, ...args);
+  if (r.code !== 0) throw new Error(`botver ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return args.includes('--json') ? JSON.parse(r.stdout) : r.stdout;
+}
+
+/** botver as a real process (the built binary). */
+export function botverProcess(repo: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, '--repo', repo, ...args], { env: { ...process.env, ...TEST_ENV, ...env } }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A fresh non-bare bot repository; returns its path and the init result (tokens). */
+export async function newBotRepo(options: { bare?: boolean; empty?: boolean } = {}): Promise<{ dir: string; init: InitResult }> {
+  const dir = tempDir();
+  const init = await initBotRepo({ repo: dir, bot: 'test-bot', ...options });
+  return { dir, init };
+}
+
+/** Everything native git can see of a repository's refs: to prove a refused command changed nothing. */
+export function refsSnapshot(repo: string): string {
+  return git(repo, 'for-each-ref', '--format=%(refname) %(objectname)');
+}
+
+export function manifestAt(repo: string, ref = 'main'): string {
+  return git(repo, 'show', `${ref}:environments.yaml`);
+}
