@@ -18,6 +18,7 @@ export {
 export { environmentHistory, rollbackEnvironment, type LinkChange } from './ops/history.js';
 export { rotateToken, addChannel, removeChannel, type TokenOwner } from './ops/credentials.js';
 export { validate, type ValidationReport, type ValidationTarget } from './ops/validate.js';
+export { commitFiles, type CommittedFiles } from './ops/content-commit.js';
 export { diffContent, diffBundles, isEmptyDiff, type ContentDiff } from './ops/diff.js';
 export { loadBundle, type Bundle, type ContentFile } from './content/bundle.js';
 export { BUILTIN_ENTITIES } from './content/rules.js';

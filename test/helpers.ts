@@ -93,6 +93,7 @@ export function refsSnapshot(repo: string): string {
   return git(repo, 'for-each-ref', '--format=%(refname) %(objectname)');
 }
 
+/** environments.yaml at a ref, byte for byte (no trimming). */
 export function manifestAt(repo: string, ref = 'main'): string {
-  return git(repo, 'show', `${ref}:environments.yaml`);
+  return execFileSync('git', ['show', `${ref}:environments.yaml`], { cwd: repo, env: { ...process.env, ...TEST_ENV }, encoding: 'utf8' });
 }

@@ -54,24 +54,26 @@ export function editYamlText(text: string, path: YamlPath, value: unknown, after
   const parent = parentPath.length ? doc.getIn(parentPath, true) : doc.contents;
 
   if (isMap(parent)) {
-    if (parent.flow) return null;
     const pair = parent.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
     const keyNode = pair?.key as Node | undefined;
     const valueNode = pair?.value as Node | null | undefined;
     if (pair && keyNode?.range) {
+      if (value !== undefined && isPlain(value) && isScalar(valueNode) && valueNode.range) {
+        return splice(text, valueNode.range[0], valueNode.range[1], stringify(value, render).trimEnd());
+      }
+      // Whole-line edits below only make sense in block style.
+      if (parent.flow) return null;
       const start = lineStart(text, keyNode.range[0]);
       const end = lineEnd(text, (valueNode?.range ?? keyNode.range)[2]);
       if (value === undefined) {
         if (parent.items.length === 1) return null;
         return splice(text, start, end, '');
       }
-      if (isPlain(value) && isScalar(valueNode) && valueNode.range) {
-        return splice(text, valueNode.range[0], valueNode.range[1], stringify(value, render).trimEnd());
-      }
       const indent = column(text, keyNode.range[0]);
       return splice(text, start, end, indentLines(stringify({ [key]: value }, render), indent));
     }
     if (value === undefined) return text;
+    if (parent.flow) return null;
     // A new key goes after its sibling `after` when there is one (commit: after version:).
     const last = parent.items.find((p) => after !== undefined && (isScalar(p.key) ? p.key.value : p.key) === after) ?? parent.items[parent.items.length - 1];
     const lastKey = last?.key as Node | undefined;

@@ -1,0 +1,56 @@
+import { RefMovedError } from '../git/refs.js';
+import { BotverError, ConflictError, NotFoundError } from '../errors.js';
+import type { BotRepo } from './bot-repo.js';
+
+// Writing files onto a branch (a version's training data, skills, tests) without a work
+// tree: the commit is built in memory on the branch's head and the branch is moved with
+// compare-and-swap, retrying on the new head when someone (botver or a `git push`) moved it
+// meanwhile — the same loop as BotRepo.updateManifest, so no concurrent update is lost.
+
+export interface CommittedFiles {
+  branch: string;
+  /** The new commit, or null when the files already had this content (nothing committed). */
+  commit: string | null;
+  /** The head the commit was made on. */
+  parent: string;
+}
+
+const MAX_ATTEMPTS = 50;
+
+function checkPath(path: string): void {
+  const segments = path.split('/');
+  if (!path || path.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git')) {
+    throw new BotverError('USAGE', `cannot commit "${path}": paths are relative to the repository root, without empty, ".", ".." or ".git" parts`);
+  }
+}
+
+/**
+ * Commits `files` (path -> text, or null to delete) onto `branch` as one commit. The branch
+ * must exist; the changes are applied to whatever its head is when the commit is made.
+ */
+export async function commitFiles(
+  repo: BotRepo,
+  branch: string,
+  files: ReadonlyMap<string, string | null> | Readonly<Record<string, string | null>>,
+  message: string,
+): Promise<CommittedFiles> {
+  const changes = new Map(files instanceof Map ? files : Object.entries(files));
+  for (const path of changes.keys()) checkPath(path);
+  if (!message.trim()) throw new BotverError('USAGE', 'a commit message is required');
+  for (let attempt = 1; ; attempt++) {
+    const parent = await repo.git.branchHead(branch);
+    if (!parent) throw new NotFoundError('branch', branch, `refs/heads/${branch} does not exist`);
+    const signature = await repo.sign();
+    const commit = await repo.git.writeCommit(parent, changes, message, signature);
+    const [before, after] = [await repo.git.readCommit(parent), await repo.git.readCommit(commit)];
+    if (before.tree === after.tree) return { branch, commit: null, parent };
+    try {
+      await repo.git.moveBranch(branch, commit, parent, [...changes.keys()], signature, `botver: ${message.split('\n')[0]}`, repo.lock);
+      return { branch, commit, parent };
+    } catch (err) {
+      if (!(err instanceof RefMovedError)) throw err;
+      if (attempt >= MAX_ATTEMPTS) throw new ConflictError(`${branch} kept moving while botver tried to commit to it (${attempt} attempts); try again`);
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * attempt)));
+    }
+  }
+}
