@@ -1,24 +1,50 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv';
 import { describePath, problemAt, type YamlFile, type YamlPath } from '../yaml/file.js';
 import type { Problem } from '../errors.js';
 
-// schemas/*.schema.json are the single source of truth for file formats; they are compiled
-// lazily, once per process, because compiling costs more than most commands' real work.
+// schemas/*.schema.json are the single source of truth for file formats. The build compiles
+// them into plain functions (dist/validation/precompiled.cjs, scripts/build-validators.js),
+// because loading ajv and compiling costs more than most commands' real work. Without that
+// file (tests run from src/) they are compiled here, lazily, once per process.
 
 export type SchemaKind = 'environments' | 'intent' | 'entity' | 'skill' | 'test';
 
+interface ValidateFunction {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+
+const require = createRequire(import.meta.url);
 const schemaDir = fileURLToPath(new URL('../../schemas/', import.meta.url));
 const compiled = new Map<SchemaKind, ValidateFunction>();
-let ajv: Ajv2020 | undefined;
+let precompiled: Partial<Record<SchemaKind, ValidateFunction>> | null | undefined;
+
+/** Options shared with scripts/build-validators.js; `verbose` puts the schema in errors (kindKeys). */
+export const AJV_OPTIONS = { allErrors: true, strict: true, allowUnionTypes: true, verbose: true } as const;
+
+function loadPrecompiled(): Partial<Record<SchemaKind, ValidateFunction>> | null {
+  if (process.env.BOTVER_RUNTIME_SCHEMAS) return null;
+  try {
+    // By URL, not './precompiled.cjs': the bundled CLI (dist/bin/) runs this code from elsewhere.
+    return require(fileURLToPath(new URL('../validation/precompiled.cjs', import.meta.url)));
+  } catch {
+    return null;
+  }
+}
+
+function compileAtRuntime(kind: SchemaKind): ValidateFunction {
+  const { Ajv2020 } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  return new Ajv2020(AJV_OPTIONS).compile(JSON.parse(readFileSync(`${schemaDir}${kind}.schema.json`, 'utf8')));
+}
 
 function validator(kind: SchemaKind): ValidateFunction {
   let fn = compiled.get(kind);
   if (!fn) {
-    ajv ??= new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
-    const schema = JSON.parse(readFileSync(`${schemaDir}${kind}.schema.json`, 'utf8'));
-    fn = ajv.compile(schema);
+    precompiled ??= loadPrecompiled();
+    fn = precompiled?.[kind] ?? compileAtRuntime(kind);
     compiled.set(kind, fn);
   }
   return fn;
