@@ -85,11 +85,21 @@ export async function makeExampleRepo(options = {}) {
   if (typeof meta.bot !== 'string') throw new Error(`${join(EXAMPLE_DIR, 'bot.yaml')} has no "bot" name`);
   const files = await readExampleFiles();
 
-  const init = await initBotRepo({ repo: dir, bot: meta.bot, language: meta.language ?? 'en', empty: true, bare: !!options.bare });
+  try {
+    return await build(dir, meta, files, tokensFile, !!options.bare, log);
+  } catch (err) {
+    // Nothing half-made is left behind: the folder did not exist (or --force removed it).
+    await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function build(dir, meta, files, tokensFile, bare, log) {
+  const init = await initBotRepo({ repo: dir, bot: meta.bot, language: meta.language ?? 'en', empty: true, bare });
   log(`Initialised ${dir} for bot ${init.bot}: version v1, environment production -> v1.`);
   const repo = await openBotRepo({ repo: dir });
   const content = await commitFiles(repo, 'v1', files, `import ${meta.bot} from examples/${meta.bot}\n\n${files.size} files: ${CONTENT_DIRS.map((d) => `${d}/`).join(', ')}`);
-  log(`Committed ${files.size} files of examples/awesome-bot onto v1 (${content.commit?.slice(0, 7)}).`);
+  log(`Committed ${files.size} files of examples/awesome-bot onto v1 (${(content.commit ?? init.version.commit).slice(0, 7)}).`);
   const v2 = await createVersion(repo, 'v2', 'v1', 'Copy of v1 to work on');
   const staging = await createEnvironment(repo, 'staging', 'v2', { description: 'Where v2 is tried out before production' });
   log('Created version v2 from v1 and environment staging -> v2.');
@@ -175,6 +185,13 @@ export async function main(argv = process.argv.slice(2)) {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
-  process.exitCode = await main();
+/** True when run as `node scripts/make-example-repo.js`, false when imported (scripts/start.js). */
+function invokedDirectly() {
+  try {
+    return !!process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
 }
+
+if (invokedDirectly()) process.exitCode = await main();

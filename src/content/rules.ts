@@ -27,12 +27,29 @@ function indexBySlug<T extends { slug: string }>(files: ContentFile<T>[], kind: 
   return bySlug;
 }
 
+/**
+ * Slugs of files that failed their schema: they exist, so a reference to one is not reported
+ * as "does not exist" on top of the file's own error (both the slug written and the file name).
+ */
+function brokenSlugs(files: ContentFile<unknown>[]): Set<string> {
+  const slugs = new Set<string>();
+  for (const file of files) {
+    if (file.valid) continue;
+    slugs.add(slugOfPath(file.path));
+    const slug = (file.data as { slug?: unknown } | undefined)?.slug;
+    if (typeof slug === 'string') slugs.add(slug);
+  }
+  return slugs;
+}
+
 export function contentRuleProblems(bundle: Bundle): Problem[] {
   const problems: Problem[] = [];
   const intents = indexBySlug(bundle.intents, 'intent', problems);
   const entities = indexBySlug(bundle.entities, 'entity', problems);
   indexBySlug(bundle.skills, 'skill', problems);
-  const knownEntity = (slug: string) => entities.has(slug) || (BUILTIN_ENTITIES as readonly string[]).includes(slug);
+  const [brokenIntents, brokenEntities, brokenSkills] = [brokenSlugs(bundle.intents), brokenSlugs(bundle.entities), brokenSlugs(bundle.skills)];
+  const knownIntent = (slug: string) => intents.has(slug) || brokenIntents.has(slug);
+  const knownEntity = (slug: string) => entities.has(slug) || brokenEntities.has(slug) || (BUILTIN_ENTITIES as readonly string[]).includes(slug);
 
   // The same expression twice teaches nothing; in two intents it teaches a contradiction.
   const owner = new Map<string, string>();
@@ -65,7 +82,7 @@ export function contentRuleProblems(bundle: Bundle): Problem[] {
     const skill = file.data;
     if (skill.fallback) fallbacks.push(file);
     (skill.triggers ?? []).forEach((trigger, i) => {
-      if (trigger.intent !== undefined && !intents.has(trigger.intent)) {
+      if (trigger.intent !== undefined && !knownIntent(trigger.intent)) {
         problems.push(problemAt(file.yaml, ['triggers', i, 'intent'], `skill "${skill.slug}" triggers on intent "${trigger.intent}", which does not exist`));
       }
       if (trigger.entity !== undefined && !knownEntity(trigger.entity)) {
@@ -85,11 +102,11 @@ export function contentRuleProblems(bundle: Bundle): Problem[] {
     problems.push(problemAt(extra.yaml, ['fallback'], `more than one fallback skill (first: ${fallbacks[0]!.path})`));
   }
 
-  const skills = new Set(bundle.skills.filter((f) => f.valid).map((f) => f.data.slug));
+  const skills = new Set([...bundle.skills.filter((f) => f.valid).map((f) => f.data.slug), ...brokenSkills]);
   for (const file of bundle.tests) {
     if (!file.valid) continue;
     (file.data.utterances ?? []).forEach((u, i) => {
-      if (u.intent !== null && !intents.has(u.intent)) {
+      if (u.intent !== null && !knownIntent(u.intent)) {
         problems.push(problemAt(file.yaml, ['utterances', i, 'intent'], `expected intent "${u.intent}" does not exist`));
       }
       for (const slug of Object.keys(u.entities ?? {})) {

@@ -8,9 +8,15 @@ import { basename, dirname, join } from 'node:path';
 // a writeFile that writes a temporary file beside the target, fsyncs it and renames it
 // over the target — as git does — so a reader sees the old file or the whole new one.
 
+// A loose object's temporary file is named as git names its own (objects/xx/tmp_obj_*): one
+// left by a killed process is then ignored by `git fsck` and removed by `git gc`/`git prune`,
+// where any other name is reported as a "bad sha1 file" forever.
+const tempPrefix = (path: string) =>
+  /^[0-9a-f]{38}$/.test(basename(path)) && /^[0-9a-f]{2}$/.test(basename(dirname(path))) ? 'tmp_obj_' : `.${basename(path)}.tmp-`;
+
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options?: unknown): Promise<void> {
   const encoding = typeof options === 'string' ? options : (options as { encoding?: string } | undefined)?.encoding;
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = join(dirname(path), `${tempPrefix(path)}${process.pid}-${randomBytes(4).toString('hex')}`);
   // ENOENT here (missing folder) goes back to isomorphic-git, which creates it and retries.
   const handle = await fsp.open(tmp, 'wx', 0o644);
   try {

@@ -39,6 +39,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export interface HeldLock {
   path: string;
   handle: fsp.FileHandle;
+  /**
+   * Renames the lock file over `target` (git's "commit" of a lock file). From then on the
+   * lock path may already be another process's new lock, so release() must not remove it.
+   */
+  commit(target: string): Promise<void>;
+  /** Removes the lock file unless commit() moved it; safe to call more than once. */
   release(): Promise<void>;
 }
 
@@ -54,6 +60,11 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
       return {
         path,
         handle,
+        async commit(target: string) {
+          await handle.close().catch(() => undefined);
+          await fsp.rename(path, target);
+          released = true;
+        },
         async release() {
           if (released) return;
           released = true;
@@ -175,7 +186,7 @@ export async function updateRef(
     await lock.handle.sync();
     await lock.handle.close();
     if (options.reflog) await appendReflog(gitdir, ref, expectedOld, newOid, options.reflog);
-    await fsp.rename(lock.path, refPath);
+    await lock.commit(refPath);
     await fsyncDir(dirname(refPath));
   } finally {
     await lock.release();
@@ -208,7 +219,7 @@ export async function deleteRef(gitdir: string, ref: string, expectedOld: string
         await packedLock.handle.writeFile(kept.join('\n'));
         await packedLock.handle.sync();
         await packedLock.handle.close();
-        await fsp.rename(packedLock.path, packedPath);
+        await packedLock.commit(packedPath);
       } finally {
         await packedLock.release();
       }

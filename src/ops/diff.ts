@@ -2,6 +2,7 @@ import { diffArrays, structuredPatch } from 'diff';
 import { stringify } from 'yaml';
 import { loadBundle, type Bundle, type ContentFile } from '../content/bundle.js';
 import type { BotRepo } from './bot-repo.js';
+import { resolveRevision } from './revision.js';
 
 // A semantic diff of two versions' content: what a reviewer wants to know before promoting
 // ("which intents gained or lost expressions, which skills changed"), not a file diff.
@@ -44,9 +45,14 @@ export interface ContentDiff {
 
 async function resolveSide(repo: BotRepo, name: string): Promise<Side> {
   const { manifest } = await repo.readManifest().catch(() => ({ manifest: null }));
-  if (manifest?.environment(name)) return { name, kind: 'environment', commit: await repo.servedCommit(manifest, name) };
-  if (manifest?.version(name)) return { name, kind: 'version', commit: await repo.versionHead(name) };
-  return { name, kind: 'ref', commit: await repo.git.resolveCommit(name) };
+  const byName = async (n: string) => {
+    if (manifest?.environment(n)) return repo.servedCommit(manifest, n);
+    if (manifest?.version(n)) return repo.versionHead(n);
+    return repo.git.resolveCommit(n);
+  };
+  const kind = manifest?.environment(name) ? 'environment' : manifest?.version(name) ? 'version' : 'ref';
+  // `v2~1`, `production^`: the name as above, then git's parent walk.
+  return { name, kind, commit: await resolveRevision(repo.git, name, byName) };
 }
 
 function bySlug<T>(files: ContentFile<T>[]): Map<string, T> {

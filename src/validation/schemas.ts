@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject } from 'ajv';
-import { describePath, problemAt, type YamlFile, type YamlPath } from '../yaml/file.js';
+import { describePath, positionOf, problemAt, type YamlFile, type YamlPath } from '../yaml/file.js';
 import type { Problem } from '../errors.js';
 
 // schemas/*.schema.json are the single source of truth for file formats. The build compiles
@@ -50,6 +50,20 @@ function validator(kind: SchemaKind): ValidateFunction {
   return fn;
 }
 
+/**
+ * The keys of a "kind picker": a oneOf whose every branch only requires one key (an entity's
+ * values / regex, a trigger's intent / entity / memory). Null for any other error. Needs the
+ * `verbose` option, which puts the failing schema (here the oneOf list) in the error.
+ */
+function kindKeys(error: ErrorObject): string[] | null {
+  if (error.keyword !== 'oneOf' || !Array.isArray(error.schema)) return null;
+  const keys = (error.schema as unknown[]).map((branch) => {
+    const required = (branch as { required?: unknown } | null)?.required;
+    return Array.isArray(required) && required.length === 1 && typeof required[0] === 'string' ? required[0] : null;
+  });
+  return keys.every((k): k is string => k !== null) ? keys : null;
+}
+
 function pointerToPath(pointer: string): (string | number)[] {
   if (!pointer) return [];
   return pointer
@@ -83,15 +97,38 @@ export function schemaProblems(yaml: YamlFile, kind: SchemaKind): Problem[] {
   const validate = validator(kind);
   if (validate(yaml.data)) return [];
   const errors = validate.errors ?? [];
+  // A failed kind picker (oneOf over "required: [key]" branches) reads as "both" or "neither"
+  // in words, at the key at fault; the branches' own "missing required key" errors go.
+  // schemaPath is relative to the $ref'd definition, so it is only unique with instancePath.
+  const at = (error: ErrorObject) => `${error.instancePath}#${error.schemaPath}`;
+  const pickers = new Set(errors.filter((e) => kindKeys(e)).map(at));
+  const fromPicker = (error: ErrorObject) => [...pickers].some((p) => at(error).startsWith(`${p}/`));
   // propertyNames reports the bad name twice (the name, then the map); keep what reads best.
   const seen = new Set<string>();
   const problems: Problem[] = [];
   for (const error of errors) {
-    if (error.keyword === 'if') continue;
-    const { path, message } = explain(error);
+    if (error.keyword === 'if' || (error.keyword === 'required' && fromPicker(error))) continue;
+    const keys = kindKeys(error);
+    const { path, message } = keys ? explainKind(yaml, error, keys) : explain(error);
     if (seen.has(message)) continue;
     seen.add(message);
     problems.push(problemAt(yaml, path, message));
   }
   return problems;
+}
+
+function explainKind(yaml: YamlFile, error: ErrorObject, keys: string[]): { path: YamlPath; message: string } {
+  const path = pointerToPath(error.instancePath);
+  const where = path.length ? `${describePath(path)}: ` : '';
+  const quoted = (list: string[]) => list.map((k) => `"${k}"`).join(', ');
+  const passing = (error.params as { passingSchemas?: number[] | null }).passingSchemas;
+  if (!Array.isArray(passing) || passing.length < 2) return { path, message: `${where}needs one of ${quoted(keys)}` };
+  const present = passing.map((i) => keys[i]).filter((k): k is string => k !== undefined);
+  // Point at whichever clashing key comes last in the file: the one most likely added by mistake.
+  const last = present.reduce((a, b) => {
+    const [pa, pb] = [positionOf(yaml, [...path, a]), positionOf(yaml, [...path, b])];
+    return pb.line > pa.line || (pb.line === pa.line && pb.column > pa.column) ? b : a;
+  });
+  const [init, tail] = [present.slice(0, -1), present.at(-1)!];
+  return { path: [...path, last], message: `${where}has both ${quoted(init)} and "${tail}"; use exactly one of ${quoted(keys)}` };
 }
