@@ -258,6 +258,9 @@ describe('promote, history, rollback', () => {
     const envs = await ok(dir, 'env', 'list', '--json');
     expect(envs.find((e: { name: string }) => e.name === 'production').resolvedCommit).toBe(served);
     expect(envs.find((e: { name: string }) => e.name === 'staging').resolvedCommit).toBe(git(dir, 'rev-parse', 'v2'));
+    // Commits can be named the way git names them, relative to a branch.
+    await ok(dir, 'env', 'set', 'production', 'v2', '--commit', 'v2~1');
+    expect(parse(manifestAt(dir)).environments.production.commit).toBe(served);
     // A version can be the source too: its head.
     await ok(dir, 'promote', 'v1', 'staging');
     expect(parse(manifestAt(dir)).environments.staging).toMatchObject({ version: 'v1', commit: git(dir, 'rev-parse', 'v1') });
@@ -303,6 +306,10 @@ describe('promote, history, rollback', () => {
     expect(git(dir, 'log', '-1', '--format=%s')).toMatch(/^roll back production to v1 \(was v2@[0-9a-f]{7}\), undoing [0-9a-f]{7}$/);
     // Rolling back again undoes the rollback.
     await ok(dir, 'rollback', 'production');
+    expect(parse(manifestAt(dir)).environments.production.version).toBe('v2');
+    await ok(dir, 'rollback', 'production', '--to', atV1);
+    expect(parse(manifestAt(dir)).environments.production).toEqual(expect.objectContaining({ version: 'v1' }));
+    await ok(dir, 'rollback', 'production', '--to', 'main~1');
     expect(parse(manifestAt(dir)).environments.production.version).toBe('v2');
     await ok(dir, 'rollback', 'production', '--to', atV1);
     expect(parse(manifestAt(dir)).environments.production).toEqual(expect.objectContaining({ version: 'v1' }));

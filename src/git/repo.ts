@@ -4,6 +4,7 @@ import { locateRepo, type RepoLocation } from './location.js';
 import { listRefs, readHeadTarget, readRef, updateRef, deleteRef, type LockOptions } from './refs.js';
 import { formatIdentity, type Signature } from './identity.js';
 import { syncCheckedOutBranch } from './worktree.js';
+import { resolveRevision } from './revision.js';
 import { BotverError, NotFoundError } from '../errors.js';
 
 // The one module (with worktree.ts) that talks to isomorphic-git. Everything above it sees
@@ -69,9 +70,14 @@ export class GitRepo {
 
   /**
    * Resolves what a user may type: a branch, a tag, a remote-tracking branch, HEAD, or a full or
-   * abbreviated commit id. Tags are peeled to their commit.
+   * abbreviated commit id, each optionally followed by ~N / ^N. Tags are peeled to their commit.
    */
-  async resolveCommit(refish: string): Promise<string> {
+  async resolveCommit(rev: string): Promise<string> {
+    return resolveRevision(rev, (name) => this.resolveName(name), async (c) => (await this.readCommit(c)).parents);
+  }
+
+  /** A name alone (no ~N / ^N): branch, tag, remote-tracking branch, HEAD or commit id. */
+  async resolveName(refish: string): Promise<string> {
     const candidates =
       refish === 'HEAD'
         ? ['HEAD']

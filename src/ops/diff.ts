@@ -2,7 +2,7 @@ import { diffArrays, structuredPatch } from 'diff';
 import { stringify } from 'yaml';
 import { loadBundle, type Bundle, type ContentFile } from '../content/bundle.js';
 import type { BotRepo } from './bot-repo.js';
-import { resolveRevision } from './revision.js';
+import { resolveRevision } from '../git/revision.js';
 
 // A semantic diff of two versions' content: what a reviewer wants to know before promoting
 // ("which intents gained or lost expressions, which skills changed"), not a file diff.
@@ -48,11 +48,11 @@ async function resolveSide(repo: BotRepo, name: string): Promise<Side> {
   const byName = async (n: string) => {
     if (manifest?.environment(n)) return repo.servedCommit(manifest, n);
     if (manifest?.version(n)) return repo.versionHead(n);
-    return repo.git.resolveCommit(n);
+    return repo.git.resolveName(n);
   };
   const kind = manifest?.environment(name) ? 'environment' : manifest?.version(name) ? 'version' : 'ref';
   // `v2~1`, `production^`: the name as above, then git's parent walk.
-  return { name, kind, commit: await resolveRevision(repo.git, name, byName) };
+  return { name, kind, commit: await resolveRevision(name, byName, async (c) => (await repo.git.readCommit(c)).parents) };
 }
 
 function bySlug<T>(files: ContentFile<T>[]): Map<string, T> {

@@ -3,7 +3,6 @@ import { MANIFEST_FILE, ManifestDoc } from '../manifest/manifest.js';
 import { repositoryProblems } from '../manifest/rules.js';
 import { InvalidContentError, type Problem } from '../errors.js';
 import type { BotRepo } from './bot-repo.js';
-import { resolveRevision } from './revision.js';
 
 export interface ValidationTarget {
   /** What the user named (or the version / environment validated). */
@@ -73,7 +72,7 @@ export async function validate(repo: BotRepo, refs: string[] = []): Promise<Vali
     }
   } else {
     for (const ref of refs) {
-      const commit = await resolveRevision(repo.git, ref);
+      const commit = await repo.git.resolveCommit(ref);
       if (await repo.git.fileOid(commit, MANIFEST_FILE)) targets.push((await validateManifestAt(repo, ref, commit)).target);
       else targets.push(await validateVersionAt(repo, ref, commit));
     }

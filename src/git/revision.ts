@@ -1,4 +1,3 @@
-import type { GitRepo } from '../git/repo.js';
 import { NotFoundError } from '../errors.js';
 
 // Revisions as users type them after git: a name followed by any number of ~N (N-th
@@ -6,13 +5,13 @@ import { NotFoundError } from '../errors.js';
 // `production^`, `3c1b0e5~2^2`. Ref names cannot contain ~ or ^, so the name ends at the first.
 
 /**
- * Resolves `rev` to a commit: `resolveName` turns its name part into a commit (default: any
- * branch, tag or commit id), then each suffix walks to a parent.
+ * Resolves `rev` to a commit: `resolveName` turns its name part into a commit, then each
+ * suffix walks to a parent.
  */
 export async function resolveRevision(
-  git: GitRepo,
   rev: string,
-  resolveName: (name: string) => Promise<string> = (name) => git.resolveCommit(name),
+  resolveName: (name: string) => Promise<string>,
+  parentsOf: (commit: string) => Promise<string[]>,
 ): Promise<string> {
   const cut = rev.search(/[~^]/);
   if (cut <= 0) return resolveName(rev);
@@ -22,14 +21,14 @@ export async function resolveRevision(
   for (const [, op, digits] of suffix.matchAll(/([~^])(\d*)/g)) {
     const n = digits === '' ? 1 : Number(digits);
     if (op === '~') {
-      for (let i = 0; i < n; i++) commit = await parent(git, commit, 1, rev);
-    } else if (n > 0) commit = await parent(git, commit, n, rev);
+      for (let i = 0; i < n; i++) commit = await parent(parentsOf, commit, 1, rev);
+    } else if (n > 0) commit = await parent(parentsOf, commit, n, rev);
   }
   return commit;
 }
 
-async function parent(git: GitRepo, commit: string, nth: number, rev: string): Promise<string> {
-  const { parents } = await git.readCommit(commit);
+async function parent(parentsOf: (commit: string) => Promise<string[]>, commit: string, nth: number, rev: string): Promise<string> {
+  const parents = await parentsOf(commit);
   const found = parents[nth - 1];
   if (!found) throw new NotFoundError('revision', rev, `commit ${commit.slice(0, 7)} has ${parents.length ? `only ${parents.length} parent${parents.length > 1 ? 's' : ''}` : 'no parent'}`);
   return found;
