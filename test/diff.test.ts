@@ -1,40 +1,13 @@
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, botver, git, ok, refsSnapshot, tempDir } from './helpers.js';
-import { initBotRepo } from '../src/ops/init.js';
-import { openBotRepo } from '../src/ops/bot-repo.js';
-import { commitFiles } from '../src/ops/content-commit.js';
-import { createVersion } from '../src/ops/versions.js';
-import { createEnvironment } from '../src/ops/environments.js';
+import { botver, git, ok, refsSnapshot, exampleBotRepo } from './helpers.js';
 
 // `botver diff A B`: what a reviewer needs before a promotion — intents added, removed or
 // changed (expression by expression), entities, skills and tests — between versions,
 // environments (what each serves now, pins included) or any commit.
 
-const EXAMPLE = join(ROOT, 'examples', 'awesome-bot');
-
-function exampleFiles(): Map<string, string> {
-  const files = new Map<string, string>();
-  const walk = (dir: string, prefix: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) walk(join(dir, entry.name), `${prefix}/${entry.name}`);
-      else files.set(`${prefix}/${entry.name}`, readFileSync(join(dir, entry.name), 'utf8'));
-    }
-  };
-  for (const top of ['training', 'skills', 'tests']) walk(join(EXAMPLE, top), top);
-  return files;
-}
-
-async function exampleRepo(): Promise<string> {
-  const dir = tempDir('botver-diff-');
-  await initBotRepo({ repo: dir, bot: 'awesome-bot', language: 'en', empty: true });
-  const repo = await openBotRepo({ repo: dir });
-  await commitFiles(repo, 'v1', exampleFiles(), 'import examples/awesome-bot');
-  await createVersion(repo, 'v2', 'v1', 'work in progress');
-  await createEnvironment(repo, 'staging', 'v2');
-  return dir;
-}
+const exampleRepo = () => exampleBotRepo('botver-diff-');
 
 function edit(dir: string, path: string, from: string, to: string): void {
   const file = join(dir, path);

@@ -1,11 +1,15 @@
 import { execFile, execFileSync, type ExecFileSyncOptions } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect } from 'vitest';
 import { run } from '../src/cli/program.js';
 import { initBotRepo, type InitResult } from '../src/ops/init.js';
+import { openBotRepo } from '../src/ops/bot-repo.js';
+import { commitFiles } from '../src/ops/content-commit.js';
+import { createVersion } from '../src/ops/versions.js';
+import { createEnvironment } from '../src/ops/environments.js';
 
 // Real repositories in temporary folders, native git to cross-check, botver run either
 // in-process (fast, same code path as the binary) or as a real process (concurrency, crashes).
@@ -96,4 +100,29 @@ export function refsSnapshot(repo: string): string {
 /** environments.yaml at a ref, byte for byte (no trimming). */
 export function manifestAt(repo: string, ref = 'main'): string {
   return execFileSync('git', ['show', `${ref}:environments.yaml`], { cwd: repo, env: { ...process.env, ...TEST_ENV }, encoding: 'utf8' });
+}
+
+/** examples/awesome-bot's training/, skills/ and tests/ files: repository path -> text. */
+export function exampleFiles(): Map<string, string> {
+  const example = join(ROOT, 'examples', 'awesome-bot');
+  const files = new Map<string, string>();
+  const walk = (dir: string, prefix: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(dir, entry.name), `${prefix}/${entry.name}`);
+      else files.set(`${prefix}/${entry.name}`, readFileSync(join(dir, entry.name), 'utf8'));
+    }
+  };
+  for (const top of ['training', 'skills', 'tests']) walk(join(example, top), top);
+  return files;
+}
+
+/** The example bot: v1 with its content, v2 copied from v1, production -> v1, staging -> v2. */
+export async function exampleBotRepo(prefix = 'botver-example-'): Promise<string> {
+  const dir = tempDir(prefix);
+  await initBotRepo({ repo: dir, bot: 'awesome-bot', language: 'en', empty: true });
+  const repo = await openBotRepo({ repo: dir });
+  await commitFiles(repo, 'v1', exampleFiles(), 'import examples/awesome-bot');
+  await createVersion(repo, 'v2', 'v1', 'work in progress');
+  await createEnvironment(repo, 'staging', 'v2');
+  return dir;
 }

@@ -1,41 +1,13 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, botver, git, refsSnapshot, tempDir } from './helpers.js';
-import { initBotRepo } from '../src/ops/init.js';
-import { openBotRepo } from '../src/ops/bot-repo.js';
-import { commitFiles } from '../src/ops/content-commit.js';
-import { createVersion } from '../src/ops/versions.js';
-import { createEnvironment } from '../src/ops/environments.js';
+import { botver, git, refsSnapshot, exampleBotRepo } from './helpers.js';
 
 // `botver validate` against examples/awesome-bot turned into a repository, then broken on
 // purpose, one problem per branch made with native git: every problem must come out as
 // `ref:file:line:column message` at the line a reader would look at, with exit code 1.
 
-const EXAMPLE = join(ROOT, 'examples', 'awesome-bot');
-
-function exampleFiles(): Map<string, string> {
-  const files = new Map<string, string>();
-  const walk = (dir: string, prefix: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) walk(join(dir, entry.name), `${prefix}/${entry.name}`);
-      else files.set(`${prefix}/${entry.name}`, readFileSync(join(dir, entry.name), 'utf8'));
-    }
-  };
-  for (const top of ['training', 'skills', 'tests']) walk(join(EXAMPLE, top), top);
-  return files;
-}
-
-/** The example bot: v1 with its content, v2 copied from v1, production -> v1, staging -> v2. */
-async function exampleRepo(): Promise<string> {
-  const dir = tempDir('botver-validate-');
-  await initBotRepo({ repo: dir, bot: 'awesome-bot', language: 'en', empty: true });
-  const repo = await openBotRepo({ repo: dir });
-  await commitFiles(repo, 'v1', exampleFiles(), 'import examples/awesome-bot');
-  await createVersion(repo, 'v2', 'v1', 'work in progress');
-  await createEnvironment(repo, 'staging', 'v2');
-  return dir;
-}
+const exampleRepo = () => exampleBotRepo('botver-validate-');
 
 /** New content, null to delete, or a function of the current content. */
 type Edit = string | null | ((old: string) => string);
