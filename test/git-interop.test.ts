@@ -52,8 +52,13 @@ describe('checked-out control branch', () => {
     // Deleting the checked-out version is refused.
     await ok(dir, 'env', 'create', 'other', '--version', 'v2');
     await ok(dir, 'env', 'set', 'production', 'v2');
+    const before = refsSnapshot(dir);
     const r = await botver(dir, 'version', 'delete', 'v1');
     expect(r.code).toBe(1);
+    expect(r.stderr).toContain('branch v1 is checked out');
+    // Refused before anything changed: the manifest still declares v1, the branch is there.
+    expect(refsSnapshot(dir)).toBe(before);
+    expect(manifestAt(dir)).toMatch(/^ {2}v1:$/m);
   });
 });
 

@@ -112,6 +112,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     .description('delete a version and its branch; refused while an environment is linked to it')
     .action(act(async ({ out, repo }, name: string) => {
       const r = await deleteVersion(await repo(), name);
+      if (r.warning) out.io.stderr(`botver: warning: ${r.warning}\n`);
       out.result(r, () => `Deleted version ${name}.${r.lastCommit ? ` Its branch was at ${r.lastCommit}; "git branch ${name} ${r.lastCommit}" brings it back.` : ''}`);
     }));
 

@@ -109,7 +109,7 @@ export class GitRepo {
       }
       break;
     }
-    throw new NotFoundError('commit', refish, `it names a ${'tree or blob'}, not a commit`);
+    throw new NotFoundError('commit', refish, 'it names a tree or blob, not a commit');
   }
 
   async readCommit(oid: string): Promise<CommitInfo> {
@@ -276,12 +276,16 @@ export class GitRepo {
     );
   }
 
-  async deleteBranch(branch: string, expectedOld: string, lock: LockOptions = {}): Promise<void> {
-    const ref = `refs/heads/${branch}`;
-    if (this.location.workdir !== null && (await readHeadTarget(this.location.headGitdir)) === ref) {
+  /** Refuses (CONFLICT) when `branch` is this work tree's checked-out branch. */
+  async assertNotCheckedOut(branch: string): Promise<void> {
+    if (this.location.workdir !== null && (await readHeadTarget(this.location.headGitdir)) === `refs/heads/${branch}`) {
       throw new BotverError('CONFLICT', `branch ${branch} is checked out in ${this.location.workdir}; switch to another branch first`);
     }
-    await deleteRef(this.gitdir, ref, expectedOld, lock);
+  }
+
+  async deleteBranch(branch: string, expectedOld: string, lock: LockOptions = {}): Promise<void> {
+    await this.assertNotCheckedOut(branch);
+    await deleteRef(this.gitdir, `refs/heads/${branch}`, expectedOld, lock);
   }
 }
 

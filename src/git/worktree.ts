@@ -53,20 +53,32 @@ export async function syncCheckedOutBranch(ctx: IsoContext, plan: SyncPlan, move
     if (dirty.length) throw new DirtyWorktreeError(dirty);
 
     await moveRef();
-
-    for (const filepath of plan.changedPaths) {
-      const content = await plan.readText(plan.commit, filepath);
-      const target = join(ctx.dir, filepath);
-      if (content === null) {
-        await fsp.rm(target, { force: true });
-        await git.remove({ ...ctx, filepath });
-      } else {
-        await fsp.mkdir(dirname(target), { recursive: true });
-        await writeFileAtomic(target, content);
-        await git.add({ ...ctx, filepath });
-      }
+    // The commit has landed: from here a failure must not be reported as "nothing happened"
+    // (callers would undo or hide a change that is in the repository), only as a warning.
+    try {
+      await writeFiles(ctx, plan);
+    } catch (err) {
+      process.stderr.write(
+        `botver: warning: ${plan.ref} was updated, but the work tree could not follow (${(err as Error).message}); ` +
+          'run "git reset --hard" (after removing index.lock, if left) to bring it level\n',
+      );
     }
   } finally {
     await indexLock.release();
+  }
+}
+
+async function writeFiles(ctx: IsoContext, plan: SyncPlan): Promise<void> {
+  for (const filepath of plan.changedPaths) {
+    const content = await plan.readText(plan.commit, filepath);
+    const target = join(ctx.dir, filepath);
+    if (content === null) {
+      await fsp.rm(target, { force: true });
+      await git.remove({ ...ctx, filepath });
+    } else {
+      await fsp.mkdir(dirname(target), { recursive: true });
+      await writeFileAtomic(target, content);
+      await git.add({ ...ctx, filepath });
+    }
   }
 }

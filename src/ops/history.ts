@@ -29,8 +29,8 @@ const sameLink = (a: Link | null, b: Link | null) => a?.version === b?.version &
  * manifest on the control branch, so a merged pull request counts as the one change it made.
  * The manifest is parsed only where its blob changed, and once per distinct blob.
  */
-export async function environmentHistory(repo: BotRepo, environment: string, options: { limit?: number } = {}): Promise<LinkChange[]> {
-  const head = await repo.git.branchHead(repo.controlBranch);
+export async function environmentHistory(repo: BotRepo, environment: string, options: { limit?: number; from?: string } = {}): Promise<LinkChange[]> {
+  const head = options.from ?? (await repo.git.branchHead(repo.controlBranch));
   if (!head) throw new NotFoundError('branch', repo.controlBranch);
   const parsed = new Map<string, ManifestDoc | null>();
   const manifestAt = async (blob: string | null) => {
@@ -85,26 +85,33 @@ export async function environmentHistory(repo: BotRepo, environment: string, opt
  * had at control-branch commit `to`, as a new commit: history is never rewritten.
  */
 export async function rollbackEnvironment(repo: BotRepo, environment: string, to?: string) {
-  let target: Link;
-  let where: string;
-  if (to) {
-    const commit = await repo.git.resolveCommit(to);
-    const { manifest } = await repo.readManifest(commit);
-    const link = linkOf(manifest, environment);
-    if (!link) throw new NotFoundError('environment', environment, `it did not exist at ${commit.slice(0, 7)}`);
-    target = link;
-    where = commit;
-  } else {
-    const [latest] = await environmentHistory(repo, environment, { limit: 1 });
-    if (!latest?.from) {
-      throw new RuleViolationError(`environment "${environment}" has no earlier link to roll back to (it was created with ${describeLink(latest?.to)})`);
+  const explicit = to ? await linkAt(repo, environment, to) : null;
+  return repo.updateManifest(async (m, base) => {
+    // Computed inside the compare-and-swap loop, on the manifest being changed: a promotion
+    // landing meanwhile is what gets rolled back, never silently overwritten.
+    let target: Link;
+    let detail: string;
+    if (explicit) {
+      target = explicit.link;
+      detail = `as of ${explicit.commit.slice(0, 7)}`;
+    } else {
+      const [latest] = await environmentHistory(repo, environment, { limit: 1, from: base.commit });
+      if (!latest?.from) {
+        throw new RuleViolationError(`environment "${environment}" has no earlier link to roll back to (it was created with ${describeLink(latest?.to)})`);
+      }
+      target = latest.from;
+      detail = `undoing ${latest.commit.slice(0, 7)}`;
     }
-    target = latest.from;
-    where = latest.commit;
-  }
-  return repo.updateManifest(async (m) => {
     const { message, from } = relink(m, environment, target, 'roll back');
-    const detail = to ? `as of ${where.slice(0, 7)}` : `undoing ${where.slice(0, 7)}`;
     return { message: `${message}, ${detail}`, result: { environment, from, to: target } };
   });
+}
+
+async function linkAt(repo: BotRepo, environment: string, to: string): Promise<{ link: Link; commit: string }> {
+  const commit = await repo.git.resolveCommit(to);
+  const text = await repo.git.readText(commit, MANIFEST_FILE);
+  if (text === null) throw new NotFoundError('manifest at', to, `commit ${commit.slice(0, 7)} has no ${MANIFEST_FILE}; name a commit of ${repo.controlBranch}`);
+  const link = linkOf(ManifestDoc.parse(text), environment);
+  if (!link) throw new NotFoundError('environment', environment, `it did not exist at ${commit.slice(0, 7)}`);
+  return { link, commit };
 }

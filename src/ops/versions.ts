@@ -76,7 +76,12 @@ export async function createVersion(repo: BotRepo, name: string, from: string, d
 }
 
 /** Removes a version from the manifest, then its branch. Refused while an environment uses it. */
-export async function deleteVersion(repo: BotRepo, name: string): Promise<{ name: string; lastCommit: string | null; manifestCommit: string | null }> {
+export async function deleteVersion(
+  repo: BotRepo,
+  name: string,
+): Promise<{ name: string; lastCommit: string | null; manifestCommit: string | null; warning?: string }> {
+  // Checked before the manifest changes: afterwards a refusal would leave half a deletion.
+  await repo.git.assertNotCheckedOut(name);
   const { manifestCommit } = await repo.updateManifest(async (m) => {
     if (!m.version(name)) throw new NotFoundError('version', name);
     const linked = m.environmentsOf(name);
@@ -93,6 +98,11 @@ export async function deleteVersion(repo: BotRepo, name: string): Promise<{ name
   // The branch goes once the manifest no longer names it, so no snapshot ever lists a
   // version without its branch. Its last commit is reported so it can be brought back.
   const lastCommit = await repo.git.branchHead(name);
-  if (lastCommit) await repo.git.deleteBranch(name, lastCommit, repo.lock);
+  try {
+    if (lastCommit) await repo.git.deleteBranch(name, lastCommit, repo.lock);
+  } catch (err) {
+    // The version is deleted (the manifest commit landed); only its branch is left over.
+    return { name, lastCommit, manifestCommit, warning: `version ${name} is deleted, but its branch could not be: ${(err as Error).message}; delete it with "git branch -D ${name}"` };
+  }
   return { name, lastCommit, manifestCommit };
 }

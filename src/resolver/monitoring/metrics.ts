@@ -1,0 +1,95 @@
+// Prometheus metrics for `GET /metrics`, through prom-client, on a Registry of our own (not
+// the library's global one, so that several resolvers, e.g. in tests, do not collide).
+//
+// Label values: a request that was not authenticated has no environment or version; it is
+// labelled environment="" and version="" (the empty value, which Prometheus treats as the
+// label being absent). Not "none": "none" is a valid environment or version name, "" is not.
+// `route` must be the route pattern (bounded cardinality), never the raw path.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RequestLogEntry } from './request-log.js';
+
+export interface ServedEnvironment {
+  environment: string;
+  version: string;
+  commit: string;
+}
+
+export interface Metrics {
+  /** Counts the request and observes its latency. Never throws. */
+  observe(entry: RequestLogEntry): void;
+  /** Replaces the info gauge's label sets with these (call on every snapshot swap). */
+  setServing(envs: ServedEnvironment[]): void;
+  setReady(ready: boolean): void;
+  /** The Content-Type header for `render()`'s text. */
+  readonly contentType: string;
+  render(): Promise<string>;
+  /** The underlying registry, to add metrics of one's own. */
+  readonly registry: Registry;
+}
+
+/** Seconds: most answers take a millisecond or a few; the top buckets catch stalls. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** The label value for a missing environment, version or commit. */
+export const NO_LABEL = '';
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const requests = new Counter({
+    name: 'botver_requests_total',
+    help: 'Requests answered by the resolver',
+    labelNames: ['environment', 'version', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'botver_request_duration_seconds',
+    help: 'Time from a request to its answer, in seconds',
+    labelNames: ['environment', 'version', 'route'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const serving = new Gauge({
+    name: 'botver_environment_info',
+    help: 'The version and commit each environment serves (always 1)',
+    labelNames: ['environment', 'version', 'commit'] as const,
+    registers: [registry],
+  });
+  const ready = new Gauge({
+    name: 'botver_ready',
+    help: 'Whether the resolver is ready to answer (1) or not (0)',
+    registers: [registry],
+  });
+  ready.set(0);
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    observe(entry) {
+      try {
+        const environment = entry.environment ?? NO_LABEL;
+        const version = entry.version ?? NO_LABEL;
+        requests.inc({ environment, version, route: entry.route, status: String(entry.status) });
+        if (Number.isFinite(entry.latencyMs) && entry.latencyMs >= 0) {
+          duration.observe({ environment, version, route: entry.route }, entry.latencyMs / 1000);
+        }
+      } catch {
+        // A metric must never fail a request.
+      }
+    },
+    setServing(envs) {
+      serving.reset();
+      for (const env of envs) {
+        serving.set({ environment: env.environment, version: env.version, commit: env.commit }, 1);
+      }
+    },
+    setReady(value) {
+      ready.set(value ? 1 : 0);
+    },
+    render() {
+      return registry.metrics();
+    },
+  };
+}

@@ -1,0 +1,418 @@
+// The resolver's request log: one entry per answered request, kept in a bounded in-memory
+// ring (the `/v1/logs` feed) and, with `--log-file`, appended to a JSON-lines file that is
+// read back on start. Entries never hold a token or a channel secret: `route` is the route
+// pattern (e.g. "/v1/channels/:name/webhook"), never the raw path or the headers, and the
+// message text is kept only when text logging was turned on explicitly (`logText`).
+
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
+import { UsageError } from '../../errors.js';
+
+export interface RequestLogEntry {
+  /** When the request arrived (ISO 8601, UTC). */
+  time: string;
+  /** null for a request that was not authenticated (or failed to). */
+  environment: string | null;
+  version: string | null;
+  commit: string | null;
+  method: string;
+  /** The route pattern, e.g. "/v1/resolve"; never the raw path. */
+  route: string;
+  status: number;
+  latencyMs: number;
+  intent?: string | null;
+  confidence?: number;
+  skill?: string | null;
+  /** The user's message text: only when text logging is on. */
+  text?: string;
+}
+
+export interface LogQuery {
+  environment?: string;
+  version?: string;
+  intent?: string;
+  /** ISO 8601 or epoch milliseconds; entries at or after it. */
+  since?: string;
+  /** Default 100, at most 1000. */
+  limit?: number;
+}
+
+export interface RequestLogOptions {
+  /** Entries kept in memory (and loaded back from `file`). Default 10 000. */
+  capacity?: number;
+  /** JSON-lines file the entries are appended to and loaded back from. */
+  file?: string;
+  /** Keep `text` in entries (memory and file). Off by default: `text` is dropped. */
+  logText?: boolean;
+  /**
+   * Called with every valid entry of the whole file, oldest first, before `open` resolves
+   * (e.g. `(e) => usage.record(e)` for usage counts over the file's full history). Without
+   * it only the file's tail (the last `capacity` entries) is read.
+   */
+  onLoad?: (entry: RequestLogEntry) => void;
+}
+
+export const DEFAULT_CAPACITY = 10_000;
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+/** Bytes waiting in the append stream past which new lines are dropped (a stuck disk must not eat the heap). */
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+/** A line longer than this in the file is not an entry of ours: it is skipped. */
+const MAX_LINE_BYTES = 1024 * 1024;
+const CHUNK_BYTES = 64 * 1024;
+const NEWLINE = 0x0a;
+
+export class RequestLog {
+  readonly capacity: number;
+  readonly file: string | undefined;
+  private readonly logText: boolean;
+  private readonly ring: (RequestLogEntry | undefined)[];
+  private readonly times: Float64Array;
+  /** Index the next entry goes to. */
+  private next = 0;
+  private size = 0;
+  private stream: WriteStream | undefined;
+  private closing: Promise<void> | undefined;
+  private dropped = 0;
+  private writeError: Error | undefined;
+  private skippedOnLoad = 0;
+
+  private constructor(capacity: number, file: string | undefined, logText: boolean) {
+    this.capacity = capacity;
+    this.file = file;
+    this.logText = logText;
+    this.ring = new Array<RequestLogEntry | undefined>(capacity);
+    this.times = new Float64Array(capacity);
+  }
+
+  static async open(options: RequestLogOptions = {}): Promise<RequestLog> {
+    const capacity = options.capacity ?? DEFAULT_CAPACITY;
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`request log capacity must be a positive integer, got ${capacity}`);
+    }
+    const log = new RequestLog(capacity, options.file, options.logText === true);
+    if (options.file === undefined) return log;
+
+    const endsWithNewline = options.onLoad
+      ? await log.loadAll(options.file, options.onLoad)
+      : await log.loadTail(options.file);
+    const stream = createWriteStream(options.file, { flags: 'a' });
+    // A file that cannot be opened for appending fails `open` (a bad --log-file stops start-up).
+    await new Promise<void>((resolve, reject) => {
+      stream.once('open', () => {
+        stream.off('error', reject);
+        resolve();
+      });
+      stream.once('error', reject);
+    });
+    stream.on('error', (err) => {
+      // Never thrown at a request: remembered, and the file is no longer written.
+      log.writeError = err;
+      log.stream = undefined;
+    });
+    // A crash can leave a half-written last line: end it, so the next entry starts a line of its own.
+    if (!endsWithNewline) stream.write('\n');
+    log.stream = stream;
+    return log;
+  }
+
+  /** Adds an entry. O(1), never throws; the file write is buffered (no fsync per line). */
+  record(entry: RequestLogEntry): void {
+    try {
+      const stored = this.normalise(entry);
+      if (stored === undefined) return;
+      this.push(stored, Date.parse(stored.time));
+      const stream = this.stream;
+      if (stream === undefined) return;
+      if (stream.writableLength > MAX_PENDING_BYTES) {
+        this.dropped++;
+        return;
+      }
+      stream.write(JSON.stringify(stored) + '\n');
+    } catch {
+      this.dropped++;
+    }
+  }
+
+  /** Entries matching every given filter, newest first, at most `limit` (default 100, max 1000). */
+  query(q: LogQuery = {}): RequestLogEntry[] {
+    const limit = clampLimit(q.limit);
+    const since = q.since === undefined ? undefined : parseSince(q.since);
+    const out: RequestLogEntry[] = [];
+    for (let i = 0; i < this.size && out.length < limit; i++) {
+      const at = (this.next - 1 - i + this.capacity) % this.capacity;
+      const entry = this.ring[at];
+      if (entry === undefined) continue;
+      if (q.environment !== undefined && entry.environment !== q.environment) continue;
+      if (q.version !== undefined && entry.version !== q.version) continue;
+      if (q.intent !== undefined && entry.intent !== q.intent) continue;
+      if (since !== undefined && !(this.times[at]! >= since)) continue;
+      out.push({ ...entry });
+    }
+    return out;
+  }
+
+  /** Every entry in memory, oldest first (e.g. to seed a UsageCounter). */
+  entries(): RequestLogEntry[] {
+    const out: RequestLogEntry[] = [];
+    for (let i = this.size - 1; i >= 0; i--) {
+      const entry = this.ring[(this.next - 1 - i + this.capacity) % this.capacity];
+      if (entry !== undefined) out.push({ ...entry });
+    }
+    return out;
+  }
+
+  get length(): number {
+    return this.size;
+  }
+
+  /** Lines not written to the file (backlog full, write error, or closed). */
+  get droppedLines(): number {
+    return this.dropped;
+  }
+
+  /** The error that stopped file writes, if any. */
+  get fileError(): Error | undefined {
+    return this.writeError;
+  }
+
+  /** Corrupt lines skipped while loading the file. */
+  get skippedLines(): number {
+    return this.skippedOnLoad;
+  }
+
+  /** Flushes and closes the file. Later entries are kept in memory only. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    const stream = this.stream;
+    this.stream = undefined;
+    this.closing = new Promise<void>((resolve) => {
+      if (stream === undefined || stream.destroyed) return resolve();
+      stream.once('error', () => resolve());
+      stream.end(() => resolve());
+    });
+    return this.closing;
+  }
+
+  private push(entry: RequestLogEntry, timeMs: number): void {
+    this.ring[this.next] = entry;
+    this.times[this.next] = timeMs;
+    this.next = (this.next + 1) % this.capacity;
+    if (this.size < this.capacity) this.size++;
+  }
+
+  /** A copy of the entry with only the known fields, `text` only when text logging is on. */
+  private normalise(entry: unknown): RequestLogEntry | undefined {
+    if (!isEntry(entry)) return undefined;
+    const out: RequestLogEntry = {
+      time: entry.time,
+      environment: entry.environment,
+      version: entry.version,
+      commit: entry.commit,
+      method: entry.method,
+      route: entry.route,
+      status: entry.status,
+      latencyMs: entry.latencyMs,
+    };
+    if (entry.intent !== undefined) out.intent = entry.intent;
+    if (entry.confidence !== undefined) out.confidence = entry.confidence;
+    if (entry.skill !== undefined) out.skill = entry.skill;
+    if (this.logText && entry.text !== undefined) out.text = entry.text;
+    return out;
+  }
+
+  private loadLine(line: Buffer): RequestLogEntry | undefined {
+    if (line.length === 0) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line.toString('utf8'));
+    } catch {
+      this.skippedOnLoad++;
+      return undefined;
+    }
+    const entry = this.normalise(parsed);
+    if (entry === undefined) this.skippedOnLoad++;
+    return entry;
+  }
+
+  /**
+   * Reads the file backwards in chunks until `capacity` entries are found: start-up time does
+   * not grow with the file. Returns whether the file is empty or ends with a newline.
+   */
+  private async loadTail(file: string): Promise<boolean> {
+    const handle = await openOrMissing(file);
+    if (handle === undefined) return true;
+    try {
+      const { size } = await handle.stat();
+      if (size === 0) return true;
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      const endsWithNewline = last[0] === NEWLINE;
+
+      const found: RequestLogEntry[] = []; // newest first
+      let pos = size;
+      let rest = Buffer.alloc(0); // the start of a line whose beginning is further back
+      let overlong = false; // `rest` was dropped: the line it belonged to is skipped
+      const take = (line: Buffer): void => {
+        if (overlong) {
+          overlong = false;
+          this.skippedOnLoad++;
+          return;
+        }
+        const entry = this.loadLine(line);
+        if (entry !== undefined) found.push(entry);
+      };
+      while (pos > 0 && found.length < this.capacity) {
+        const length = Math.min(CHUNK_BYTES, pos);
+        pos -= length;
+        const chunk = Buffer.alloc(length);
+        await handle.read(chunk, 0, length, pos);
+        const data = rest.length > 0 ? Buffer.concat([chunk, rest]) : chunk;
+        let end = data.length;
+        for (let i = data.length - 1; i >= 0 && found.length < this.capacity; i--) {
+          if (data[i] !== NEWLINE) continue;
+          take(data.subarray(i + 1, end));
+          end = i;
+        }
+        rest = found.length < this.capacity ? data.subarray(0, end) : Buffer.alloc(0);
+        if (rest.length > MAX_LINE_BYTES) {
+          rest = Buffer.alloc(0);
+          overlong = true;
+        }
+      }
+      if (pos === 0 && found.length < this.capacity && (rest.length > 0 || overlong)) take(rest);
+      for (let i = found.length - 1; i >= 0; i--) {
+        const entry = found[i]!;
+        this.push(entry, Date.parse(entry.time));
+      }
+      return endsWithNewline;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Reads the whole file forwards, handing every entry to `onLoad`; the ring keeps the last ones. */
+  private async loadAll(file: string, onLoad: (entry: RequestLogEntry) => void): Promise<boolean> {
+    const handle = await openOrMissing(file);
+    if (handle === undefined) return true;
+    try {
+      let rest = Buffer.alloc(0);
+      let overlong = false;
+      let lastByte: number | undefined;
+      const take = (line: Buffer): void => {
+        if (overlong) {
+          overlong = false;
+          this.skippedOnLoad++;
+          return;
+        }
+        const entry = this.loadLine(line);
+        if (entry === undefined) return;
+        this.push(entry, Date.parse(entry.time));
+        onLoad({ ...entry });
+      };
+      for (;;) {
+        const chunk = Buffer.alloc(CHUNK_BYTES);
+        const { bytesRead } = await handle.read(chunk, 0, CHUNK_BYTES, null);
+        if (bytesRead === 0) break;
+        lastByte = chunk[bytesRead - 1];
+        const data = rest.length > 0 ? Buffer.concat([rest, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+        let start = 0;
+        for (let i = 0; i < data.length; i++) {
+          if (data[i] !== NEWLINE) continue;
+          take(data.subarray(start, i));
+          start = i + 1;
+        }
+        rest = data.subarray(start);
+        if (rest.length > MAX_LINE_BYTES) {
+          rest = Buffer.alloc(0);
+          overlong = true;
+        }
+      }
+      if (rest.length > 0 || overlong) take(rest);
+      return lastByte === undefined || lastByte === NEWLINE;
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/**
+ * The `/v1/logs` query string as a LogQuery. Empty parameters are no filter; a bad `limit` or
+ * `since` is a UsageError (code USAGE: answer 400). `limit` above 1000 is capped, not refused.
+ */
+export function parseLogQuery(params: Record<string, unknown>): LogQuery {
+  const q: LogQuery = {};
+  const one = (name: string): string | undefined => {
+    const value = params[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') throw new UsageError(`query parameter "${name}" must be given once`);
+    return value === '' ? undefined : value;
+  };
+  const environment = one('environment');
+  const version = one('version');
+  const intent = one('intent');
+  const since = one('since');
+  const limit = one('limit');
+  if (environment !== undefined) q.environment = environment;
+  if (version !== undefined) q.version = version;
+  if (intent !== undefined) q.intent = intent;
+  if (since !== undefined) {
+    if (Number.isNaN(parseSince(since))) {
+      throw new UsageError(`"since" must be an ISO 8601 time or epoch milliseconds, got "${since}"`);
+    }
+    q.since = since;
+  }
+  if (limit !== undefined) {
+    if (!/^\d{1,9}$/.test(limit) || Number(limit) < 1) {
+      throw new UsageError(`"limit" must be a positive integer, got "${limit}"`);
+    }
+    q.limit = Math.min(Number(limit), MAX_LIMIT);
+  }
+  return q;
+}
+
+/** Epoch ms of an ISO 8601 time or of a string of digits (epoch ms); NaN when neither. */
+export function parseSince(since: string): number {
+  if (/^\d+$/.test(since)) return Number(since);
+  return Date.parse(since);
+}
+
+function clampLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
+  return Math.max(0, Math.min(Math.floor(limit), MAX_LIMIT));
+}
+
+function isEntry(value: unknown): value is RequestLogEntry {
+  if (typeof value !== 'object' || value === null) return false;
+  const e = value as Record<string, unknown>;
+  return (
+    typeof e.time === 'string' &&
+    !Number.isNaN(Date.parse(e.time)) &&
+    stringOrNull(e.environment) &&
+    stringOrNull(e.version) &&
+    stringOrNull(e.commit) &&
+    typeof e.method === 'string' &&
+    typeof e.route === 'string' &&
+    typeof e.status === 'number' &&
+    Number.isInteger(e.status) &&
+    typeof e.latencyMs === 'number' &&
+    Number.isFinite(e.latencyMs) &&
+    (e.intent === undefined || stringOrNull(e.intent)) &&
+    (e.confidence === undefined || (typeof e.confidence === 'number' && Number.isFinite(e.confidence))) &&
+    (e.skill === undefined || stringOrNull(e.skill)) &&
+    (e.text === undefined || typeof e.text === 'string')
+  );
+}
+
+function stringOrNull(value: unknown): boolean {
+  return value === null || typeof value === 'string';
+}
+
+async function openOrMissing(file: string) {
+  try {
+    return await openFile(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
