@@ -126,4 +126,25 @@ describe('native git', () => {
     const list = await ok(join(dir, 'docs', 'deep'), 'env', 'list', '--json');
     expect(list[0].name).toBe('production');
   });
+
+  it('validate works in a fresh clone (pull-request CI), from the remote-tracking branches', async () => {
+    const { dir: origin } = await newBotRepo({ bare: true });
+    await ok(origin, 'version', 'create', 'v2', '--from', 'v1');
+    const clone = tempDir();
+    git(clone, 'clone', '-q', origin, '.');
+    expect(git(clone, 'branch', '--list', 'v1')).toBe('');
+    const r = await botver(clone, 'validate');
+    expect(r.stdout).toMatch(/^0 errors, 0 warnings in main \(manifest at [0-9a-f]{7}\), v1 \(version/m);
+    expect(r.code).toBe(0);
+  });
+
+  it('a manifest rule error does not stop validate from checking the versions', async () => {
+    const { dir } = await newBotRepo();
+    writeFileSync(join(dir, 'environments.yaml'), manifestAt(dir).replace('    version: v1\n', '    version: v7\n'));
+    git(dir, 'commit', '-q', '-am', 'broken link');
+    const r = await botver(dir, 'validate');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('which is not declared under versions');
+    expect(r.stdout).toMatch(/in main \(manifest at [0-9a-f]{7}\), v1 \(version at/);
+  });
 });

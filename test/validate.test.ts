@@ -263,8 +263,11 @@ describe('botver validate', () => {
     const onMain = commitWithGit(dir, 'main', null, manifestCases[0]!.edits(dir));
     const r2 = await validateUnchanged(dir);
     expect(r2.code).toBe(1);
-    // A manifest that does not validate says nothing reliable about versions: only it is reported.
-    expectReported(r2.stdout, 'main', onMain, dir, 'main', manifestCases[0]!.errors);
+    // A manifest rule problem does not hide the versions' own problems: both are reported.
+    const line = positionOf(onMain.get('environments.yaml')!, 'version: v9');
+    expect(r2.stdout).toContain(`main:environments.yaml:${line.line}:${line.column} environment "staging" is linked to version "v9"`);
+    expect(r2.stdout).toMatch(/^2 errors, 0 warnings in main /m);
+    expect(r2.stdout).toMatch(/^v2:training\/intents\/greetings\.yaml:\d+:\d+ unknown key "colour"$/m);
   });
 
   it('accepts a requirement on a builtin entity such as number', async () => {

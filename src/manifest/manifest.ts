@@ -83,9 +83,14 @@ export class ManifestDoc {
 
   /** Schema problems, then the rules that need only the manifest itself. */
   problems(): Problem[] {
-    const schema = schemaProblems(this.yaml, 'environments');
+    const schema = this.schemaProblems();
     if (schema.length) return schema;
     return manifestRuleProblems(this);
+  }
+
+  /** Schema problems only: when there are none, `data` has the manifest's shape. */
+  schemaProblems(): Problem[] {
+    return schemaProblems(this.yaml, 'environments');
   }
 
   at(path: (string | number)[], message: string): Problem {

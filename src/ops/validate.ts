@@ -1,5 +1,5 @@
 import { loadBundle } from '../content/bundle.js';
-import { MANIFEST_FILE, ManifestDoc } from '../manifest/manifest.js';
+import { MANIFEST_FILE, ManifestDoc, manifestRuleProblems } from '../manifest/manifest.js';
 import { repositoryProblems } from '../manifest/rules.js';
 import { InvalidContentError, type Problem } from '../errors.js';
 import type { BotRepo } from './bot-repo.js';
@@ -18,6 +18,18 @@ export interface ValidationReport {
   warnings: number;
 }
 
+/**
+ * Version branches as a read-only check sees them: the local branch, else the remote-tracking
+ * one, so `botver validate` works in a pull request's CI clone, which has only origin/<v>.
+ */
+function branchesOf(repo: BotRepo) {
+  return {
+    branchHead: async (name: string) =>
+      (await repo.git.branchHead(name)) ?? (await repo.git.resolveName(`refs/remotes/origin/${name}`).catch(() => null)),
+    isAncestor: (a: string, b: string) => repo.git.isAncestor(a, b),
+  };
+}
+
 function tag(problems: Problem[], ref: string): Problem[] {
   return problems.map((p) => ({ ...p, ref }));
 }
@@ -28,9 +40,14 @@ async function validateManifestAt(repo: BotRepo, ref: string, commit: string): P
   let problems: Problem[];
   try {
     manifest = ManifestDoc.parse(text ?? '');
-    problems = manifest.problems();
-    if (problems.length === 0) problems = await repositoryProblems(repo.git, manifest, undefined, repo.controlBranch);
-    else manifest = null;
+    const schema = manifest.schemaProblems();
+    if (schema.length) {
+      // Only a manifest whose shape is wrong stops the versions from being checked.
+      problems = schema;
+      manifest = null;
+    } else {
+      problems = [...manifestRuleProblems(manifest), ...(await repositoryProblems(branchesOf(repo), manifest, undefined, repo.controlBranch))];
+    }
   } catch (err) {
     if (!(err instanceof InvalidContentError)) throw err;
     problems = err.problems;
@@ -58,7 +75,7 @@ export async function validate(repo: BotRepo, refs: string[] = []): Promise<Vali
     if (manifest) {
       const done = new Set<string>();
       for (const name of Object.keys(manifest.data.versions)) {
-        const commit = await repo.git.branchHead(name);
+        const commit = await branchesOf(repo).branchHead(name);
         if (!commit) continue; // reported with the manifest
         done.add(commit);
         targets.push(await validateVersionAt(repo, name, commit));
