@@ -95,4 +95,13 @@ describe('bad input', () => {
       expect(r.stdout, c.join(' ')).toContain('Examples:');
     }
   });
+
+  it('a control branch name that would leave refs/heads/ is refused', async () => {
+    const dir = tempDir();
+    const r = await botver(dir, '--control-branch', '../../../evil', 'init');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('invalid control branch name "../../../evil"');
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir)).toEqual([]);
+  });
 });

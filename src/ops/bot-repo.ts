@@ -3,7 +3,7 @@ import { RefMovedError, type LockOptions } from '../git/refs.js';
 import { resolveSignature, type Signature } from '../git/identity.js';
 import { ManifestDoc, MANIFEST_FILE } from '../manifest/manifest.js';
 import { repositoryProblems } from '../manifest/rules.js';
-import { ConflictError, InvalidContentError, NotFoundError, NotInitialisedError } from '../errors.js';
+import { ConflictError, InvalidContentError, NotFoundError, NotInitialisedError, UsageError } from '../errors.js';
 
 // A bot repository: a git repository plus the control branch that holds environments.yaml.
 // Every mutation is a compare-and-swap loop: read the branch head, compute the change on it,
@@ -37,6 +37,15 @@ const MAX_ATTEMPTS = 50;
 
 export const defaultControlBranch = () => process.env.BOTVER_CONTROL_BRANCH || 'main';
 
+/** A control branch name git would accept, and that stays inside refs/heads/. */
+export function assertBranchName(name: string): string {
+  const parts = name.split('/');
+  if (!/^[A-Za-z0-9._/-]+$/.test(name) || parts.some((p) => !p || p.startsWith('.') || p.endsWith('.lock')) || name.includes('..')) {
+    throw new UsageError(`invalid control branch name "${name}"`);
+  }
+  return name;
+}
+
 export async function openBotRepo(options: OpenOptions = {}): Promise<BotRepo> {
   const git = await GitRepo.open(options.repo ?? process.cwd());
   return new BotRepo(git, options);
@@ -50,7 +59,7 @@ export class BotRepo {
     readonly git: GitRepo,
     private readonly options: OpenOptions = {},
   ) {
-    this.controlBranch = options.controlBranch ?? defaultControlBranch();
+    this.controlBranch = assertBranchName(options.controlBranch ?? defaultControlBranch());
   }
 
   get lock(): LockOptions {

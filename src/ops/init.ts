@@ -9,7 +9,7 @@ import { ManifestDoc, MANIFEST_FILE, PRODUCTION, DEFAULT_MAX_VERSIONS } from '..
 import { generateToken, sha256Hex } from '../model/tokens.js';
 import { assertValidName } from '../model/names.js';
 import { BotverError, InvalidContentError } from '../errors.js';
-import { BotRepo, defaultControlBranch, type OpenOptions } from './bot-repo.js';
+import { BotRepo, assertBranchName, defaultControlBranch, type OpenOptions } from './bot-repo.js';
 import { starterContent } from './starter-content.js';
 
 export interface InitOptions extends OpenOptions {
@@ -40,7 +40,7 @@ function botNameFrom(path: string): string {
 /** Turns versioning on: manifest, version v1 and environment production -> v1. */
 export async function initBotRepo(options: InitOptions = {}): Promise<InitResult> {
   const path = resolve(options.repo ?? process.cwd());
-  const controlBranch = options.controlBranch ?? defaultControlBranch();
+  const controlBranch = assertBranchName(options.controlBranch ?? defaultControlBranch());
   const language = options.language ?? 'en';
   if (!/^[a-z]{2,3}$/.test(language)) throw new BotverError('USAGE', `--language must be an ISO 639 code like "en", not "${language}"`);
   if (FIRST_VERSION === controlBranch) throw new BotverError('USAGE', `the control branch cannot be named ${FIRST_VERSION}`);
