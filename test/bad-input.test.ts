@@ -104,4 +104,16 @@ describe('bad input', () => {
     const { readdirSync } = await import('node:fs');
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it('commitFiles refuses paths that would corrupt a tree or make it unreadable', async () => {
+    const { dir } = await newBotRepo();
+    const { openBotRepo } = await import('../src/ops/bot-repo.js');
+    const { commitFiles } = await import('../src/ops/content-commit.js');
+    const repo = await openBotRepo({ repo: dir });
+    const before = refsSnapshot(dir);
+    for (const path of ['a\u0000b.yaml', 'x\\y.yaml', 'skills/../x.yaml', '.git/config']) {
+      await expect(commitFiles(repo, 'v1', { [path]: 'x: 1\n' }, 'bad')).rejects.toMatchObject({ code: 'USAGE' });
+    }
+    expect(refsSnapshot(dir)).toBe(before);
+  });
 });

@@ -27,11 +27,6 @@ export class Output {
       if (text) this.io.stdout(text.endsWith('\n') ? text : `${text}\n`);
     }
   }
-
-  /** Progress or advice that is not the result: stderr, so JSON on stdout stays parseable. */
-  note(text: string): void {
-    if (!this.json) this.io.stderr(`${text}\n`);
-  }
 }
 
 export const short = (oid: string | null | undefined) => (oid ? oid.slice(0, 7) : '-');

@@ -30,19 +30,6 @@ export class ManifestDoc {
     return new ManifestDoc(yaml);
   }
 
-  static create(fields: { bot: string; language: string; maxVersions?: number }): ManifestDoc {
-    const text =
-      `# botver manifest: which version each environment serves.\n` +
-      `# Change it with "botver env set" / "botver promote", or in a pull request.\n` +
-      `apiVersion: botver/v1\n` +
-      `bot: ${JSON.stringify(fields.bot)}\n` +
-      `language: ${fields.language}\n` +
-      `maxVersions: ${fields.maxVersions ?? DEFAULT_MAX_VERSIONS}\n` +
-      `versions: {}\n` +
-      `environments: {}\n`;
-    return ManifestDoc.parse(text);
-  }
-
   get file(): string {
     return this.yaml.file;
   }

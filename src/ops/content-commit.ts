@@ -19,6 +19,11 @@ const MAX_ATTEMPTS = 50;
 
 function checkPath(path: string): void {
   const segments = path.split('/');
+  // NUL would corrupt the tree object; backslashes and control characters make isomorphic-git
+  // (and Windows clients) refuse to read the branch afterwards.
+  if (/[\u0000-\u001f\u007f\\]/.test(path)) {
+    throw new BotverError('USAGE', `cannot commit "${JSON.stringify(path).slice(1, -1)}": no control characters or backslashes in paths`);
+  }
   if (!path || path.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git')) {
     throw new BotverError('USAGE', `cannot commit "${path}": paths are relative to the repository root, without empty, ".", ".." or ".git" parts`);
   }
