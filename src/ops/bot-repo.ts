@@ -1,4 +1,4 @@
-import { GitRepo } from '../git/repo.js';
+import { GitRepo, type FileChanges } from '../git/repo.js';
 import { RefMovedError, type LockOptions } from '../git/refs.js';
 import { resolveSignature, type Signature } from '../git/identity.js';
 import { ManifestDoc, MANIFEST_FILE } from '../manifest/manifest.js';
@@ -103,27 +103,46 @@ export class BotRepo {
   async updateManifest<T>(
     change: (manifest: ManifestDoc, base: ManifestAt) => Promise<Mutation<T>>,
   ): Promise<T & { manifestCommit: string | null }> {
-    for (let attempt = 1; ; attempt++) {
-      const base = await this.readManifest();
+    let result!: T;
+    const { commit } = await this.commitToBranch(this.controlBranch, async (head) => {
+      const base = await this.readManifest(head ?? undefined);
       const before = base.manifest.toString();
       // A second parse gives the change a document of its own; `base` stays the old state.
       const manifest = ManifestDoc.parse(before);
-      const { message, result } = await change(manifest, base);
+      const mutation = await change(manifest, base);
+      result = mutation.result;
       const after = manifest.toString();
-      if (after === before) return { ...result, manifestCommit: null };
+      if (after === before) return null;
       const problems = manifest.problems();
       if (!problems.length) problems.push(...(await repositoryProblems(this.git, manifest, base.manifest, this.controlBranch)));
       if (problems.length) throw new InvalidContentError(problems, 'refused, the result would not be valid: ');
+      return { changes: new Map([[MANIFEST_FILE, after]]), message: mutation.message };
+    });
+    return { ...result, manifestCommit: commit };
+  }
+
+  /**
+   * The compare-and-swap loop every commit goes through: `plan` computes the change on the
+   * branch's current head (null: nothing to do); the commit lands only if the branch is still
+   * there, otherwise `plan` runs again on the new head. Rules are re-checked by `plan` each time.
+   */
+  async commitToBranch(
+    branch: string,
+    plan: (head: string | null) => Promise<{ changes: FileChanges; message: string } | null>,
+  ): Promise<{ commit: string | null; parent: string | null }> {
+    for (let attempt = 1; ; attempt++) {
+      const parent = await this.git.branchHead(branch);
+      const planned = await plan(parent);
+      if (!planned) return { commit: null, parent };
       const signature = await this.sign();
-      const commit = await this.git.writeCommit(base.commit, new Map([[MANIFEST_FILE, after]]), message, signature);
+      const commit = await this.git.writeCommit(parent, planned.changes, planned.message, signature);
       try {
-        await this.git.moveBranch(this.controlBranch, commit, base.commit, [MANIFEST_FILE], signature, `botver: ${message.split('\n')[0]}`, this.lock);
-        return { ...result, manifestCommit: commit };
+        const firstLine = planned.message.split('\n')[0];
+        await this.git.moveBranch(branch, commit, parent, [...planned.changes.keys()], signature, `botver: ${firstLine}`, this.lock);
+        return { commit, parent };
       } catch (err) {
         if (!(err instanceof RefMovedError)) throw err;
-        if (attempt >= MAX_ATTEMPTS) {
-          throw new ConflictError(`${this.controlBranch} kept moving while botver tried to update it (${attempt} attempts); try again`);
-        }
+        if (attempt >= MAX_ATTEMPTS) throw new ConflictError(`${branch} kept moving while botver tried to update it (${attempt} attempts); try again`);
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * attempt)));
       }
     }

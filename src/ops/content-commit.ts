@@ -1,11 +1,10 @@
-import { RefMovedError } from '../git/refs.js';
-import { BotverError, ConflictError, NotFoundError } from '../errors.js';
+import { BotverError, NotFoundError } from '../errors.js';
 import type { BotRepo } from './bot-repo.js';
 
 // Writing files onto a branch (a version's training data, skills, tests) without a work
 // tree: the commit is built in memory on the branch's head and the branch is moved with
 // compare-and-swap, retrying on the new head when someone (botver or a `git push`) moved it
-// meanwhile — the same loop as BotRepo.updateManifest, so no concurrent update is lost.
+// meanwhile (BotRepo.commitToBranch, the loop every botver commit goes through), so no update is lost.
 
 export interface CommittedFiles {
   branch: string;
@@ -15,7 +14,6 @@ export interface CommittedFiles {
   parent: string;
 }
 
-const MAX_ATTEMPTS = 50;
 
 function checkPath(path: string): void {
   const segments = path.split('/');
@@ -42,20 +40,11 @@ export async function commitFiles(
   const changes = new Map(files instanceof Map ? files : Object.entries(files));
   for (const path of changes.keys()) checkPath(path);
   if (!message.trim()) throw new BotverError('USAGE', 'a commit message is required');
-  for (let attempt = 1; ; attempt++) {
-    const parent = await repo.git.branchHead(branch);
-    if (!parent) throw new NotFoundError('branch', branch, `refs/heads/${branch} does not exist`);
-    const signature = await repo.sign();
-    const commit = await repo.git.writeCommit(parent, changes, message, signature);
-    const [before, after] = [await repo.git.readCommit(parent), await repo.git.readCommit(commit)];
-    if (before.tree === after.tree) return { branch, commit: null, parent };
-    try {
-      await repo.git.moveBranch(branch, commit, parent, [...changes.keys()], signature, `botver: ${message.split('\n')[0]}`, repo.lock);
-      return { branch, commit, parent };
-    } catch (err) {
-      if (!(err instanceof RefMovedError)) throw err;
-      if (attempt >= MAX_ATTEMPTS) throw new ConflictError(`${branch} kept moving while botver tried to commit to it (${attempt} attempts); try again`);
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * attempt)));
-    }
-  }
+  const { commit, parent } = await repo.commitToBranch(branch, async (head) => {
+    if (!head) throw new NotFoundError('branch', branch, `refs/heads/${branch} does not exist`);
+    // A commit that changes nothing is not made.
+    const unchanged = await Promise.all([...changes].map(async ([path, text]) => (await repo.git.readText(head, path)) === text));
+    return unchanged.every(Boolean) ? null : { changes, message };
+  });
+  return { branch, commit, parent: parent! };
 }
