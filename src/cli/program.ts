@@ -33,7 +33,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     const flags = cmd.optsWithGlobals<GlobalFlags>();
     json = !!flags.json;
     const out = new Output(json, io);
-    const open: OpenOptions = { repo: flags.repo, controlBranch: flags.controlBranch, author: flags.author };
+    const open: OpenOptions = { repo: flags.repo ?? (process.env.BOTVER_REPO || undefined), controlBranch: flags.controlBranch, author: flags.author };
     return { out, open, repo: () => openBotRepo(open) };
   };
   /** Registers an action that gets the output and a lazily opened repository. */
@@ -47,7 +47,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
 
   program
     .description('Versions and environments for chatbots, on plain Git.')
-    .option('--repo <path>', 'the bot repository (work tree or bare); default: the current folder')
+    .option('--repo <path>', 'the bot repository (work tree or bare); default: $BOTVER_REPO or the current folder')
     .option('--json', 'print one JSON document instead of text')
     .option('--control-branch <branch>', 'branch holding environments.yaml (default: $BOTVER_CONTROL_BRANCH or main)')
     .option('--author <"Name <email>">', 'author of the commits made (default: GIT_AUTHOR_* or git config)')
@@ -248,6 +248,40 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       out.result(d, () => diffText(d));
     }));
 
+  program
+    .command('serve')
+    .description('answer bots over HTTP with the version their token points at, following the repository live')
+    .option('--port <port>', 'port to listen on (default: $PORT or 8080)', (v) => parsePort(v))
+    .option('--host <host>', 'address to listen on (default: $BOTVER_HOST or 127.0.0.1; 0.0.0.0 for all)')
+    .option('--poll-ms <ms>', 'how often refs are polled, besides file watching (default: $BOTVER_POLL_MS or 500; 0: watch only)', (v) => parseCount(v, '--poll-ms'))
+    .option('--log-file <path>', 'append the request log to this JSON-lines file and load it back on start (default: $BOTVER_LOG_FILE)')
+    .option('--log-text', "keep users' message text in the request log (default: off)")
+    .option('--cache-size <commits>', 'commits whose content is kept in memory (default: 32)', (v) => parsePositive(v, '--cache-size'))
+    .addHelpText('after', `${examples('botver serve --repo ./bot.git --port 8080', 'BOTVER_ADMIN_TOKEN=... PORT=3000 botver serve --host 0.0.0.0 --log-file requests.jsonl')}
+Environment: PORT, BOTVER_HOST, BOTVER_REPO, BOTVER_POLL_MS, BOTVER_LOG_FILE, BOTVER_LOG_LEVEL,
+BOTVER_ADMIN_TOKEN (admin routes; unset: they answer 401), BOTVER_CONTROL_BRANCH.
+Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.
+`)
+    .action(act(async ({ open }, opts: { port?: number; host?: string; pollMs?: number; logFile?: string; logText?: boolean; cacheSize?: number }) => {
+      const env = process.env;
+      const { startResolver } = await import('../resolver/server.js');
+      const resolver = await startResolver({
+        repo: open.repo ?? process.cwd(),
+        controlBranch: open.controlBranch,
+        port: opts.port ?? (env.PORT ? parsePort(env.PORT) : 8080),
+        host: opts.host ?? (env.BOTVER_HOST || '127.0.0.1'),
+        pollMs: opts.pollMs ?? (env.BOTVER_POLL_MS ? parseCount(env.BOTVER_POLL_MS, 'BOTVER_POLL_MS') : undefined),
+        logFile: opts.logFile ?? (env.BOTVER_LOG_FILE || undefined),
+        logText: opts.logText,
+        cacheSize: opts.cacheSize,
+      });
+      await new Promise<void>((resolve) => {
+        const stop = () => void resolver.close().then(resolve);
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+    }));
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
@@ -265,6 +299,18 @@ class ExitCode extends Error {
 function parsePositive(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new BotverError('USAGE', `${flag} takes a whole number above 0, not "${value}"`);
+  return n;
+}
+
+function parseCount(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new BotverError('USAGE', `${flag} takes a whole number, not "${value}"`);
+  return n;
+}
+
+function parsePort(value: string): number {
+  const n = parseCount(value, 'the port');
+  if (n > 65535) throw new BotverError('USAGE', `a port is at most 65535, not ${value}`);
   return n;
 }
 

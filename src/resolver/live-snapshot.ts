@@ -1,0 +1,195 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { GitRepo } from '../git/repo.js';
+import { listRefs, readRef } from '../git/refs.js';
+import { formatProblem } from '../errors.js';
+import { buildSnapshot, type ReadinessProblem, type Snapshot } from './snapshot.js';
+import { ContentCache, loadVersionContent } from './version-content.js';
+
+// Keeps the current snapshot in step with the repository. A refresh is cheap when nothing
+// moved (one read of the refs); it runs when fs.watch sees the refs change and on a poll as a
+// fallback (watchers miss events on some file systems and in nested ref folders). Refreshes
+// never overlap: one that is asked for while another runs happens right after it.
+
+export interface LiveSnapshotOptions {
+  git: GitRepo;
+  controlBranch: string;
+  logger: Logger;
+  /** Poll interval in ms (the fallback to fs.watch). Default 500; 0 turns polling off. */
+  pollMs?: number;
+  /** Commits whose content is kept in memory. Default 32. */
+  cacheSize?: number;
+  /** Called after every change of state: a new snapshot, or new problems. */
+  onChange?: (state: ResolverState) => void;
+}
+
+export interface ResolverState {
+  /** What requests are answered from; null until a valid manifest has been read. */
+  snapshot: Snapshot | null;
+  /** Everything that keeps the resolver from being fully ready (empty = ready). */
+  problems: ReadinessProblem[];
+}
+
+export const DEFAULT_POLL_MS = 500;
+/** Ref writes come in bursts (lock, rename, reflog): wait this long after a change is seen. */
+const SETTLE_MS = 15;
+
+export class LiveSnapshot {
+  state: ResolverState = { snapshot: null, problems: [] };
+  private git: GitRepo;
+  private readonly contents: ContentCache;
+  private fingerprint = '';
+  private packs = new Set<string>();
+  private running: Promise<void> | null = null;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private settle: NodeJS.Timeout | null = null;
+  private watchers: FSWatcher[] = [];
+  private stopped = false;
+  private lastReported = '';
+
+  constructor(private readonly options: LiveSnapshotOptions) {
+    this.git = options.git;
+    this.contents = new ContentCache((commit) => loadVersionContent(this.git, commit), options.cacheSize ?? 32);
+  }
+
+  get gitdir(): string {
+    return this.git.gitdir;
+  }
+
+  /** One file of a commit (null when there is no such file), through the same object cache. */
+  async readFile(commit: string, path: string): Promise<{ oid: string; bytes: Uint8Array } | null> {
+    const oid = await this.git.fileOid(commit, path);
+    return oid ? { oid, bytes: await this.git.readBlob(oid) } : null;
+  }
+
+  /** Reads the repository once, then follows it. */
+  async start(): Promise<void> {
+    await this.refresh();
+    if (this.stopped) return;
+    this.watch();
+    const pollMs = this.options.pollMs ?? DEFAULT_POLL_MS;
+    if (pollMs > 0) {
+      const tick = () => {
+        this.timer = setTimeout(() => void this.refresh().finally(() => !this.stopped && tick()), pollMs);
+        this.timer.unref();
+      };
+      tick();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.settle) clearTimeout(this.settle);
+    for (const w of this.watchers.splice(0)) w.close();
+  }
+
+  /** Brings the snapshot up to date with the refs; resolves once it is. Never throws. */
+  refresh(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.refreshOnce();
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async refreshOnce(): Promise<void> {
+    const { logger, controlBranch } = this.options;
+    try {
+      const fingerprint = await this.readFingerprint();
+      if (fingerprint === this.fingerprint) return;
+      await this.renewCacheAfterRepack();
+      const previous = this.state.snapshot;
+      const result = await buildSnapshot({ git: this.git, controlBranch, contents: this.contents, previous });
+      this.fingerprint = fingerprint;
+      if (result.ok) {
+        this.state = { snapshot: result.snapshot, problems: result.snapshot.problems };
+        if (previous?.manifestCommit !== result.snapshot.manifestCommit || previous === null) {
+          logger.info({ manifestCommit: result.snapshot.manifestCommit, environments: describe(result.snapshot) }, 'serving snapshot');
+        } else {
+          logger.info({ environments: describe(result.snapshot) }, 'serving new version heads');
+        }
+      } else {
+        this.state = { snapshot: previous, problems: [result.problem] };
+      }
+      this.report();
+    } catch (err) {
+      // An unreadable repository (a missing object mid-push, a permission problem): keep
+      // serving what we have, say why, and try again on the next change or poll.
+      this.fingerprint = '';
+      const message = err instanceof Error ? err.message : String(err);
+      this.state = {
+        snapshot: this.state.snapshot,
+        problems: [{ scope: 'repository', name: this.git.gitdir, commit: null, serving: this.state.snapshot?.manifestCommit ?? null, errors: [{ file: this.git.gitdir, line: 1, column: 1, message, severity: 'error' }] }],
+      };
+      this.report();
+    }
+  }
+
+  /** Tells the owner, and logs readiness problems once each, not on every poll. */
+  private report(): void {
+    this.options.onChange?.(this.state);
+    const key = JSON.stringify(this.state.problems.map((p) => [p.scope, p.name, p.commit, p.serving]));
+    if (key === this.lastReported) return;
+    this.lastReported = key;
+    for (const p of this.state.problems) {
+      const serving = p.serving ? `serving last good ${p.serving.slice(0, 12)}` : 'nothing served for it';
+      const what = p.scope === 'repository' ? `the repository ${p.name} cannot be read` : `${p.scope} ${p.name}${p.commit ? ` at ${p.commit.slice(0, 12)}` : ''} fails validation`;
+      // "name" is taken by the logger's own field.
+      this.options.logger.warn({ scope: p.scope, [p.scope]: p.name, commit: p.commit, serving: p.serving, errors: p.errors.map(formatProblem) }, `${what}; ${serving}`);
+    }
+    if (!this.state.problems.length && key !== '[]') this.options.logger.info('ready');
+  }
+
+  /** The control branch and every branch head, loose or packed: any change means a rebuild. */
+  private async readFingerprint(): Promise<string> {
+    const control = await readRef(this.git.gitdir, `refs/heads/${this.options.controlBranch}`);
+    const heads = await listRefs(this.git.gitdir, 'refs/heads/');
+    return `${control}\n${[...heads].map(([r, o]) => `${r} ${o}`).sort().join('\n')}`;
+  }
+
+  /**
+   * isomorphic-git caches pack indexes for the life of its cache. After `git gc` replaced the
+   * packs, start a fresh cache so the old ones are let go.
+   */
+  private async renewCacheAfterRepack(): Promise<void> {
+    const names = new Set((await readdir(join(this.git.gitdir, 'objects', 'pack')).catch(() => [] as string[])).filter((n) => n.endsWith('.idx')));
+    const gone = [...this.packs].some((n) => !names.has(n));
+    this.packs = names;
+    if (gone) this.git = GitRepo.fromLocation(this.git.location);
+  }
+
+  private watch(): void {
+    const changed = () => {
+      if (this.settle || this.stopped) return;
+      this.settle = setTimeout(() => {
+        this.settle = null;
+        void this.refresh();
+      }, SETTLE_MS);
+    };
+    for (const dir of [this.git.gitdir, join(this.git.gitdir, 'refs', 'heads')]) {
+      try {
+        const w = watch(dir, { persistent: false }, changed);
+        w.on('error', (err) => this.options.logger.warn({ dir, err: err.message }, 'file watcher failed; polling only'));
+        this.watchers.push(w);
+      } catch (err) {
+        this.options.logger.warn({ dir, err: (err as Error).message }, 'cannot watch for ref changes; polling only');
+      }
+    }
+  }
+}
+
+function describe(snapshot: Snapshot) {
+  return Object.fromEntries([...snapshot.environments].map(([name, e]) => [name, `${e.version}@${e.content?.commit.slice(0, 12) ?? 'none'}`]));
+}

@@ -1,0 +1,80 @@
+import { Router } from 'express';
+import { extname } from 'node:path';
+import type { LiveSnapshot } from '../live-snapshot.js';
+import { resolveToken, servedOf, matchesEtag, type Served } from '../served.js';
+import { HttpError, methodNotAllowed } from '../http-errors.js';
+
+// The routes a bot calls with its version or environment token: the resolved bundle and the
+// raw files of the version it points at.
+
+export function contentRoutes(live: LiveSnapshot): Router {
+  const router = Router();
+  const auth = resolveToken(live);
+
+  router
+    .route('/v1/resolve')
+    .get(auth, (req, res) => {
+      const served = servedOf(res);
+      const etag = `"${served.content.commit}"`;
+      res.set({ ETag: etag, 'Cache-Control': 'no-cache' });
+      if (matchesEtag(req.headers['if-none-match'], etag)) return void res.status(304).end();
+      res.type('application/json').send(resolveBody(served));
+    })
+    .all(methodNotAllowed('GET'));
+
+  router
+    .route('/v1/files/*path')
+    .get(auth, async (req, res) => {
+      const served = servedOf(res);
+      const path = filePath((req.params as { path: string[] }).path);
+      const file = await live.readFile(served.content.commit, path);
+      if (!file) throw new HttpError(404, 'NOT_FOUND', `version ${served.version} at ${served.content.commit.slice(0, 12)} has no file ${path}`);
+      const etag = `"${file.oid}"`;
+      res.set({ ETag: etag, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', 'X-Botver-Commit': served.content.commit });
+      if (matchesEtag(req.headers['if-none-match'], etag)) return void res.status(304).end();
+      res.type(contentType(path)).send(Buffer.from(file.bytes));
+    })
+    .all(methodNotAllowed('GET'));
+
+  return router;
+}
+
+/** The /v1/resolve body, built once per snapshot and token owner. */
+function resolveBody(served: Served): Buffer {
+  const key = `${served.owner.kind}:${served.owner.name}`;
+  let body = served.snapshot.bodies.get(key);
+  if (!body) {
+    const head = JSON.stringify({
+      bot: served.snapshot.bot,
+      environment: served.environment,
+      version: served.version,
+      commit: served.content.commit,
+      manifestCommit: served.snapshot.manifestCommit,
+    });
+    body = Buffer.from(`${head.slice(0, -1)},"bundle":${served.content.bundleJson}}`);
+    served.snapshot.bodies.set(key, body);
+  }
+  return body;
+}
+
+/** A path inside the version's tree; ".", ".." and empty segments are refused, not resolved. */
+function filePath(segments: string[]): string {
+  for (const s of segments) {
+    if (s === '' || s === '.' || s === '..' || /[\\/\0]/.test(s) || /[\x00-\x1f\x7f]/.test(s)) {
+      throw new HttpError(400, 'BAD_PATH', 'a file path is relative to the version\'s root, without ".", ".." or empty segments');
+    }
+  }
+  return segments.join('/');
+}
+
+const TYPES: Record<string, string> = {
+  '.yaml': 'text/yaml; charset=utf-8',
+  '.yml': 'text/yaml; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+function contentType(path: string): string {
+  return TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
+}

@@ -1,0 +1,50 @@
+import { Router } from 'express';
+import type { LiveSnapshot } from '../live-snapshot.js';
+import type { Metrics } from '../monitoring/metrics.js';
+import { formatProblem } from '../../errors.js';
+import { methodNotAllowed } from '../http-errors.js';
+
+// Probes and metrics, without authentication. /healthz: the process answers. /readyz: 200
+// when every version and environment serves its current commit, 503 with the reasons (which
+// version, which commit, which file and line) otherwise — including while a last good commit
+// is served in place of a broken one.
+
+export function healthRoutes(live: LiveSnapshot, metrics: Metrics): Router {
+  const router = Router();
+
+  router
+    .route('/healthz')
+    .get((_req, res) => void res.set('Cache-Control', 'no-store').json({ status: 'ok' }))
+    .all(methodNotAllowed('GET'));
+
+  router
+    .route('/readyz')
+    .get((_req, res) => {
+      const { snapshot, problems } = live.state;
+      const ready = snapshot !== null && problems.length === 0;
+      res
+        .status(ready ? 200 : 503)
+        .set('Cache-Control', 'no-store')
+        .json({
+          ready,
+          manifestCommit: snapshot?.manifestCommit ?? null,
+          problems: problems.map((p) => ({
+            scope: p.scope,
+            name: p.name,
+            commit: p.commit,
+            serving: p.serving,
+            errors: p.errors.map((e) => ({ file: e.file, line: e.line, column: e.column, message: e.message, text: formatProblem(e) })),
+          })),
+        });
+    })
+    .all(methodNotAllowed('GET'));
+
+  router
+    .route('/metrics')
+    .get(async (_req, res) => {
+      res.set('Content-Type', metrics.contentType).send(await metrics.render());
+    })
+    .all(methodNotAllowed('GET'));
+
+  return router;
+}

@@ -1,0 +1,51 @@
+import type { RequestHandler, Response } from 'express';
+import type { Snapshot, TokenOwner } from './snapshot.js';
+import type { VersionContent } from './version-content.js';
+import type { LiveSnapshot } from './live-snapshot.js';
+import { tokenOwner, notReady } from './auth.js';
+import { HttpError, unauthorized } from './http-errors.js';
+
+// What a version or environment token resolves to, taken from one snapshot at the start of
+// the request and kept in res.locals for the route and for the request log.
+
+export interface Served {
+  snapshot: Snapshot;
+  owner: TokenOwner;
+  /** null for a version token. */
+  environment: string | null;
+  version: string;
+  content: VersionContent;
+}
+
+export function servedOf(res: Response): Served {
+  return res.locals.served as Served;
+}
+
+/** Authenticates a version or environment token and resolves it against the current snapshot. */
+export function resolveToken(live: LiveSnapshot): RequestHandler {
+  return (req, res, next) => {
+    const snapshot = live.state.snapshot;
+    if (!snapshot) return next(notReady('the resolver has no valid manifest to serve yet; see /readyz'));
+    const owner = tokenOwner(snapshot, req.headers.authorization);
+    if (!owner) return next(unauthorized());
+    const environment = owner.kind === 'environment' ? snapshot.environments.get(owner.name)! : null;
+    const version = environment ? environment.version : owner.name;
+    res.locals.environment = environment?.name ?? null;
+    res.locals.version = version;
+    const content = environment ? environment.content : snapshot.versions.get(version)!.content;
+    if (!content) {
+      const what = environment ? `environment ${environment.name} (version ${version})` : `version ${version}`;
+      return next(new HttpError(503, 'VERSION_UNAVAILABLE', `${what} has no commit that passes validation; see /readyz`, { 'Retry-After': '5' }));
+    }
+    res.locals.commit = content.commit;
+    res.locals.served = { snapshot, owner, environment: environment?.name ?? null, version, content } satisfies Served;
+    next();
+  };
+}
+
+/** Whether an If-None-Match header matches the entity tag `etag` (weak comparison, as for GET). */
+export function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}

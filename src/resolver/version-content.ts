@@ -1,0 +1,84 @@
+import type { GitRepo } from '../git/repo.js';
+import { loadBundle } from '../content/bundle.js';
+import type { Entity, Intent, Skill, TestFile } from '../content/types.js';
+import type { Problem } from '../errors.js';
+
+// What the resolver keeps of one commit of a version: the validated content as plain data
+// (the YAML documents and their positions are dropped once checked) and its JSON, built once,
+// because every /v1/resolve answer for the commit carries the same bundle.
+
+/** The `bundle` of a /v1/resolve answer: a version's content, each list in path order. */
+export interface BundleData {
+  intents: Intent[];
+  entities: Entity[];
+  skills: Skill[];
+  tests: TestFile[];
+}
+
+export interface VersionContent {
+  commit: string;
+  /** Errors and warnings, with file, line and column. */
+  problems: Problem[];
+  /** True when the commit has no errors: only then is it served. */
+  ok: boolean;
+  /** Only when ok. */
+  bundle: BundleData | null;
+  /** JSON.stringify(bundle), only when ok. */
+  bundleJson: string | null;
+}
+
+export async function loadVersionContent(git: GitRepo, commit: string): Promise<VersionContent> {
+  const { bundle, problems } = await loadBundle(git, commit);
+  const ok = !problems.some((p) => p.severity === 'error');
+  if (!ok) return { commit, problems, ok, bundle: null, bundleJson: null };
+  const data: BundleData = {
+    intents: bundle.intents.map((f) => f.data),
+    entities: bundle.entities.map((f) => f.data),
+    skills: bundle.skills.map((f) => f.data),
+    tests: bundle.tests.map((f) => f.data),
+  };
+  return { commit, problems, ok, bundle: data, bundleJson: JSON.stringify(data) };
+}
+
+/**
+ * Version content by commit id, least recently used evicted past `capacity`. Commits are
+ * immutable, so an entry never goes stale: an environment moving back to an old commit is a
+ * cache hit. Concurrent loads of one commit share one promise.
+ */
+export class ContentCache {
+  private readonly entries = new Map<string, Promise<VersionContent>>();
+
+  constructor(
+    private readonly load: (commit: string) => Promise<VersionContent>,
+    readonly capacity = 32,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(commit: string): Promise<VersionContent> {
+    let entry = this.entries.get(commit);
+    if (entry) {
+      this.entries.delete(commit); // re-insert: Map order is the recency order
+    } else {
+      entry = this.load(commit);
+      // A failed read (e.g. a missing object) is not cached: the next refresh tries again.
+      entry.catch(() => this.entries.get(commit) === entry && this.entries.delete(commit));
+    }
+    this.entries.set(commit, entry);
+    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    return entry;
+  }
+
+  /** Keeps these commits (the ones a snapshot serves) from being the next evicted. */
+  touch(commits: Iterable<string>): void {
+    for (const commit of commits) {
+      const entry = this.entries.get(commit);
+      if (entry) {
+        this.entries.delete(commit);
+        this.entries.set(commit, entry);
+      }
+    }
+  }
+}
