@@ -1,44 +1,55 @@
 #!/usr/bin/env node
-// `npm start`: the main job on the bundled example bot. Builds examples/awesome-bot into a bot
-// repository once (./example-repo; its tokens go to ./.example-tokens.json, outside it; both
-// git-ignored, overridable with BOTVER_EXAMPLE_REPO / BOTVER_EXAMPLE_TOKENS), then shows what botver does with it: environments,
-// validation, a promotion with its history and diff, a rollback. Safe to run again: it reuses
-// the repository and every change it makes is undone by the rollback at the end.
-import { existsSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
-import { makeExampleRepo, EXAMPLE_DIR } from './make-example-repo.js';
-import { commitFiles, openBotRepo } from '../dist/index.js';
+// `npm start`: serves the bundled example bot. Builds examples/awesome-bot into ./example-repo
+// once (scripts/example.js), then runs the resolver on it (PORT, default 8080; BOTVER_HOST,
+// default 127.0.0.1) and prints its tokens with ready-to-paste curl commands. The admin token
+// is $BOTVER_ADMIN_TOKEN, or a random one made for this run. Ctrl-C (or SIGTERM) stops it.
+import { randomBytes } from 'node:crypto';
+import { DIR, TOKENS, ensureExampleRepo } from './example.js';
+import { startResolver } from '../dist/index.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const DIR = resolve(process.env.BOTVER_EXAMPLE_REPO ?? join(ROOT, 'example-repo'));
-const TOKENS = resolve(process.env.BOTVER_EXAMPLE_TOKENS ?? join(ROOT, '.example-tokens.json'));
-const BIN = join(ROOT, 'bin', 'botver.js');
+const tokens = await ensureExampleRepo();
+const adminToken = process.env.BOTVER_ADMIN_TOKEN || `demo-admin-${randomBytes(12).toString('base64url')}`;
+const resolver = await startResolver({
+  repo: DIR,
+  port: process.env.PORT ? Number(process.env.PORT) : 8080,
+  host: process.env.BOTVER_HOST || '127.0.0.1',
+  adminToken,
+});
 
-function botver(...args) {
-  process.stdout.write(`\n$ botver ${args.join(' ')}\n`);
-  const out = execFileSync(process.execPath, [BIN, '--repo', DIR, ...args], { encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: process.env.GIT_AUTHOR_NAME ?? 'botver demo', GIT_AUTHOR_EMAIL: process.env.GIT_AUTHOR_EMAIL ?? 'demo@botver.local' } });
-  process.stdout.write(out);
-}
-
-if (!existsSync(DIR)) {
-  const r = await makeExampleRepo({ dir: DIR, tokensFile: TOKENS, log: (line) => process.stdout.write(`${line}\n`) });
-  process.stdout.write(`\nTokens of the example bot are in ${TOKENS} (the repository stores only their SHA-256).\n`);
-  // Some work on v2, as a pull request into it would bring, so that the diff has something to show.
-  const path = 'training/intents/greetings.yaml';
-  const greetings = readFileSync(join(EXAMPLE_DIR, path), 'utf8');
-  await commitFiles(await openBotRepo({ repo: r.dir }), 'v2', { [path]: `${greetings}  - good day to you\n  - hello again\n` }, 'greetings: two more expressions');
+const url = resolver.url;
+const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+const lines = [
+  '',
+  `The example bot is served at ${url} from ${DIR}.`,
+  '',
+];
+if (tokens) {
+  lines.push(`Tokens (also in ${TOKENS}):`);
+  for (const [name, token] of Object.entries(tokens.environments)) lines.push(`  environment ${name.padEnd(10)} ${token}`);
+  for (const [name, token] of Object.entries(tokens.versions)) lines.push(`  version     ${name.padEnd(10)} ${token}`);
+  lines.push(`  admin                  ${adminToken}`, '');
+  const prod = tokens.environments.production;
+  const staging = tokens.environments.staging;
+  lines.push(
+    'Try:',
+    `  curl -s ${url}/v1/resolve -H ${q(`Authorization: Token ${prod}`)}`,
+    `  curl -s ${url}/v1/resolve -H ${q(`Authorization: Bearer ${staging}`)}`,
+    `  curl -s ${url}/v1/files/training/intents/greetings.yaml -H ${q(`Authorization: Token ${staging}`)}`,
+    `  curl -s ${url}/readyz`,
+    `  curl -s ${url}/v1/environments -H ${q(`Authorization: Bearer ${adminToken}`)}`,
+    `  curl -s ${q(`${url}/v1/logs?environment=production&limit=5`)} -H ${q(`Authorization: Bearer ${adminToken}`)}`,
+    `  curl -s ${url}/metrics`,
+    '',
+    'Promote staging to production in another terminal, and production serves v2 within a second:',
+    `  node bin/botver.js --repo ${DIR} promote staging production`,
+    `  node bin/botver.js --repo ${DIR} rollback production`,
+  );
 } else {
-  process.stdout.write(`Using the example bot repository in ${DIR} (delete it to rebuild).\n`);
+  lines.push(`The tokens file ${TOKENS} is missing: delete ${DIR} and run npm start again for new tokens.`);
 }
+lines.push('', 'Ctrl-C stops the resolver. `npm run tour` shows the CLI on the same repository.', '');
+process.stdout.write(`${lines.join('\n')}\n`);
 
-botver('env', 'list');
-botver('version', 'list');
-botver('validate');
-botver('diff', 'production', 'staging');
-botver('promote', 'staging', 'production');
-botver('history', 'production', '-n', '3');
-botver('rollback', 'production');
-process.stdout.write(`\nThe repository is ${DIR}; try "git -C ${DIR} log --oneline main" or "node bin/botver.js --repo ${DIR} --help".\n`);
+const stop = () => void resolver.close().then(() => process.exit(0));
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

@@ -26,3 +26,8 @@ export { ManifestDoc, MANIFEST_FILE, PRODUCTION } from './manifest/manifest.js';
 export { GitRepo } from './git/repo.js';
 export { generateToken, sha256Hex, matchesHash } from './model/tokens.js';
 export type * from './content/types.js';
+export { startResolver, type ResolverOptions, type RunningResolver } from './resolver/server.js';
+export { createResolverApp, type ResolverAppDeps } from './resolver/app.js';
+export type { Snapshot, ReadinessProblem, ServingStatus } from './resolver/snapshot.js';
+export type { BundleData } from './resolver/version-content.js';
+export { createResolverClient, ResolverClientError, type ResolverClient, type ResolverClientOptions, type Resolved, type ResolveResult } from './client/resolver-client.js';

@@ -1,17 +1,71 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectFsckClean, git, ROOT, TEST_ENV, tempDir } from './helpers.js';
 
-// The README's first command: `npm start` runs scripts/start.js on the example bot.
-// (`git` below is native git, to read what the demo left.)
+// The README's first command: `npm start` (scripts/start.js) serves the example bot; `npm run
+// tour` (scripts/tour.js) walks the CLI through it. `git` below is native git.
+
+/** Runs scripts/start.js until it has printed its instructions; returns them and the process. */
+async function start(env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 20_000;
+  while (!out.includes('Ctrl-C stops the resolver')) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not come up:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { out: () => out, stop: () => (child.kill('SIGTERM'), exited) };
+}
+
+const curl = (line: string) => execFileSync('sh', ['-c', line.trim()], { encoding: 'utf8' });
+
 describe('npm start (scripts/start.js)', () => {
-  it('builds the example repository once, demonstrates the workflow, and can run again', () => {
+  it('builds the example repository once, serves it, and prints tokens and curl commands that work', async () => {
+    const dir = join(tempDir(), 'example-repo');
+    const tokens = join(tempDir(), 'tokens.json');
+    const env = { ...process.env, ...TEST_ENV, BOTVER_EXAMPLE_REPO: dir, BOTVER_EXAMPLE_TOKENS: tokens, PORT: '0', BOTVER_ADMIN_TOKEN: 'admin-for-test' };
+
+    const first = await start(env);
+    const saved = JSON.parse(readFileSync(tokens, 'utf8'));
+    const text = first.out();
+    for (const token of [...Object.values(saved.environments), ...Object.values(saved.versions)] as string[]) expect(text).toContain(token);
+    const commands = text.split('\n').filter((l) => l.trim().startsWith('curl '));
+    expect(commands.length).toBeGreaterThanOrEqual(6);
+    const prod = JSON.parse(curl(commands.find((l) => l.includes('/v1/resolve') && l.includes(saved.environments.production))!));
+    expect(prod).toMatchObject({ bot: 'awesome-bot', environment: 'production', version: 'v1', commit: git(dir, 'rev-parse', 'v1') });
+    const staging = JSON.parse(curl(commands.find((l) => l.includes('/v1/resolve') && l.includes(saved.environments.staging))!));
+    expect(staging).toMatchObject({ environment: 'staging', version: 'v2', commit: git(dir, 'rev-parse', 'v2') });
+    expect(curl(commands.find((l) => l.includes('/v1/files/'))!)).toContain('good day to you');
+    expect(JSON.parse(curl(commands.find((l) => l.includes('/readyz'))!))).toMatchObject({ ready: true });
+    expect(JSON.parse(curl(commands.find((l) => l.includes('/v1/environments'))!)).environments).toHaveLength(2);
+    const logs = JSON.parse(curl(commands.find((l) => l.includes('/v1/logs'))!));
+    expect(logs.entries[0]).toMatchObject({ environment: 'production', route: '/v1/resolve', status: 200 });
+    expect(curl(commands.find((l) => l.includes('/metrics'))!)).toContain('botver_environment_info{environment="production",version="v1"');
+    // Tokens never enter the repository, nor the resolver's log.
+    for (const token of [...Object.values(saved.environments), ...Object.values(saved.versions)] as string[]) {
+      expect(spawnSync('git', ['grep', '-q', token, 'main', 'v1', 'v2'], { cwd: dir }).status).toBe(1); // 1: no match
+      expect(first.out().split('\n').filter((l) => l.startsWith('{')).join('\n')).not.toContain(token);
+    }
+    expect(await first.stop()).toBe(0);
+
+    const second = await start(env);
+    expect(second.out()).toContain(`Using the example bot repository in ${dir}`);
+    expect(await second.stop()).toBe(0);
+    expectFsckClean(dir);
+  });
+});
+
+describe('npm run tour (scripts/tour.js)', () => {
+  it('demonstrates the workflow on the example repository, and can run again', () => {
     const dir = join(tempDir(), 'example-repo');
     const tokens = join(tempDir(), 'tokens.json');
     const env = { ...process.env, ...TEST_ENV, BOTVER_EXAMPLE_REPO: dir, BOTVER_EXAMPLE_TOKENS: tokens };
-    const run = () => execFileSync(process.execPath, [join(ROOT, 'scripts', 'start.js')], { env, encoding: 'utf8' });
+    const run = () => execFileSync(process.execPath, [join(ROOT, 'scripts', 'tour.js')], { env, encoding: 'utf8' });
     const first = run();
     expect(first).toContain('0 errors, 0 warnings');
     expect(first).toMatch(/~ greetings\n\s+\+ good day to you\n\s+\+ hello again/);
@@ -19,10 +73,6 @@ describe('npm start (scripts/start.js)', () => {
     expect(first).toMatch(/Rolled production back to v1/);
     const saved = JSON.parse(readFileSync(tokens, 'utf8'));
     expect(Object.keys(saved.environments)).toEqual(['production', 'staging']);
-    // Tokens never enter the repository.
-    for (const token of [...Object.values(saved.environments), ...Object.values(saved.versions)] as string[]) {
-      expect(spawnSync('git', ['grep', '-q', token, 'main', 'v1', 'v2'], { cwd: dir }).status).toBe(1); // 1: no match
-    }
     const second = run();
     expect(second).toContain(`Using the example bot repository in ${dir}`);
     expect(git(dir, 'show', 'main:environments.yaml')).toMatch(/production:\n\s+version: v1\n/);
