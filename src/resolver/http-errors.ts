@@ -42,6 +42,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (type === 'entity.too.large') return sendError(res, new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body is over the ${(err as { limit: number }).limit} byte limit`));
     if (type === 'entity.parse.failed') return sendError(res, new HttpError(400, 'MALFORMED_JSON', 'the body is not valid JSON'));
     if (type === 'encoding.unsupported' || type === 'charset.unsupported') return sendError(res, new HttpError(415, 'UNSUPPORTED_ENCODING', (err as Error).message));
+    // The router could not percent-decode a path parameter ("%zz", "%ff"): the client's path is wrong.
+    if (err instanceof URIError && (err as { status?: number }).status === 400) return sendError(res, new HttpError(400, 'BAD_PATH', 'the path is not valid percent-encoding'));
     if (typeof (err as { status?: number }).status === 'number' && (err as { status: number }).status < 500 && (err as { expose?: boolean }).expose) {
       return sendError(res, new HttpError((err as { status: number }).status, 'BAD_REQUEST', (err as Error).message));
     }

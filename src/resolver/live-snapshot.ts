@@ -142,6 +142,8 @@ export class LiveSnapshot {
     this.options.onChange?.(this.state);
     const key = JSON.stringify(this.state.problems.map((p) => [p.scope, p.name, p.commit, p.serving]));
     if (key === this.lastReported) return;
+    // "ready" once the problems are gone (not on a start without any: "serving snapshot" says it).
+    const recovered = key === '[]' && this.lastReported !== '';
     this.lastReported = key;
     for (const p of this.state.problems) {
       const serving = p.serving ? `serving last good ${p.serving.slice(0, 12)}` : 'nothing served for it';
@@ -149,7 +151,7 @@ export class LiveSnapshot {
       // "name" is taken by the logger's own field.
       this.options.logger.warn({ scope: p.scope, [p.scope]: p.name, commit: p.commit, serving: p.serving, errors: p.errors.map(formatProblem) }, `${what}; ${serving}`);
     }
-    if (!this.state.problems.length && key !== '[]') this.options.logger.info('ready');
+    if (recovered) this.options.logger.info('ready');
   }
 
   /** The control branch and every branch head, loose or packed: any change means a rebuild. */

@@ -85,6 +85,12 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
     const body = JSON.stringify({ error: { code: status === 431 ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST', message: 'the request could not be parsed as HTTP' } });
     socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
+  // During shutdown, answers say "Connection: close", and keep-alive connections are closed as
+  // soon as they fall idle (swept below), rather than kept open until keepAliveTimeout.
+  let shuttingDown = false;
+  server.prependListener('request', (_req, res) => {
+    if (shuttingDown) res.setHeader('Connection', 'close');
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
@@ -102,11 +108,14 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
   const close = () =>
     (closing ??= (async () => {
       logger.info('shutting down: no new connections, finishing requests in flight');
+      shuttingDown = true;
       live.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 20);
       const grace = setTimeout(() => server.closeAllConnections(), options.shutdownGraceMs ?? 10_000);
       await closed;
+      clearInterval(sweep);
       clearTimeout(grace);
       await log.close();
       logger.info('stopped');
