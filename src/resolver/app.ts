@@ -37,8 +37,9 @@ export function createResolverApp({ live, monitoring, logger, adminToken }: Reso
   });
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
 
-  app.use(healthRoutes(live, monitoring.metrics));
+  // Bot routes first: they carry the traffic, and Express tries routes in order.
   app.use(contentRoutes(live));
+  app.use(healthRoutes(live, monitoring.metrics));
   app.use(adminRoutes(live, monitoring, adminToken));
   app.use(notFound);
   app.use(errorHandler(logger));

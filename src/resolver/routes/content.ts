@@ -16,9 +16,14 @@ export function contentRoutes(live: LiveSnapshot): Router {
     .get(auth, (req, res) => {
       const served = servedOf(res);
       const etag = `"${served.content.commit}"`;
-      res.set({ ETag: etag, 'Cache-Control': 'no-cache' });
+      res.setHeader('ETag', etag);
+      res.setHeader('Cache-Control', 'no-cache');
       if (matchesEtag(req.headers['if-none-match'], etag)) return void res.status(304).end();
-      res.type('application/json').send(resolveBody(served));
+      // The hottest path: a prebuilt buffer, written as is (res.send would re-derive type and freshness).
+      const body = resolveBody(served);
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.setHeader('Content-Length', body.length);
+      res.end(req.method === 'HEAD' ? undefined : body);
     })
     .all(methodNotAllowed('GET'));
 
