@@ -4,6 +4,8 @@ import { startResolver, type RunningResolver } from '../src/resolver/server.js';
 import { createLogger } from '../src/resolver/monitoring/logger.js';
 import { openBotRepo } from '../src/ops/bot-repo.js';
 import { commitFiles } from '../src/ops/content-commit.js';
+import { createVersion } from '../src/ops/versions.js';
+import { createEnvironment, setEnvironment } from '../src/ops/environments.js';
 import { git, newBotRepo } from './helpers.js';
 
 // The bot-side client against a real resolver on 127.0.0.1: revalidation with If-None-Match,
@@ -80,5 +82,30 @@ describe('createResolverClient', () => {
     const path = git(dir, 'ls-tree', '-r', '--name-only', 'v1').split('\n').find((p) => p.startsWith('training/intents/'))!;
     expect(await client.file(path)).toBe(git(dir, 'show', `v1:${path}`) + '\n');
     await expect(client.file('training/nothing.yaml')).rejects.toMatchObject({ status: 404, code: 'NOT_FOUND' });
+  });
+});
+
+describe('a promotion that keeps the commit', () => {
+  it('is seen through a 304: the version and manifest commit come in its headers', async () => {
+    const { dir } = await newBotRepo();
+    const repo = await openBotRepo({ repo: dir });
+    await createVersion(repo, 'v2', 'v1'); // v2 starts at v1's commit
+    const { token } = await createEnvironment(repo, 'staging', 'v1');
+    const resolver = await serve(dir);
+    const client = createResolverClient({ url: resolver.url, token });
+    const first = await client.resolve();
+    expect(first).toMatchObject({ environment: 'staging', version: 'v1' });
+
+    const { manifestCommit } = await setEnvironment(repo, 'staging', 'v2');
+    await resolver.live.refresh();
+    const raw = await fetch(`${resolver.url}/v1/resolve`, { headers: { Authorization: `Token ${token}`, 'If-None-Match': `"${first.commit}"` } });
+    expect(raw.status).toBe(304);
+    expect(raw.headers.get('x-botver-version')).toBe('v2');
+    expect(raw.headers.get('x-botver-environment')).toBe('staging');
+    expect(raw.headers.get('x-botver-manifest-commit')).toBe(manifestCommit);
+
+    const second = await client.resolve();
+    expect(second).toMatchObject({ source: 'not-modified', version: 'v2', environment: 'staging', commit: first.commit, manifestCommit });
+    expect(client.last).toMatchObject({ version: 'v2', manifestCommit });
   });
 });

@@ -68,6 +68,31 @@ describe('GET /v1/resolve', () => {
     expect(body.bundle.intents[0]).toEqual(parse(git(dir, 'show', 'v1:training/intents/ask-menu.yaml')));
   });
 
+  it('answers the same from the fast path and from the Express route, 304s included', async () => {
+    const { tokens, url } = await example();
+    // "/v1/resolve" is answered before Express; "/v1/resolve/" (Express routes are not strict) by the Express route.
+    const fast = await fetch(`${url}/v1/resolve`, { headers: auth(tokens.production) });
+    const slow = await fetch(`${url}/v1/resolve/`, { headers: auth(tokens.production) });
+    expect(slow.status).toBe(200);
+    expect(Buffer.from(await slow.arrayBuffer())).toEqual(Buffer.from(await fast.arrayBuffer()));
+    for (const name of ['etag', 'cache-control', 'content-type', 'content-length', 'x-botver-version', 'x-botver-environment', 'x-botver-manifest-commit']) {
+      expect([name, slow.headers.get(name)]).toEqual([name, fast.headers.get(name)]);
+    }
+    const etag = fast.headers.get('etag')!;
+    for (const path of ['/v1/resolve', '/v1/resolve/']) {
+      const res = await fetch(`${url}${path}`, { headers: { ...auth(tokens.production), 'If-None-Match': etag } });
+      expect(res.status).toBe(304);
+      expect(res.headers.get('x-botver-version')).toBe('v1');
+    }
+    const entries = await feed(url);
+    expect(entries.map((e) => [e.route, e.status, e.environment, e.version])).toEqual([
+      ['/v1/resolve', 304, 'production', 'v1'],
+      ['/v1/resolve', 304, 'production', 'v1'],
+      ['/v1/resolve', 200, 'production', 'v1'],
+      ['/v1/resolve', 200, 'production', 'v1'],
+    ]);
+  });
+
   it('answers the other environment and the version tokens, with either scheme in any case', async () => {
     const { dir, tokens, url } = await example();
     // v2 gets a commit of its own so that v1 and v2 differ.

@@ -86,7 +86,18 @@ export function createResolverClient(options: ResolverClientOptions): ResolverCl
 
   async function fetchResolved(): Promise<ResolveResult> {
     const res = await get('/v1/resolve', etag && last ? { 'If-None-Match': etag } : {});
-    if (res.status === 304 && last) return { ...last, source: 'not-modified' };
+    if (res.status === 304 && last) {
+      // Same commit, so the same bundle; which version, environment and manifest commit it is
+      // served as may have changed (a promotion between versions at one commit): the 304 says.
+      const h = res.headers;
+      last = {
+        ...last,
+        version: h.get('x-botver-version') ?? last.version,
+        environment: h.get('x-botver-environment') ?? (h.get('x-botver-version') ? null : last.environment),
+        manifestCommit: h.get('x-botver-manifest-commit') ?? last.manifestCommit,
+      };
+      return { ...last, source: 'not-modified' };
+    }
     if (!res.ok) throw await failure(res);
     const body = (await res.json().catch(() => null)) as Resolved | null;
     if (!body || typeof body.commit !== 'string' || typeof body.bundle !== 'object' || body.bundle === null) {

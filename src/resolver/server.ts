@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { GitRepo } from '../git/repo.js';
 import { assertBranchName, defaultControlBranch } from '../ops/bot-repo.js';
 import { createResolverApp } from './app.js';
+import { fastResolve } from './fast-resolve.js';
 import { LiveSnapshot, DEFAULT_POLL_MS, type ResolverState } from './live-snapshot.js';
 import { RequestLog } from './monitoring/request-log.js';
 import { UsageCounter } from './monitoring/usage.js';
@@ -77,7 +78,10 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
   await live.start();
 
   const app = createResolverApp({ live, monitoring, logger, adminToken });
-  const server = createServer(app);
+  const fast = fastResolve(live, monitoring);
+  const server = createServer((req, res) => {
+    if (!fast(req, res)) app(req, res);
+  });
   // A request Node cannot parse (bad header bytes, oversized headers) still gets a JSON answer.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || (err as { bytesParsed?: number }).bytesParsed === undefined) return socket.destroy();

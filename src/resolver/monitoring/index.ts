@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { RequestLog, RequestLogEntry } from './request-log.js';
 import type { UsageCounter } from './usage.js';
@@ -14,34 +15,57 @@ export interface Monitoring {
   metrics: Metrics;
 }
 
+/** What a route leaves in res.locals for the entry (Express), or passes directly (fast path). */
+export interface Attribution {
+  environment?: string | null;
+  version?: string | null;
+  commit?: string | null;
+  intent?: string | null;
+  confidence?: number;
+  skill?: string | null;
+  text?: string;
+}
+
 const UNRECORDED = new Set(['/healthz', '/readyz', '/metrics', '/v1/environments', '/v1/versions', '/v1/logs', '/v1/usage']);
 
+/** Records the request once its answer is finished; `route` is read then (Express sets it while routing). */
+export function recordWhenFinished(
+  monitoring: Monitoring,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: () => string,
+  attribution: () => Attribution,
+): void {
+  const started = performance.now();
+  const time = new Date().toISOString();
+  res.once('finish', () => {
+    const pattern = route();
+    if (UNRECORDED.has(pattern)) return;
+    const a = attribution();
+    const entry: RequestLogEntry = {
+      time,
+      environment: a.environment ?? null,
+      version: a.version ?? null,
+      commit: a.commit ?? null,
+      method: req.method ?? 'GET',
+      route: pattern,
+      status: res.statusCode,
+      latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
+    };
+    if (a.intent !== undefined) entry.intent = a.intent;
+    if (a.confidence !== undefined) entry.confidence = a.confidence;
+    if (a.skill !== undefined) entry.skill = a.skill;
+    if (a.text !== undefined) entry.text = a.text;
+    monitoring.log.record(entry);
+    monitoring.usage.record(entry);
+    monitoring.metrics.observe(entry);
+  });
+}
+
+/** The Express middleware: routes put their attribution in res.locals. */
 export function recordRequests(monitoring: Monitoring): RequestHandler {
   return (req, res, next) => {
-    const started = performance.now();
-    const time = new Date().toISOString();
-    res.once('finish', () => {
-      const route = routeOf(req);
-      if (UNRECORDED.has(route)) return;
-      const locals = res.locals;
-      const entry: RequestLogEntry = {
-        time,
-        environment: locals.environment ?? null,
-        version: locals.version ?? null,
-        commit: locals.commit ?? null,
-        method: req.method,
-        route,
-        status: res.statusCode,
-        latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
-      };
-      if (locals.intent !== undefined) entry.intent = locals.intent;
-      if (locals.confidence !== undefined) entry.confidence = locals.confidence;
-      if (locals.skill !== undefined) entry.skill = locals.skill;
-      if (locals.text !== undefined) entry.text = locals.text;
-      monitoring.log.record(entry);
-      monitoring.usage.record(entry);
-      monitoring.metrics.observe(entry);
-    });
+    recordWhenFinished(monitoring, req, res, () => routeOf(req), () => res.locals as Attribution);
     next();
   };
 }

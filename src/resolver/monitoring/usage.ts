@@ -113,14 +113,16 @@ export class UsageCounter {
 
 /** YYYY-MM-DD of an ISO time in UTC; undefined when the time does not parse. */
 export function utcDay(time: string): string | undefined {
+  // The resolver's own times are toISOString()'s UTC form: the day is its first ten characters.
+  if (time.length === 24 && time.charCodeAt(23) === 90 /* Z */ && time.charCodeAt(10) === 84 /* T */) return time.slice(0, 10);
   const ms = Date.parse(time);
   if (Number.isNaN(ms)) return undefined;
   return new Date(ms).toISOString().slice(0, 10);
 }
 
 function seriesKey(environment: string | null, version: string | null): string {
-  // JSON keeps null apart from every string (including "").
-  return JSON.stringify([environment, version]);
+  // "\0" (no name holds it) for null keeps null apart from every string, "" included.
+  return `${environment === null ? '\0' : `=${environment}`}\n${version === null ? '\0' : `=${version}`}`;
 }
 
 function increment(map: Map<string, number>, key: string): void {

@@ -14,12 +14,11 @@ export function contentRoutes(live: LiveSnapshot): Router {
   router
     .route('/v1/resolve')
     .get(auth, (req, res) => {
+      // The plain GET is answered by fast-resolve.ts before Express; this answers the rest (HEAD).
       const served = servedOf(res);
-      const etag = `"${served.content.commit}"`;
-      res.setHeader('ETag', etag);
-      res.setHeader('Cache-Control', 'no-cache');
-      if (matchesEtag(req.headers['if-none-match'], etag)) return void res.status(304).end();
-      // The hottest path: a prebuilt buffer, written as is (res.send would re-derive type and freshness).
+      const headers = resolveHeaders(served);
+      res.set(headers);
+      if (matchesEtag(req.headers['if-none-match'], headers.ETag)) return void res.status(304).end();
       const body = resolveBody(served);
       res.setHeader('Content-Type', 'application/json; charset=utf-8');
       res.setHeader('Content-Length', body.length);
@@ -44,8 +43,25 @@ export function contentRoutes(live: LiveSnapshot): Router {
   return router;
 }
 
+/**
+ * The headers of a /v1/resolve answer, 304s included. The ETag is the commit (DESIGN.md §5):
+ * the bundle is the commit's content. What else the body says — which version and environment,
+ * from which manifest commit — can change while the commit stays (a promotion between two
+ * versions at one commit, another environment's promotion), so it is repeated in headers that a
+ * 304 carries too, and a client revalidating keeps them current without a download.
+ */
+export function resolveHeaders(served: Served): { ETag: string } & Record<string, string> {
+  return {
+    ETag: `"${served.content.commit}"`,
+    'Cache-Control': 'no-cache',
+    'X-Botver-Version': served.version,
+    ...(served.environment !== null && { 'X-Botver-Environment': served.environment }),
+    'X-Botver-Manifest-Commit': served.snapshot.manifestCommit,
+  };
+}
+
 /** The /v1/resolve body, built once per snapshot and token owner. */
-function resolveBody(served: Served): Buffer {
+export function resolveBody(served: Served): Buffer {
   const key = `${served.owner.kind}:${served.owner.name}`;
   let body = served.snapshot.bodies.get(key);
   if (!body) {
