@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Socket } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, TEST_ENV, botverProcess, git, manifestAt, newBotRepo, ok, tempDir } from './helpers.js';
+import { BIN, TEST_ENV, botver, botverProcess, git, manifestAt, newBotRepo, ok, tempDir } from './helpers.js';
 import {
   ADMIN_TOKEN,
   auth,
@@ -359,6 +359,34 @@ describe('botver serve shutdown', () => {
       socket.once('error', reject);
     });
   }
+
+  it('takes its settings from PORT, BOTVER_REPO, BOTVER_LOG_FILE and BOTVER_POLL_MS; refuses a bad port with exit 2', async () => {
+    const { dir, tokens } = await exampleWithTokens();
+    const port = await freePort();
+    const logFile = join(tempDir(), 'requests.jsonl');
+    const child = spawn(process.execPath, [BIN, 'serve'], {
+      cwd: tempDir(), // not the repository: BOTVER_REPO names it
+      env: { ...process.env, ...TEST_ENV, PORT: String(port), BOTVER_REPO: dir, BOTVER_LOG_FILE: logFile, BOTVER_POLL_MS: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const { value: listening } = await eventually('listening', async () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.msg === 'resolver listening'), 10_000);
+    expect(listening).toMatchObject({ url: `http://127.0.0.1:${port}`, pollMs: 0, logFile });
+    expect((await getJson(`http://127.0.0.1:${port}/v1/resolve`, auth(tokens.staging))).body.version).toBe('v2');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const entries = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(entries).toMatchObject([{ environment: 'staging', version: 'v2', route: '/v1/resolve', status: 200 }]);
+
+    for (const args of [['--port', '70000'], ['--port', 'http'], ['--poll-ms', '-5'], ['--cache-size', '0']]) {
+      const r = await botver(dir, 'serve', ...args);
+      expect([args, r.code]).toEqual([args, 2]);
+      expect(r.stderr).toMatch(/port|poll-ms|cache-size/);
+    }
+  });
 
   it('on SIGTERM: stops accepting, closes idle connections, finishes the request in flight, exits 0', async () => {
     const { dir, tokens } = await exampleWithTokens();
