@@ -16,6 +16,7 @@ const resolver = await startResolver({
   adminToken,
 });
 
+await resolver.nlu.idle(); // the example's NLU models: trained once, then loaded from the repository's cache
 const url = resolver.url;
 const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
 const lines = [

@@ -36,6 +36,8 @@ export async function serve(repo: string, options: Partial<ResolverOptions> = {}
     ...options,
   });
   running.push(resolver);
+  // NLU models train in a worker after start; tests begin once they are ready (or failed).
+  await resolver.nlu.idle();
   return resolver;
 }
 

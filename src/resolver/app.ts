@@ -5,6 +5,8 @@ import { recordRequests, type Monitoring } from './monitoring/index.js';
 import { contentRoutes } from './routes/content.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
+import { nlpRoutes } from './routes/nlp.js';
+import type { NluService } from '../nlu/nlu-service.js';
 import { HttpError, errorHandler, notFound } from './http-errors.js';
 
 // The resolver's Express application, separate from listening so that it can be mounted or
@@ -18,9 +20,11 @@ export interface ResolverAppDeps {
   logger: Logger;
   /** BOTVER_ADMIN_TOKEN; without it the admin routes answer 401 to everyone. */
   adminToken?: string;
+  /** NLU models for /v2/request; without it that route is not served. */
+  nlu?: NluService;
 }
 
-export function createResolverApp({ live, monitoring, logger, adminToken }: ResolverAppDeps): Express {
+export function createResolverApp({ live, monitoring, logger, adminToken, nlu }: ResolverAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Bodies are served from buffers built once per snapshot; hashing them per request for an
@@ -39,7 +43,8 @@ export function createResolverApp({ live, monitoring, logger, adminToken }: Reso
 
   // Bot routes first: they carry the traffic, and Express tries routes in order.
   app.use(contentRoutes(live));
-  app.use(healthRoutes(live, monitoring.metrics));
+  if (nlu) app.use(nlpRoutes(live, nlu));
+  app.use(healthRoutes(live, monitoring.metrics, nlu));
   app.use(adminRoutes(live, monitoring, adminToken));
   app.use(notFound);
   app.use(errorHandler(logger));

@@ -11,6 +11,7 @@ import { UsageCounter } from './monitoring/usage.js';
 import { createMetrics } from './monitoring/metrics.js';
 import { createLogger } from './monitoring/logger.js';
 import type { Monitoring } from './monitoring/index.js';
+import { NluService } from '../nlu/nlu-service.js';
 
 // `botver serve` as a library call: reads the repository, starts following it, listens, and
 // shuts down gracefully (stop accepting, let in-flight requests finish, then close).
@@ -46,6 +47,7 @@ export interface RunningResolver {
   server: Server;
   live: LiveSnapshot;
   monitoring: Monitoring;
+  nlu: NluService;
   readonly state: ResolverState;
   /** Stops accepting, waits for in-flight requests (up to the grace period), closes. */
   close(): Promise<void>;
@@ -62,14 +64,17 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
   const metrics = createMetrics();
   const monitoring: Monitoring = { log, usage, metrics };
 
-  const live = new LiveSnapshot({
+  const nlu = new NluService({ gitdir: git.gitdir, logger, onChange: () => setReady() });
+  const setReady = () => metrics.setReady(live.state.snapshot !== null && live.state.problems.length === 0 && nlu.waiting().length === 0);
+  const live: LiveSnapshot = new LiveSnapshot({
     git,
     controlBranch,
     logger,
     pollMs: options.pollMs ?? DEFAULT_POLL_MS,
     cacheSize: options.cacheSize,
     onChange: (state) => {
-      metrics.setReady(state.snapshot !== null && state.problems.length === 0);
+      nlu.follow(state);
+      setReady();
       if (state.snapshot) {
         metrics.setServing([...state.snapshot.environments.values()].flatMap((e) => (e.content ? [{ environment: e.name, version: e.version, commit: e.content.commit }] : [])));
       }
@@ -77,7 +82,7 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
   });
   await live.start();
 
-  const app = createResolverApp({ live, monitoring, logger, adminToken });
+  const app = createResolverApp({ live, monitoring, logger, adminToken, nlu });
   const fast = fastResolve(live, monitoring);
   const server = createServer((req, res) => {
     if (!fast(req, res)) app(req, res);
@@ -122,6 +127,7 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
       clearInterval(sweep);
       clearTimeout(grace);
       await log.close();
+      await nlu.close();
       logger.info('stopped');
     })());
 
@@ -131,6 +137,7 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
     server,
     live,
     monitoring,
+    nlu,
     get state() {
       return live.state;
     },

@@ -3,13 +3,14 @@ import type { LiveSnapshot } from '../live-snapshot.js';
 import type { Metrics } from '../monitoring/metrics.js';
 import { formatProblem } from '../../errors.js';
 import { methodNotAllowed } from '../http-errors.js';
+import type { NluService } from '../../nlu/nlu-service.js';
 
 // Probes and metrics, without authentication. /healthz: the process answers. /readyz: 200
 // when every version and environment serves its current commit, 503 with the reasons (which
 // version, which commit, which file and line) otherwise — including while a last good commit
 // is served in place of a broken one.
 
-export function healthRoutes(live: LiveSnapshot, metrics: Metrics): Router {
+export function healthRoutes(live: LiveSnapshot, metrics: Metrics, nlu?: NluService): Router {
   const router = Router();
 
   router
@@ -21,13 +22,18 @@ export function healthRoutes(live: LiveSnapshot, metrics: Metrics): Router {
     .route('/readyz')
     .get((_req, res) => {
       const { snapshot, problems } = live.state;
-      const ready = snapshot !== null && problems.length === 0;
+      // While a served commit's NLU model trains the previous one answers (status "training", still
+      // ready); a version or environment with no model at all cannot answer /v2/request: not ready.
+      const training = nlu?.training() ?? [];
+      const waiting = nlu?.waiting() ?? [];
+      const ready = snapshot !== null && problems.length === 0 && waiting.length === 0;
       res
         .status(ready ? 200 : 503)
         .set('Cache-Control', 'no-store')
         .json({
           ready,
           manifestCommit: snapshot?.manifestCommit ?? null,
+          ...(training.length > 0 && { status: 'training', training, waitingForModel: waiting }),
           problems: problems.map((p) => ({
             scope: p.scope,
             name: p.name,

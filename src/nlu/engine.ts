@@ -1,0 +1,129 @@
+import { containerBootstrap } from '@nlpjs/core';
+import { Nlp } from '@nlpjs/nlp';
+import { LangEn } from '@nlpjs/lang-en-min';
+import { BuiltinDefault } from '@nlpjs/builtin-default';
+import type { BundleData } from '../resolver/version-content.js';
+import { recogniseBuiltins } from './builtins.js';
+
+// Intent classification and entity extraction for one version, with NLP.js (offline, no
+// autoSave/autoLoad): trained from the version's training/ files, exported as JSON (what the
+// model cache stores), imported to answer. Custom entities are NLP.js NER rules: value lists
+// with synonyms (matched ignoring case, and with small typos unless `fuzzy: false`) and
+// regexes. Built-ins: email, url, phone, ip from NLP.js; number, ordinal, percentage ours.
+
+/** Bumped when what a model holds changes: older cached models are then retrained. */
+export const MODEL_FORMAT = 1;
+/** Similarity (1 - edit distance / length) from which a synonym matches with a typo. */
+const FUZZY_THRESHOLD = 0.8;
+
+export interface EntityMatch {
+  /** The entity slug (or built-in name). */
+  entity: string;
+  /** The value list's value, or the matched text for a regex or built-in. */
+  value: string;
+  raw: string;
+  confidence: number;
+  /** Numbers, ordinals, percentages. */
+  scalar?: number;
+}
+
+export interface Analysis {
+  language: string;
+  /** Every intent, best first (confidence 0..1). */
+  intents: { slug: string; confidence: number }[];
+  entities: EntityMatch[];
+  /** NLP.js's sentiment score (AFINN-based; 0 is neutral). */
+  sentiment: number;
+}
+
+export interface TrainingInput {
+  bundle: BundleData;
+  /** The bot's language (the manifest's), for intents that name none. */
+  language: string;
+}
+
+/** Languages NLP.js has a tokenizer and stemmer for here; others are processed as English. */
+const SUPPORTED = new Set(['en']);
+const localeOf = (language: string) => (SUPPORTED.has(language) ? language : 'en');
+
+async function createNlp() {
+  const container = await containerBootstrap();
+  container.use(Nlp);
+  container.use(LangEn);
+  // Only the NLP.js built-ins that behave (see builtins.ts for the others).
+  container.register('extract-builtin-??', new BuiltinDefault({ builtins: ['Email', 'URL', 'IpAddress', 'PhoneNumber'] }), true);
+  // NLP.js logs every training epoch to stdout unless told not to.
+  container.registerConfiguration('nlu-??', { ...container.getConfiguration('nlu-??'), log: false }, true);
+  const nlp = container.get('nlp');
+  nlp.settings.autoSave = false;
+  nlp.settings.autoLoad = false;
+  nlp.settings.calculateSentiment = true;
+  nlp.settings.threshold = 0; // the threshold is the manifest's, applied by the caller
+  nlp.forceNER = true;
+  nlp.ner.settings.threshold = FUZZY_THRESHOLD;
+  return nlp;
+}
+
+/** Trains a model for a version's content; returns it as JSON (NLP.js export plus our entity settings). */
+export async function trainModel({ bundle, language }: TrainingInput): Promise<string> {
+  const nlp = await createNlp();
+  const locales = new Set<string>([localeOf(language), ...bundle.intents.map((i) => localeOf(i.language ?? language))]);
+  nlp.addLanguage([...locales]);
+  for (const intent of bundle.intents) {
+    for (const expression of intent.expressions) nlp.addDocument(localeOf(intent.language ?? language), expression, intent.slug);
+  }
+  const exact: string[] = [];
+  for (const entity of bundle.entities) {
+    if (entity.fuzzy === false) exact.push(entity.slug);
+    for (const locale of locales) {
+      if (entity.regex !== undefined) {
+        nlp.addNerRegexRule(locale, entity.slug, new RegExp(entity.regex, `${(entity.flags ?? '').replace(/[gy]/g, '')}g`));
+      } else {
+        for (const v of entity.values) nlp.addNerRuleOptionTexts(locale, entity.slug, v.value, [v.value, ...(v.synonyms ?? [])]);
+      }
+    }
+  }
+  await nlp.train();
+  return JSON.stringify({ format: MODEL_FORMAT, locales: [...locales], exact, nlp: nlp.export(true) });
+}
+
+export class NluModel {
+  private constructor(
+    private readonly nlp: any,
+    private readonly locales: string[],
+    private readonly exact: Set<string>,
+  ) {}
+
+  static async load(json: string): Promise<NluModel> {
+    const data = JSON.parse(json) as { format: number; locales: string[]; exact: string[]; nlp: string };
+    if (data.format !== MODEL_FORMAT) throw new Error(`model format ${data.format}, expected ${MODEL_FORMAT}`);
+    const nlp = await createNlp();
+    nlp.import(data.nlp);
+    return new NluModel(nlp, data.locales, new Set(data.exact));
+  }
+
+  async analyse(text: string, language?: string): Promise<Analysis> {
+    const locale = language && this.locales.includes(language) ? language : this.locales[0]!;
+    const out = await this.nlp.process(locale, text);
+    const intents = ((out.classifications ?? []) as { intent: string; score: number }[])
+      .filter((c) => c.intent !== 'None')
+      .map((c) => ({ slug: c.intent, confidence: round(c.score) }))
+      .sort((a, b) => b.confidence - a.confidence);
+    const entities: EntityMatch[] = [];
+    for (const e of (out.entities ?? []) as any[]) {
+      if (e.type === 'enum') {
+        if (this.exact.has(e.entity) && e.accuracy < 1) continue;
+        entities.push({ entity: e.entity, value: e.option, raw: e.utteranceText ?? e.sourceText, confidence: round(e.accuracy) });
+      } else if (e.type === 'regex') {
+        entities.push({ entity: e.entity, value: e.utteranceText ?? e.sourceText, raw: e.utteranceText ?? e.sourceText, confidence: 1 });
+      } else if (['email', 'url', 'ip', 'phonenumber'].includes(e.entity)) {
+        const name = e.entity === 'phonenumber' ? 'phone' : e.entity;
+        entities.push({ entity: name, value: String(e.resolution?.value ?? e.sourceText), raw: e.utteranceText ?? e.sourceText, confidence: round(e.accuracy ?? 0.95) });
+      }
+    }
+    for (const b of recogniseBuiltins(text)) entities.push({ entity: b.entity, value: String(b.scalar), raw: b.raw, confidence: 0.99, scalar: b.scalar });
+    return { language: out.locale ?? locale, intents, entities, sentiment: out.sentiment?.score ?? 0 };
+  }
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;

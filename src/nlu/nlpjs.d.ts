@@ -1,0 +1,22 @@
+// The few parts of NLP.js (which ships no types) that botver uses.
+declare module '@nlpjs/core' {
+  export interface Container {
+    use(plugin: unknown): void;
+    get(name: string, settings?: unknown): any;
+    register(name: string, value: unknown, isSingleton?: boolean): void;
+    registerConfiguration(tag: string, configuration: Record<string, unknown>, overwrite?: boolean): void;
+    getConfiguration(tag: string): Record<string, unknown> | undefined;
+  }
+  export function containerBootstrap(): Promise<Container>;
+}
+declare module '@nlpjs/nlp' {
+  export const Nlp: unknown;
+}
+declare module '@nlpjs/lang-en-min' {
+  export const LangEn: unknown;
+}
+declare module '@nlpjs/builtin-default' {
+  export class BuiltinDefault {
+    constructor(settings?: { builtins?: string[] });
+  }
+}

@@ -1,0 +1,90 @@
+import type { Logger } from 'pino';
+import type { ResolverState } from '../resolver/live-snapshot.js';
+import type { VersionContent } from '../resolver/version-content.js';
+import { ModelStore } from './model-store.js';
+import type { NluModel } from './engine.js';
+
+// Which NLU model answers for a version or environment: the model of the commit it serves, or,
+// while that one trains, the last model it answered with (the previous good one). Models are
+// asked for on every snapshot change, so training starts as soon as a commit is served.
+
+export interface ModelChoice {
+  model: NluModel;
+  /** The commit the model was trained on (an older one while the current trains). */
+  commit: string;
+}
+
+export class NluService {
+  readonly store: ModelStore;
+  private readonly lastGood = new Map<string, ModelChoice>();
+  private state: ResolverState | null = null;
+
+  constructor(options: { gitdir: string; logger: Logger; onChange?: () => void }) {
+    this.store = new ModelStore({
+      gitdir: options.gitdir,
+      logger: options.logger,
+      onSettled: () => {
+        this.remember();
+        options.onChange?.();
+      },
+    });
+  }
+
+  /** Starts training (or loading) the models of everything the state serves. */
+  follow(state: ResolverState): void {
+    this.state = state;
+    for (const [, content, language] of this.served()) {
+      if (content.bundle) this.store.ensure(content.commit, () => ({ bundle: content.bundle!, language }));
+    }
+    this.remember();
+  }
+
+  /** Records the ready models as the last good ones (called on every change and every settled model). */
+  remember(): void {
+    for (const [key, content] of this.served()) {
+      const model = this.store.ready(content.commit);
+      if (model) this.lastGood.set(key, { model, commit: content.commit });
+    }
+  }
+
+  /** Versions and environments ("version:v1") that have no model to answer with yet. */
+  waiting(): string[] {
+    return this.served().filter(([key]) => !this.lastGood.has(key)).map(([key]) => key);
+  }
+
+  /** Resolves once no served commit's model is training. */
+  async idle(): Promise<void> {
+    while (this.store.training.length > 0) await new Promise((r) => setTimeout(r, 20));
+    this.remember();
+  }
+
+  private served(): [string, VersionContent, string][] {
+    const snapshot = this.state?.snapshot;
+    if (!snapshot) return [];
+    const out: [string, VersionContent, string][] = [];
+    for (const v of snapshot.versions.values()) if (v.content) out.push([`version:${v.name}`, v.content, snapshot.language]);
+    for (const e of snapshot.environments.values()) if (e.content) out.push([`environment:${e.name}`, e.content, snapshot.language]);
+    return out;
+  }
+
+  /** The model for `key` ("version:v1", "environment:production") serving `content`, or null while none is ready. */
+  modelFor(key: string, content: VersionContent): ModelChoice | null {
+    const model = this.store.ready(content.commit);
+    if (model) {
+      const choice = { model, commit: content.commit };
+      this.lastGood.set(key, choice);
+      return choice;
+    }
+    if (content.bundle && this.state?.snapshot) this.store.ensure(content.commit, () => ({ bundle: content.bundle!, language: this.state!.snapshot!.language }));
+    return this.lastGood.get(key) ?? null;
+  }
+
+  /** Commits served now whose model is not ready yet. */
+  training(): string[] {
+    return this.store.training;
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
