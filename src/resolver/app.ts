@@ -7,6 +7,8 @@ import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { nlpRoutes } from './routes/nlp.js';
 import type { NluService } from '../nlu/nlu-service.js';
+import { dialogRoutes } from './routes/dialog.js';
+import { MemoryConversationStore, type ConversationStore } from '../dialog/store.js';
 import { HttpError, errorHandler, notFound } from './http-errors.js';
 
 // The resolver's Express application, separate from listening so that it can be mounted or
@@ -20,11 +22,13 @@ export interface ResolverAppDeps {
   logger: Logger;
   /** BOTVER_ADMIN_TOKEN; without it the admin routes answer 401 to everyone. */
   adminToken?: string;
-  /** NLU models for /v2/request; without it that route is not served. */
+  /** NLU models for /v2/request and /build/v1/dialog; without it those routes are not served. */
   nlu?: NluService;
+  /** Where conversations live; default in memory (bounded, 30 min idle TTL). */
+  conversations?: ConversationStore;
 }
 
-export function createResolverApp({ live, monitoring, logger, adminToken, nlu }: ResolverAppDeps): Express {
+export function createResolverApp({ live, monitoring, logger, adminToken, nlu, conversations }: ResolverAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Bodies are served from buffers built once per snapshot; hashing them per request for an
@@ -43,7 +47,10 @@ export function createResolverApp({ live, monitoring, logger, adminToken, nlu }:
 
   // Bot routes first: they carry the traffic, and Express tries routes in order.
   app.use(contentRoutes(live));
-  if (nlu) app.use(nlpRoutes(live, nlu));
+  if (nlu) {
+    app.use(nlpRoutes(live, nlu));
+    app.use(dialogRoutes(live, nlu, conversations ?? new MemoryConversationStore()));
+  }
   app.use(healthRoutes(live, monitoring.metrics, nlu));
   app.use(adminRoutes(live, monitoring, adminToken));
   app.use(notFound);

@@ -59,6 +59,11 @@ export class LiveSnapshot {
     return this.git.gitdir;
   }
 
+  /** A commit's content, through the same cache (a conversation keeps the commit it started on). */
+  content(commit: string) {
+    return this.contents.get(commit);
+  }
+
   /** One file of a commit (null when there is no such file), through the same object cache. */
   async readFile(commit: string, path: string): Promise<{ oid: string; bytes: Uint8Array } | null> {
     const oid = await this.git.fileOid(commit, path);

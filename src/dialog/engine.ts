@@ -1,0 +1,141 @@
+import type { Action, Reply, Skill, Trigger } from '../content/types.js';
+import { renderDeep, renderTemplate } from './templates.js';
+
+// The skills engine (DESIGN.md §3), as the hosted platform's builder ran it. One message in:
+//   1. the skill: a message carrying an entity the skill in progress still needs stays with
+//      it; else another skill whose intent trigger matches takes over (the one in progress
+//      waits on the skill stack); else the skill in progress continues; else the
+//      first skill with a matching trigger (intent, then entity, then memory) starts;
+//      otherwise the fallback skill answers;
+//   2. its requirements are filled, in order, from the message's entities (into memory under
+//      their alias); the first one still missing is asked for, and the skill stays in progress;
+//   3. with every requirement filled, its actions run in order: reply, set, unset, end. Then
+//      the skill on top of the stack (if any) resumes by asking for what it still misses.
+// `end` clears memory and the skill stack: the conversation is over.
+
+export interface NlpEntity {
+  value: string;
+  raw: string;
+  confidence: number;
+  scalar?: number;
+}
+
+/** What the NLU said of the message (the /v2/request `results`, as far as the engine reads it). */
+export interface NlpResults {
+  intents: { slug: string; confidence: number }[];
+  entities: Record<string, NlpEntity[]>;
+  [key: string]: unknown;
+}
+
+export interface DialogState {
+  memory: Record<string, unknown>;
+  /** The skill in progress (waiting for a requirement), or null. */
+  skill: string | null;
+  /** Skills interrupted by another, most recent last. */
+  skill_stack: string[];
+  /** How many messages each skill has answered in this conversation. */
+  skill_occurences: Record<string, number>;
+}
+
+export interface OutMessage {
+  type: string;
+  content: unknown;
+}
+
+export interface Turn {
+  state: DialogState;
+  messages: OutMessage[];
+  /** The skill that answered (null when there is none, not even a fallback). */
+  skill: string | null;
+  /** True when an `end` action ran. */
+  ended: boolean;
+}
+
+export const emptyState = (): DialogState => ({ memory: {}, skill: null, skill_stack: [], skill_occurences: {} });
+
+export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: NlpResults): Turn {
+  const state: DialogState = structuredClone(previous);
+  const bySlug = new Map(skills.map((s) => [s.slug, s]));
+  const topIntent = nlp.intents[0]?.slug ?? null;
+  const messages: OutMessage[] = [];
+  const scope = () => ({ memory: state.memory, nlp });
+  const reply = (r: Reply) => messages.push(typeof r === 'string' ? { type: 'text', content: renderTemplate(r, scope()) } : { type: r.type, content: renderDeep(r.content, scope()) });
+
+  const active = state.skill ? (bySlug.get(state.skill) ?? null) : null;
+  const matches = (skill: Skill, kind: 'intent' | 'entity' | 'memory') => (skill.triggers ?? []).some((t) => triggerKind(t) === kind && triggerMatches(t, topIntent, nlp, state.memory));
+  // A message that answers what the skill in progress asked for stays with it, whatever its intent.
+  const answersActive = active?.requirements?.some((r) => state.memory[r.alias] === undefined && (nlp.entities[r.entity]?.length ?? 0) > 0) ?? false;
+  const byIntent = answersActive ? undefined : (skills.find((s) => s !== active && !s.fallback && matches(s, 'intent')) ?? skills.find((s) => s !== active && s.fallback && matches(s, 'intent')));
+  let skill: Skill | undefined;
+  if (byIntent) {
+    if (active) state.skill_stack.push(active.slug);
+    skill = byIntent;
+  } else if (active) {
+    skill = active;
+  } else {
+    skill = skills.find((s) => matches(s, 'intent')) ?? skills.find((s) => matches(s, 'entity')) ?? skills.find((s) => matches(s, 'memory')) ?? skills.find((s) => s.fallback);
+  }
+  if (!skill) {
+    state.skill = null;
+    return { state, messages, skill: null, ended: false };
+  }
+  state.skill_occurences[skill.slug] = (state.skill_occurences[skill.slug] ?? 0) + 1;
+
+  // Requirements, filled from this message's entities: each occurrence fills at most one.
+  const used = new Map<string, number>();
+  for (const req of skill.requirements ?? []) {
+    if (state.memory[req.alias] !== undefined) continue;
+    const found = nlp.entities[req.entity] ?? [];
+    const n = used.get(req.entity) ?? 0;
+    if (n < found.length) {
+      state.memory[req.alias] = found[n];
+      used.set(req.entity, n + 1);
+    }
+  }
+  const missing = (skill.requirements ?? []).find((r) => state.memory[r.alias] === undefined);
+  if (missing) {
+    state.skill = skill.slug;
+    reply(missing.ask);
+    return { state, messages, skill: skill.slug, ended: false };
+  }
+
+  const ended = runActions(skill.actions, state, reply);
+  if (ended) return { state: emptyState(), messages, skill: skill.slug, ended: true };
+  // Done: the interrupted skill (if any) resumes by asking for what it still misses.
+  state.skill = null;
+  while (state.skill_stack.length) {
+    const resumed = bySlug.get(state.skill_stack.pop()!);
+    const next = resumed?.requirements?.find((r) => state.memory[r.alias] === undefined);
+    if (resumed && next) {
+      state.skill = resumed.slug;
+      reply(next.ask);
+      break;
+    }
+  }
+  return { state, messages, skill: skill.slug, ended: false };
+}
+
+function runActions(actions: readonly Action[], state: DialogState, reply: (r: Reply) => void): boolean {
+  for (const action of actions) {
+    if (action.reply !== undefined) reply(action.reply);
+    else if (action.set !== undefined) Object.assign(state.memory, action.set);
+    else if (action.unset !== undefined) for (const key of action.unset) delete state.memory[key];
+    else if (action.end) return true;
+  }
+  return false;
+}
+
+const triggerKind = (t: Trigger): 'intent' | 'entity' | 'memory' => (t.intent !== undefined ? 'intent' : t.entity !== undefined ? 'entity' : 'memory');
+
+function triggerMatches(t: Trigger, topIntent: string | null, nlp: NlpResults, memory: Record<string, unknown>): boolean {
+  if (t.intent !== undefined) return t.intent === topIntent;
+  if (t.entity !== undefined) return (nlp.entities[t.entity]?.length ?? 0) > 0;
+  const value = memory[t.memory];
+  const present = value !== undefined && value !== null;
+  if (t.exists !== undefined && present !== t.exists) return false;
+  if (t.equals !== undefined) {
+    const actual = value && typeof value === 'object' && 'value' in value ? (value as { value: unknown }).value : value;
+    return actual === t.equals || String(actual) === String(t.equals);
+  }
+  return t.exists !== undefined || present;
+}

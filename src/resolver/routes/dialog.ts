@@ -1,0 +1,115 @@
+import { Router } from 'express';
+import type { LiveSnapshot } from '../live-snapshot.js';
+import type { NluService } from '../../nlu/nlu-service.js';
+import type { ConversationStore, Conversation } from '../../dialog/store.js';
+import { emptyState, runTurn, type NlpResults } from '../../dialog/engine.js';
+import { resolveToken, servedOf, type Served } from '../served.js';
+import { HttpError, methodNotAllowed } from '../http-errors.js';
+import { platformResults } from './nlp.js';
+
+// POST /build/v1/dialog and the conversation states: the hosted platform's builder API,
+// answered by the skills of the version the token resolves to. A conversation keeps the
+// version and commit it started on until it ends, even if its environment is promoted
+// meanwhile: a user never meets half of one version and half of another.
+
+const MAX_ID = 256;
+
+export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: ConversationStore): Router {
+  const router = Router();
+  const auth = resolveToken(live);
+  const keyOf = (served: Served, id: string) => `${served.owner.kind}:${served.owner.name}:${id}`;
+
+  router
+    .route('/build/v1/dialog')
+    .post(auth, async (req, res) => {
+      const body = dialogBody(req.body);
+      const current = servedOf(res);
+      const key = keyOf(current, body.conversationId);
+      const previous = await store.get(key);
+
+      // The commit answering: the conversation's own, else what the token serves now (or, while
+      // its model trains, the commit of the model that answers meanwhile).
+      let commit = previous?.commit;
+      if (!commit) {
+        const choice = nlu.modelFor(`${current.owner.kind}:${current.owner.name}`, current.content);
+        if (!choice) throw new HttpError(503, 'MODEL_TRAINING', `the NLU model of version ${current.version} is being trained; try again shortly`, { 'Retry-After': '2' });
+        commit = choice.commit;
+      }
+      const content = commit === current.content.commit ? current.content : await live.content(commit);
+      if (!content.bundle) throw new HttpError(503, 'VERSION_UNAVAILABLE', `commit ${commit.slice(0, 12)} of this conversation no longer validates`);
+      const model = await nlu.store.get(commit, () => ({ bundle: content.bundle!, language: current.snapshot.language }));
+      const version = previous?.version ?? current.version;
+      const served: Served = { ...current, version, content };
+
+      const language = body.language ?? previous?.language ?? current.snapshot.language;
+      const analysis = body.text ? await model.analyse(body.text, language) : { language, intents: [], entities: [], sentiment: 0 };
+      const nlp = platformResults(served, commit, body.text, analysis);
+      const state = previous ?? { ...emptyState() };
+      const merged = { ...state, memory: { ...state.memory, ...body.memory } };
+      const turn = runTurn(content.bundle.skills, merged, nlp as unknown as NlpResults);
+
+      const conversation: Conversation = { id: body.conversationId, language: analysis.language, version, commit, updatedAt: Date.now(), ...turn.state };
+      if (turn.ended) await store.delete(key);
+      else await store.set(key, conversation);
+
+      res.locals.version = version;
+      res.locals.commit = commit;
+      res.locals.intent = nlp.intents[0]?.slug ?? null;
+      if (nlp.intents[0]) res.locals.confidence = nlp.intents[0].confidence;
+      res.locals.skill = turn.skill;
+      res.locals.text = body.text;
+      res.json({
+        results: {
+          messages: turn.messages,
+          conversation: {
+            id: body.conversationId,
+            language: conversation.language,
+            memory: conversation.memory,
+            skill: turn.skill,
+            skill_stack: conversation.skill_stack,
+            skill_occurences: conversation.skill_occurences,
+          },
+          nlp,
+        },
+        message: 'Dialog rendered with success',
+      });
+    })
+    .all(methodNotAllowed('POST'));
+
+  router
+    .route('/build/v1/users/:user/bots/:bot/versions/:version/builder/conversation_states/:id')
+    .get(auth, async (req, res) => {
+      const served = servedOf(res);
+      const id = String(req.params.id);
+      const c = await store.get(keyOf(served, id));
+      if (!c) throw new HttpError(404, 'NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
+      res.json({
+        results: { id: c.id, language: c.language, memory: c.memory, skill: c.skill, skill_stack: c.skill_stack, skill_occurences: c.skill_occurences, version: c.version, commit: c.commit },
+        message: 'Conversation state rendered with success',
+      });
+    })
+    .delete(auth, async (req, res) => {
+      const served = servedOf(res);
+      const id = String(req.params.id);
+      if (!(await store.delete(keyOf(served, id)))) throw new HttpError(404, 'NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
+      res.json({ results: null, message: 'Conversation state reset with success' });
+    })
+    .all(methodNotAllowed('GET', 'DELETE'));
+
+  return router;
+}
+
+function dialogBody(raw: unknown): { text: string; conversationId: string; memory: Record<string, unknown>; language?: string } {
+  const b = (raw ?? {}) as Record<string, unknown>;
+  const message = b.message as { type?: unknown; content?: unknown } | undefined;
+  if (!message || typeof message !== 'object' || typeof message.type !== 'string') throw new HttpError(400, 'BAD_REQUEST', 'the body needs "message": {"type": "text", "content": "…"}');
+  const id = b.conversation_id;
+  if ((typeof id !== 'string' && typeof id !== 'number') || String(id).length === 0 || String(id).length > MAX_ID) {
+    throw new HttpError(400, 'BAD_REQUEST', `the body needs "conversation_id", a string of 1 to ${MAX_ID} characters`);
+  }
+  if (b.memory !== undefined && (typeof b.memory !== 'object' || b.memory === null || Array.isArray(b.memory))) throw new HttpError(400, 'BAD_REQUEST', '"memory" must be an object');
+  if (b.language !== undefined && b.language !== null && (typeof b.language !== 'string' || !/^[a-z]{2}$/.test(b.language))) throw new HttpError(400, 'BAD_REQUEST', '"language" is a two-letter ISO 639-1 code');
+  const text = message.type === 'text' && typeof message.content === 'string' ? message.content : '';
+  if (text.length > 10_000) throw new HttpError(400, 'BAD_REQUEST', 'the message is longer than 10000 characters');
+  return { text, conversationId: String(id), memory: (b.memory as Record<string, unknown>) ?? {}, language: (b.language as string | null) ?? undefined };
+}
