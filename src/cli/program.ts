@@ -1,9 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
-import { BotverError, InvalidContentError, formatProblem } from '../errors.js';
+import { BotverError, InvalidContentError, TestsFailedError, formatProblem } from '../errors.js';
 import { openBotRepo, type BotRepo, type OpenOptions } from '../ops/bot-repo.js';
 import { initBotRepo } from '../ops/init.js';
 import { createVersion, deleteVersion, listVersions, showVersion } from '../ops/versions.js';
-import { createEnvironment, deleteEnvironment, describeLink, listEnvironments, promote, setEnvironment, showEnvironment } from '../ops/environments.js';
+import { createEnvironment, deleteEnvironment, describeLink, listEnvironments, promote, promotionSource, setEnvironment, showEnvironment } from '../ops/environments.js';
+import type { TestReport } from '../ops/test-version.js';
 import { environmentHistory, rollbackEnvironment } from '../ops/history.js';
 import { addChannel, removeChannel, rotateToken } from '../ops/credentials.js';
 import { validate } from '../ops/validate.js';
@@ -162,11 +163,46 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
 
   program
     .command('promote <from> <to>')
-    .description('link environment <to> to exactly what <from> (an environment or a version) serves now, pinned to that commit')
-    .addHelpText('after', examples('botver promote staging production', 'botver promote v2 staging'))
-    .action(act(async ({ out, repo }, from: string, to: string) => {
-      const r = await promote(await repo(), from, to);
-      out.result(r, () => (r.manifestCommit ? `Promoted ${to} to ${describeLink(r.to)} from ${from} (was ${describeLink(r.from)}); commit ${short(r.manifestCommit)}.` : `${to} already serves ${describeLink(r.to)}; nothing to do.`));
+    .description("link environment <to> to exactly what <from> (an environment or a version) serves now, pinned to that commit; <from>'s tests run first and a failure refuses the promotion")
+    .option('--skip-tests', 'promote without running the tests (recorded in the commit message)')
+    .addHelpText('after', examples('botver promote staging production', 'botver promote v2 staging', 'botver promote staging production --skip-tests'))
+    .action(act(async ({ out, repo: open }, from: string, to: string, opts: { skipTests?: boolean }) => {
+      const repo = await open();
+      let testedCommit: string | undefined;
+      if (!opts.skipTests) {
+        const source = await promotionSource(repo, from);
+        const { testVersion } = await import('../ops/test-version.js');
+        const report = await testVersion(repo, from, source.commit);
+        if (report.failed) {
+          if (!out.json) out.io.stderr(testReportText(report));
+          throw new TestsFailedError(`refused: ${report.failed} of ${report.checks.length} tests of ${from} (${short(source.commit)}) fail; fix them or promote with --skip-tests`, { report });
+        }
+        testedCommit = source.commit;
+      }
+      const r = await promote(repo, from, to, { testedCommit, skipTests: opts.skipTests });
+      out.result(r, () => (r.manifestCommit ? `Promoted ${to} to ${describeLink(r.to)} from ${from} (was ${describeLink(r.from)})${opts.skipTests ? ', tests skipped' : ''}; commit ${short(r.manifestCommit)}.` : `${to} already serves ${describeLink(r.to)}; nothing to do.`));
+    }));
+
+  program
+    .command('test [refs...]')
+    .description("run a version's tests/*.yaml against its own NLU model and skills: expected intents, entities and replies; exit 1 on any failure")
+    .addHelpText('after', `${examples('botver test', 'botver test v2', 'botver test staging HEAD')}
+With no ref, every version's head is tested. A ref may be a version, an environment (what it
+serves), or any commit. Models are trained once per commit and cached in <gitdir>/botver/models/.
+`)
+    .action(act(async ({ out, repo: open }, refs: string[]) => {
+      const repo = await open();
+      const { testVersion } = await import('../ops/test-version.js');
+      const targets: { ref: string; commit: string }[] = [];
+      const { manifest } = await repo.readManifest();
+      for (const ref of refs.length ? refs : Object.keys(manifest.data.versions)) {
+        const commit = manifest.environment(ref) ? await repo.servedCommit(manifest, ref) : await repo.git.resolveCommit(ref);
+        targets.push({ ref, commit });
+      }
+      const reports: TestReport[] = [];
+      for (const t of targets) reports.push(await testVersion(repo, t.ref, t.commit));
+      out.result({ reports }, () => reports.map(testReportText).join('\n'));
+      return reports.some((r) => r.failed) ? 1 : 0;
     }));
 
   program
@@ -300,6 +336,13 @@ function parsePositive(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new BotverError('USAGE', `${flag} takes a whole number above 0, not "${value}"`);
   return n;
+}
+
+function testReportText(r: TestReport): string {
+  const lines = r.checks.map((c) => `${c.passed ? 'pass' : 'FAIL'}  ${c.file}: ${c.name}${c.detail ? `\n        ${c.detail}` : ''}`);
+  const accuracy = r.intentAccuracy === null ? '' : `, intent accuracy ${(r.intentAccuracy * 100).toFixed(1)}% (${r.utterances} utterances)`;
+  lines.push(`${r.ref} (${short(r.commit)}): ${r.passed} passed, ${r.failed} failed${accuracy}`);
+  return `${lines.join('\n')}\n`;
 }
 
 function parseCount(value: string, flag: string): number {

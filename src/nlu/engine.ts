@@ -126,4 +126,13 @@ export class NluModel {
   }
 }
 
+/** The NLU's answer as the skills engine and the platform read it: intents at or above the threshold, entities by slug. */
+export function nlpResults(analysis: Analysis, threshold: number) {
+  const entities: Record<string, { value: string; raw: string; confidence: number; scalar?: number }[]> = {};
+  for (const e of analysis.entities) {
+    (entities[e.entity] ??= []).push({ value: e.value, raw: e.raw, confidence: e.confidence, ...(e.scalar !== undefined && { scalar: e.scalar }) });
+  }
+  return { intents: analysis.intents.filter((i) => i.confidence >= threshold), entities };
+}
+
 const round = (n: number) => Math.round(n * 1000) / 1000;

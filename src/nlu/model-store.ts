@@ -2,7 +2,6 @@ import { Worker } from 'node:worker_threads';
 import { existsSync, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from 'pino';
 import { writeFileAtomic } from '../git/atomic-fs.js';
 import { MODEL_FORMAT, NluModel, trainModel, type TrainingInput } from './engine.js';
 
@@ -11,10 +10,15 @@ import { MODEL_FORMAT, NluModel, trainModel, type TrainingInput } from './engine
 // restart nor a return to an old commit retrains. A commit's model is asked for with `ensure`
 // and answered by `ready` once trained; meanwhile callers serve the previous good model.
 
+/** The part of a pino logger the store uses (the CLI passes a silent one without loading pino). */
+export type StoreLog = { [level in 'info' | 'warn' | 'error']: (fields: object, message: string) => void };
+
+export const SILENT: StoreLog = { info: () => {}, warn: () => {}, error: () => {} };
+
 export interface ModelStoreOptions {
   /** The repository's git directory: models go to <gitdir>/botver/models/. */
   gitdir: string;
-  logger: Logger;
+  logger: StoreLog;
   /** Models kept in memory. Default 8. */
   capacity?: number;
   /** Called when a model becomes ready (or fails). */

@@ -1,7 +1,7 @@
 import { assertValidName } from '../model/names.js';
 import { generateToken, sha256Hex } from '../model/tokens.js';
 import { PRODUCTION, type ManifestDoc } from '../manifest/manifest.js';
-import { AlreadyExistsError, NotFoundError, RuleViolationError } from '../errors.js';
+import { AlreadyExistsError, ConflictError, NotFoundError, RuleViolationError } from '../errors.js';
 import type { BotRepo } from './bot-repo.js';
 
 export interface Link {
@@ -108,20 +108,31 @@ export async function deleteEnvironment(repo: BotRepo, name: string) {
   });
 }
 
+/** What `promote FROM …` would link to now: FROM's version and the commit it serves (an environment) or its head (a version). */
+export async function promotionSource(repo: BotRepo, fromName: string, manifest?: ManifestDoc): Promise<Link & { commit: string }> {
+  const m = manifest ?? (await repo.readManifest()).manifest;
+  if (m.environment(fromName)) return { version: m.environment(fromName)!.version, commit: await repo.servedCommit(m, fromName) };
+  if (m.version(fromName)) return { version: fromName, commit: await repo.versionHead(fromName) };
+  throw new NotFoundError('environment or version', fromName);
+}
+
+export interface PromoteOptions {
+  /** The commit whose tests passed: the promotion is refused if FROM moved away from it meanwhile. */
+  testedCommit?: string;
+  /** Promote without tests; the commit message says so. */
+  skipTests?: boolean;
+}
+
 /** `promote FROM TO`: TO serves exactly what FROM (an environment, or a version) serves now. */
-export async function promote(repo: BotRepo, fromName: string, to: string) {
+export async function promote(repo: BotRepo, fromName: string, to: string, options: PromoteOptions = {}) {
   return repo.updateManifest(async (m, base) => {
-    let source: Link;
-    if (m.environment(fromName)) {
-      const env = m.environment(fromName)!;
-      source = { version: env.version, commit: await repo.servedCommit(base.manifest, fromName) };
-    } else if (m.version(fromName)) {
-      source = { version: fromName, commit: await repo.versionHead(fromName) };
-    } else {
-      throw new NotFoundError('environment or version', fromName);
-    }
+    const source: Link = await promotionSource(repo, fromName, base.manifest);
     if (fromName === to) throw new RuleViolationError(`cannot promote environment "${to}" to itself`);
+    if (options.testedCommit && source.commit !== options.testedCommit) {
+      throw new ConflictError(`${fromName} moved to ${source.commit!.slice(0, 7)} while the tests of ${options.testedCommit.slice(0, 7)} ran; promote again`);
+    }
     const { message, from } = relink(m, to, source, 'promote');
-    return { message: `${message}, from ${fromName}`, result: { environment: to, source: fromName, from, to: source } };
+    const note = options.skipTests ? ' (tests skipped with --skip-tests)' : '';
+    return { message: `${message}, from ${fromName}${note}`, result: { environment: to, source: fromName, from, to: source, testsSkipped: !!options.skipTests } };
   });
 }

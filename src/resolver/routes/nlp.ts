@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { LiveSnapshot } from '../live-snapshot.js';
 import type { NluService } from '../../nlu/nlu-service.js';
-import type { Analysis } from '../../nlu/engine.js';
+import { nlpResults, type Analysis } from '../../nlu/engine.js';
 import { resolveToken, servedOf, type Served } from '../served.js';
 import { HttpError, methodNotAllowed } from '../http-errors.js';
 
@@ -52,14 +52,11 @@ function requestBody(body: unknown): { text: string; language?: string } {
 export function platformResults(served: Served, commit: string, text: string, analysis: Analysis) {
   const threshold = served.snapshot.manifest.data.nluThreshold ?? DEFAULT_NLU_THRESHOLD;
   const descriptions = new Map(served.content.bundle!.intents.map((i) => [i.slug, i.description ?? null]));
-  const entities: Record<string, Record<string, unknown>[]> = {};
-  for (const e of analysis.entities) {
-    (entities[e.entity] ??= []).push({ value: e.value, raw: e.raw, confidence: e.confidence, ...(e.scalar !== undefined && { scalar: e.scalar }) });
-  }
+  const { intents, entities } = nlpResults(analysis, threshold);
   return {
     uuid: randomUUID(),
     source: text,
-    intents: analysis.intents.filter((i) => i.confidence >= threshold).map((i) => ({ slug: i.slug, confidence: i.confidence, description: descriptions.get(i.slug) ?? null })),
+    intents: intents.map((i) => ({ slug: i.slug, confidence: i.confidence, description: descriptions.get(i.slug) ?? null })),
     entities,
     act: actOf(text),
     type: null,

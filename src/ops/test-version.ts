@@ -1,0 +1,81 @@
+import type { BotRepo } from './bot-repo.js';
+import { loadVersionContent } from '../resolver/version-content.js';
+import { loadBundle } from '../content/bundle.js';
+import { ModelStore, SILENT } from '../nlu/model-store.js';
+import { nlpResults } from '../nlu/engine.js';
+import { emptyState, runTurn, type DialogState } from '../dialog/engine.js';
+import { InvalidContentError } from '../errors.js';
+import { DEFAULT_NLU_THRESHOLD } from '../resolver/routes/nlp.js';
+
+// `botver test [REF]`: a version's tests/*.yaml run against its own NLU model and skills,
+// exactly as the resolver would answer: utterances (expected intent and entities) and
+// scripted conversations (expected replies, in order, and the skill that answered).
+
+export interface TestCheck {
+  file: string;
+  /** "utterance 3" or "conversation <name>, step 2". */
+  name: string;
+  passed: boolean;
+  /** What was expected and what came, when it failed. */
+  detail?: string;
+}
+
+export interface TestReport {
+  ref: string;
+  commit: string;
+  checks: TestCheck[];
+  passed: number;
+  failed: number;
+  utterances: number;
+  /** Share of utterances whose top intent was the expected one (null without utterances). */
+  intentAccuracy: number | null;
+}
+
+export async function testVersion(repo: BotRepo, ref: string, commit?: string): Promise<TestReport> {
+  const at = commit ?? (await repo.git.resolveCommit(ref));
+  const content = await loadVersionContent(repo.git, at);
+  if (!content.bundle) throw new InvalidContentError(content.problems.filter((p) => p.severity === 'error').map((p) => ({ ...p, ref })), `${ref} does not validate: `);
+  const { manifest } = await repo.readManifest();
+  const language = manifest.data.language ?? 'en';
+  const threshold = manifest.data.nluThreshold ?? DEFAULT_NLU_THRESHOLD;
+  const store = new ModelStore({ gitdir: repo.git.gitdir, logger: SILENT, inline: true });
+  const model = await store.get(at, () => ({ bundle: content.bundle!, language }));
+  await store.close();
+
+  const checks: TestCheck[] = [];
+  let utterances = 0;
+  let intentsRight = 0;
+  const { bundle: files } = await loadBundle(repo.git, at); // for the test files' paths
+  for (const [index, file] of content.bundle.tests.entries()) {
+    const path = files.tests[index]!.path;
+    const lang = file.language ?? language;
+    for (const [i, u] of (file.utterances ?? []).entries()) {
+      const nlp = nlpResults(await model.analyse(u.text, lang), threshold);
+      const got = nlp.intents[0]?.slug ?? null;
+      utterances++;
+      const problems: string[] = [];
+      if (got === u.intent) intentsRight++;
+      else problems.push(`intent ${got ?? 'none'}, expected ${u.intent ?? 'none'}`);
+      for (const [slug, value] of Object.entries(u.entities ?? {})) {
+        const found = (nlp.entities[slug] ?? []).map((e) => e.value);
+        if (!found.includes(value)) problems.push(`entity ${slug} ${found.length ? found.join(', ') : 'missing'}, expected ${value}`);
+      }
+      checks.push({ file: path, name: `utterance ${i + 1} "${u.text}"`, passed: !problems.length, ...(problems.length && { detail: problems.join('; ') }) });
+    }
+    for (const conversation of file.conversations ?? []) {
+      let state: DialogState = emptyState();
+      for (const [j, step] of conversation.steps.entries()) {
+        const nlp = nlpResults(await model.analyse(step.say, lang), threshold);
+        const turn = runTurn(content.bundle.skills, state, { ...nlp });
+        state = turn.state;
+        const replies = turn.messages.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)));
+        const problems: string[] = [];
+        if (JSON.stringify(replies) !== JSON.stringify(step.expect)) problems.push(`replies ${JSON.stringify(replies)}, expected ${JSON.stringify(step.expect)}`);
+        if (step.expectSkill && turn.skill !== step.expectSkill) problems.push(`skill ${turn.skill ?? 'none'}, expected ${step.expectSkill}`);
+        checks.push({ file: path, name: `conversation "${conversation.name}", step ${j + 1} "${step.say}"`, passed: !problems.length, ...(problems.length && { detail: problems.join('; ') }) });
+      }
+    }
+  }
+  const failed = checks.filter((c) => !c.passed).length;
+  return { ref, commit: at, checks, passed: checks.length - failed, failed, utterances, intentAccuracy: utterances ? intentsRight / utterances : null };
+}
