@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { botver, exampleBotRepo, git, manifestAt, ok, refsSnapshot } from './helpers.js';
+import { openBotRepo } from '../src/ops/bot-repo.js';
+import { commitFiles } from '../src/ops/content-commit.js';
+
+// `botver test` and the test gate of `botver promote`, on real repositories.
+
+const failingTest = `utterances:
+  - text: hello there
+    intent: order-pizza
+`;
+
+describe('botver test', () => {
+  it('runs the example bot tests: all pass, with intent accuracy, and caches the model in the git directory', async () => {
+    const dir = await exampleBotRepo();
+    const r = await botver(dir, 'test', 'v1');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^pass {2}tests\/smoke\.yaml: utterance 1 "hello there"$/m);
+    expect(r.stdout).toMatch(/^pass {2}tests\/smoke\.yaml: conversation "orders a pizza step by step", step 4 "pepperoni"$/m);
+    expect(r.stdout).toMatch(new RegExp(`^v1 \\(${git(dir, 'rev-parse', '--short=7', 'v1')}\\): \\d+ passed, 0 failed, intent accuracy 100\\.0% \\(\\d+ utterances\\)$`, 'm'));
+    const models = join(dir, '.git', 'botver', 'models');
+    expect(readdirSync(models)).toEqual([`${git(dir, 'rev-parse', 'v1')}.v1.json`]);
+    // Tests every version's head without a ref; --json gives the reports.
+    const all = await ok(dir, 'test', '--json');
+    expect(all.reports.map((x: { ref: string; failed: number }) => [x.ref, x.failed])).toEqual([['v1', 0], ['v2', 0]]);
+  });
+
+  it('reports failures with what was expected, exit 1; an environment ref tests what it serves', async () => {
+    const dir = await exampleBotRepo();
+    await commitFiles(await openBotRepo({ repo: dir }), 'v2', { 'tests/wrong.yaml': failingTest }, 'a wrong test');
+    const r = await botver(dir, 'test', 'staging');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('FAIL  tests/wrong.yaml: utterance 1 "hello there"\n        intent greetings, expected order-pizza');
+    expect(r.stdout).toMatch(/staging \([0-9a-f]{7}\): \d+ passed, 1 failed/);
+    expect((await botver(dir, 'test', 'production')).code).toBe(0);
+  });
+});
+
+describe('botver promote runs the tests first', () => {
+  it('refuses when the source fails its tests, changing nothing; --skip-tests promotes and says so', async () => {
+    const dir = await exampleBotRepo();
+    await commitFiles(await openBotRepo({ repo: dir }), 'v2', { 'tests/wrong.yaml': failingTest }, 'a wrong test');
+    const before = refsSnapshot(dir);
+    const refused = await botver(dir, 'promote', 'staging', 'production');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/refused: 1 of \d+ tests of staging \([0-9a-f]{7}\) fail; fix them or promote with --skip-tests/);
+    expect(refused.stderr).toContain('FAIL  tests/wrong.yaml');
+    expect(refsSnapshot(dir)).toBe(before);
+
+    const json = await botver(dir, '--json', 'promote', 'staging', 'production');
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'TESTS_FAILED', report: { failed: 1 } });
+
+    await ok(dir, 'promote', 'staging', 'production', '--skip-tests');
+    expect(git(dir, 'log', '-1', '--format=%s', 'main')).toMatch(/^promote production to v2@[0-9a-f]{7} \(was v1\), from staging \(tests skipped with --skip-tests\)$/);
+    expect(manifestAt(dir)).toMatch(/production:\n\s+version: v2\n\s+commit: [0-9a-f]{40}\n/);
+  });
+
+  it('promotes when the tests pass', async () => {
+    const dir = await exampleBotRepo();
+    const out = await ok(dir, 'promote', 'staging', 'production');
+    expect(out).toMatch(/^Promoted production to v2@[0-9a-f]{7} from staging \(was v1\); commit [0-9a-f]{7}\.$/m);
+    expect(git(dir, 'log', '-1', '--format=%s', 'main')).not.toContain('skipped');
+    expect(existsSync(join(dir, '.git', 'botver', 'models'))).toBe(true);
+  });
+});
