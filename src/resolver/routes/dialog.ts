@@ -1,10 +1,12 @@
-import { Router } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { notReady, presentedToken } from '../auth.js';
 import type { LiveSnapshot } from '../live-snapshot.js';
 import type { NluService } from '../../nlu/nlu-service.js';
 import type { ConversationStore, Conversation } from '../../dialog/store.js';
 import { emptyState, runTurn, type NlpResults } from '../../dialog/engine.js';
 import { resolveToken, servedOf, type Served } from '../served.js';
-import { HttpError, methodNotAllowed } from '../http-errors.js';
+import { HttpError, methodNotAllowed, unauthorized } from '../http-errors.js';
 import { platformResults } from './nlp.js';
 
 // POST /build/v1/dialog and the conversation states: the hosted platform's builder API,
@@ -18,61 +20,77 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
   const router = Router();
   const auth = resolveToken(live);
   const keyOf = (served: Served, id: string) => `${served.owner.kind}:${served.owner.name}:${id}`;
+  const channelAuth = channelSecret(live);
+
+  /** One message of a conversation, answered with the skills of the commit the conversation is on. */
+  async function converse(res: Response, current: Served, keyPrefix: string, rawBody: unknown): Promise<void> {
+    const body = dialogBody(rawBody);
+    const key = `${keyPrefix}:${body.conversationId}`;
+    const previous = await store.get(key);
+
+    // The commit answering: the conversation's own, else what the token serves now (or, while
+    // its model trains, the commit of the model that answers meanwhile).
+    let commit = previous?.commit;
+    if (!commit) {
+      const choice = nlu.modelFor(`${current.owner.kind}:${current.owner.name}`, current.content);
+      if (!choice) throw new HttpError(503, 'MODEL_TRAINING', `the NLU model of version ${current.version} is being trained; try again shortly`, { 'Retry-After': '2' });
+      commit = choice.commit;
+    }
+    const content = commit === current.content.commit ? current.content : await live.content(commit);
+    if (!content.bundle) throw new HttpError(503, 'VERSION_UNAVAILABLE', `commit ${commit.slice(0, 12)} of this conversation no longer validates`);
+    const model = await nlu.store.get(commit, () => ({ bundle: content.bundle!, language: current.snapshot.language }));
+    const version = previous?.version ?? current.version;
+    const served: Served = { ...current, version, content };
+
+    const language = body.language ?? previous?.language ?? current.snapshot.language;
+    const analysis = body.text ? await model.analyse(body.text, language) : { language, intents: [], entities: [], sentiment: 0 };
+    const nlp = platformResults(served, commit, body.text, analysis);
+    const state = previous ?? { ...emptyState() };
+    const merged = { ...state, memory: { ...state.memory, ...body.memory } };
+    const turn = runTurn(content.bundle.skills, merged, nlp as unknown as NlpResults);
+
+    const conversation: Conversation = { id: body.conversationId, language: analysis.language, version, commit, updatedAt: Date.now(), ...turn.state };
+    if (turn.ended) await store.delete(key);
+    else await store.set(key, conversation);
+
+    res.locals.version = version;
+    res.locals.commit = commit;
+    res.locals.intent = nlp.intents[0]?.slug ?? null;
+    if (nlp.intents[0]) res.locals.confidence = nlp.intents[0].confidence;
+    res.locals.skill = turn.skill;
+    res.locals.text = body.text;
+    res.json({
+      results: {
+        messages: turn.messages,
+        conversation: {
+          id: body.conversationId,
+          language: conversation.language,
+          memory: conversation.memory,
+          skill: turn.skill,
+          skill_stack: conversation.skill_stack,
+          skill_occurences: conversation.skill_occurences,
+        },
+        nlp,
+      },
+      message: 'Dialog rendered with success',
+    });
+  }
 
   router
     .route('/build/v1/dialog')
     .post(auth, async (req, res) => {
-      const body = dialogBody(req.body);
-      const current = servedOf(res);
-      const key = keyOf(current, body.conversationId);
-      const previous = await store.get(key);
+      const served = servedOf(res);
+      await converse(res, served, `${served.owner.kind}:${served.owner.name}`, req.body);
+    })
+    .all(methodNotAllowed('POST'));
 
-      // The commit answering: the conversation's own, else what the token serves now (or, while
-      // its model trains, the commit of the model that answers meanwhile).
-      let commit = previous?.commit;
-      if (!commit) {
-        const choice = nlu.modelFor(`${current.owner.kind}:${current.owner.name}`, current.content);
-        if (!choice) throw new HttpError(503, 'MODEL_TRAINING', `the NLU model of version ${current.version} is being trained; try again shortly`, { 'Retry-After': '2' });
-        commit = choice.commit;
-      }
-      const content = commit === current.content.commit ? current.content : await live.content(commit);
-      if (!content.bundle) throw new HttpError(503, 'VERSION_UNAVAILABLE', `commit ${commit.slice(0, 12)} of this conversation no longer validates`);
-      const model = await nlu.store.get(commit, () => ({ bundle: content.bundle!, language: current.snapshot.language }));
-      const version = previous?.version ?? current.version;
-      const served: Served = { ...current, version, content };
-
-      const language = body.language ?? previous?.language ?? current.snapshot.language;
-      const analysis = body.text ? await model.analyse(body.text, language) : { language, intents: [], entities: [], sentiment: 0 };
-      const nlp = platformResults(served, commit, body.text, analysis);
-      const state = previous ?? { ...emptyState() };
-      const merged = { ...state, memory: { ...state.memory, ...body.memory } };
-      const turn = runTurn(content.bundle.skills, merged, nlp as unknown as NlpResults);
-
-      const conversation: Conversation = { id: body.conversationId, language: analysis.language, version, commit, updatedAt: Date.now(), ...turn.state };
-      if (turn.ended) await store.delete(key);
-      else await store.set(key, conversation);
-
-      res.locals.version = version;
-      res.locals.commit = commit;
-      res.locals.intent = nlp.intents[0]?.slug ?? null;
-      if (nlp.intents[0]) res.locals.confidence = nlp.intents[0].confidence;
-      res.locals.skill = turn.skill;
-      res.locals.text = body.text;
-      res.json({
-        results: {
-          messages: turn.messages,
-          conversation: {
-            id: body.conversationId,
-            language: conversation.language,
-            memory: conversation.memory,
-            skill: turn.skill,
-            skill_stack: conversation.skill_stack,
-            skill_occurences: conversation.skill_occurences,
-          },
-          nlp,
-        },
-        message: 'Dialog rendered with success',
-      });
+  // A connected channel posts its users' messages here with the channel's secret; they are
+  // answered by the dialog of the version the channel's environment serves now.
+  router
+    .route('/v1/channels/:name/webhook')
+    .post(channelAuth, async (req, res) => {
+      const served = servedOf(res);
+      await converse(res, served, `channel:${String(req.params.name)}`, req.body);
     })
     .all(methodNotAllowed('POST'));
 
@@ -97,6 +115,31 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
     .all(methodNotAllowed('GET', 'DELETE'));
 
   return router;
+}
+
+/**
+ * `Authorization: Token <secret>` (or Bearer) of the channel named in the path, compared by
+ * SHA-256 in constant time. An unknown channel and a wrong secret get the same 401. (An HMAC
+ * signature is not offered: verifying one needs the secret itself, and botver keeps only its hash.)
+ */
+function channelSecret(live: LiveSnapshot): RequestHandler {
+  return (req, res, next) => {
+    const snapshot = live.state.snapshot;
+    if (!snapshot) return next(notReady('the resolver has no valid manifest to serve yet; see /readyz'));
+    const token = presentedToken(req.headers.authorization);
+    const name = String(req.params.name);
+    const env = [...snapshot.environments.values()].find((e) => e.channels.some((c) => c.name === name));
+    const channel = env?.channels.find((c) => c.name === name);
+    const presented = createHash('sha256').update(token ?? '').digest();
+    const expected = Buffer.from(channel?.secretSha256 ?? '0'.repeat(64), 'hex');
+    if (!env || !channel || !token || expected.length !== 32 || !timingSafeEqual(presented, expected)) return next(unauthorized());
+    res.locals.environment = env.name;
+    res.locals.version = env.version;
+    if (!env.content) return next(new HttpError(503, 'VERSION_UNAVAILABLE', `environment ${env.name} (version ${env.version}) has no commit that passes validation; see /readyz`, { 'Retry-After': '5' }));
+    res.locals.commit = env.content.commit;
+    res.locals.served = { snapshot, owner: { kind: 'environment', name: env.name }, environment: env.name, version: env.version, content: env.content } satisfies Served;
+    next();
+  };
 }
 
 function dialogBody(raw: unknown): { text: string; conversationId: string; memory: Record<string, unknown>; language?: string } {
