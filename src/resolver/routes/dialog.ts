@@ -94,25 +94,28 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
     })
     .all(methodNotAllowed('POST'));
 
-  router
-    .route('/build/v1/users/:user/bots/:bot/versions/:version/builder/conversation_states/:id')
-    .get(auth, async (req, res) => {
-      const served = servedOf(res);
-      const id = String(req.params.id);
-      const c = await store.get(keyOf(served, id));
-      if (!c) throw new HttpError(404, 'NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
-      res.json({
-        results: { id: c.id, language: c.language, memory: c.memory, skill: c.skill, skill_stack: c.skill_stack, skill_occurences: c.skill_occurences, version: c.version, commit: c.commit },
-        message: 'Conversation state rendered with success',
-      });
-    })
-    .delete(auth, async (req, res) => {
-      const served = servedOf(res);
-      const id = String(req.params.id);
-      if (!(await store.delete(keyOf(served, id)))) throw new HttpError(404, 'NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
-      res.json({ results: null, message: 'Conversation state reset with success' });
-    })
-    .all(methodNotAllowed('GET', 'DELETE'));
+  // The path of the sapcai SDK, and the older one of the recastai SDK (no version in it).
+  for (const path of ['/build/v1/users/:user/bots/:bot/versions/:version/builder/conversation_states/:id', '/build/v1/users/:user/bots/:bot/builders/v1/conversation_states/:id']) {
+    router
+      .route(path)
+      .get(auth, async (req, res) => {
+        const served = servedOf(res);
+        const id = String(req.params.id);
+        const c = await store.get(keyOf(served, id));
+        if (!c) throw new HttpError(404, 'NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
+        res.json({
+          results: { id: c.id, language: c.language, memory: c.memory, skill: c.skill, skill_stack: c.skill_stack, skill_occurences: c.skill_occurences, version: c.version, commit: c.commit },
+          message: 'Conversation state rendered with success',
+        });
+      })
+      .delete(auth, async (req, res) => {
+        const served = servedOf(res);
+        const id = String(req.params.id);
+        if (!(await store.delete(keyOf(served, id)))) throw new HttpError(404, 'NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
+        res.json({ results: null, message: 'Conversation state reset with success' });
+      })
+      .all(methodNotAllowed('GET', 'DELETE'));
+  }
 
   return router;
 }
