@@ -36,6 +36,8 @@ if (tokens) {
     `  curl -s ${url}/v1/resolve -H ${q(`Authorization: Token ${prod}`)}`,
     `  curl -s ${url}/v1/resolve -H ${q(`Authorization: Bearer ${staging}`)}`,
     `  curl -s ${url}/v1/files/training/intents/greetings.yaml -H ${q(`Authorization: Token ${staging}`)}`,
+    `  curl -s ${url}/v2/request -H ${q(`Authorization: Token ${prod}`)} -H 'Content-Type: application/json' -d '{"text": "can I get a big pizza with mushrooms?"}'`,
+    `  curl -s ${url}/build/v1/dialog -H ${q(`Authorization: Token ${prod}`)} -H 'Content-Type: application/json' -d '{"message": {"type": "text", "content": "I want a large pepperoni pizza"}, "conversation_id": "demo"}'`,
     `  curl -s ${url}/readyz`,
     `  curl -s ${url}/v1/environments -H ${q(`Authorization: Bearer ${adminToken}`)}`,
     `  curl -s ${q(`${url}/v1/logs?environment=production&limit=5`)} -H ${q(`Authorization: Bearer ${adminToken}`)}`,

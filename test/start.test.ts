@@ -41,10 +41,15 @@ describe('npm start (scripts/start.js)', () => {
     const staging = JSON.parse(curl(commands.find((l) => l.includes('/v1/resolve') && l.includes(saved.environments.staging))!));
     expect(staging).toMatchObject({ environment: 'staging', version: 'v2', commit: git(dir, 'rev-parse', 'v2') });
     expect(curl(commands.find((l) => l.includes('/v1/files/'))!)).toContain('good day to you');
+    const nlp = JSON.parse(curl(commands.find((l) => l.includes('/v2/request'))!));
+    expect(nlp.results).toMatchObject({ intents: [{ slug: 'order-pizza' }], entities: { 'pizza-size': [{ value: 'large' }], 'pizza-topping': [{ value: 'mushroom' }] } });
+    const dialog = JSON.parse(curl(commands.find((l) => l.includes('/build/v1/dialog'))!));
+    expect(dialog.results.messages[0].content).toBe('One large pepperoni pizza coming up! It will be with you in about 30 minutes.');
     expect(JSON.parse(curl(commands.find((l) => l.includes('/readyz'))!))).toMatchObject({ ready: true });
     expect(JSON.parse(curl(commands.find((l) => l.includes('/v1/environments'))!)).environments).toHaveLength(2);
     const logs = JSON.parse(curl(commands.find((l) => l.includes('/v1/logs'))!));
-    expect(logs.entries[0]).toMatchObject({ environment: 'production', route: '/v1/resolve', status: 200 });
+    expect(logs.entries[0]).toMatchObject({ environment: 'production', route: '/build/v1/dialog', status: 200, intent: 'order-pizza', skill: 'order-pizza' });
+    expect(logs.entries).toContainEqual(expect.objectContaining({ environment: 'production', route: '/v1/resolve', status: 200 }));
     expect(curl(commands.find((l) => l.includes('/metrics'))!)).toContain('botver_environment_info{environment="production",version="v1"');
     // Tokens never enter the repository, nor the resolver's log.
     for (const token of [...Object.values(saved.environments), ...Object.values(saved.versions)] as string[]) {
