@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { botver, exampleBotRepo, git, manifestAt, ok, refsSnapshot } from './helpers.js';
 import { openBotRepo } from '../src/ops/bot-repo.js';
 import { commitFiles } from '../src/ops/content-commit.js';
+import { MODEL_FORMAT } from '../src/nlu/engine.js';
 
 // `botver test` and the test gate of `botver promote`, on real repositories.
 
@@ -21,7 +22,7 @@ describe('botver test', () => {
     expect(r.stdout).toMatch(/^pass {2}tests\/smoke\.yaml: conversation "orders a pizza step by step", step 4 "pepperoni"$/m);
     expect(r.stdout).toMatch(new RegExp(`^v1 \\(${git(dir, 'rev-parse', '--short=7', 'v1')}\\): \\d+ passed, 0 failed, intent accuracy 100\\.0% \\(\\d+ utterances\\)$`, 'm'));
     const models = join(dir, '.git', 'botver', 'models');
-    expect(readdirSync(models)).toEqual([`${git(dir, 'rev-parse', 'v1')}.v1.json`]);
+    expect(readdirSync(models)).toEqual([`${git(dir, 'rev-parse', 'v1')}.v${MODEL_FORMAT}.json`]);
     // Tests every version's head without a ref; --json gives the reports.
     const all = await ok(dir, 'test', '--json');
     expect(all.reports.map((x: { ref: string; failed: number }) => [x.ref, x.failed])).toEqual([['v1', 0], ['v2', 0]]);

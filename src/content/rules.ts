@@ -69,7 +69,8 @@ export function contentRuleProblems(bundle: Bundle): Problem[] {
   for (const file of entities.values()) {
     if ('regex' in file.data && file.data.regex !== undefined) {
       try {
-        new RegExp(file.data.regex, file.data.flags ?? '');
+        // A pattern that matches nothing at all ("[0-9]*", "\\b") would be found everywhere.
+        if (new RegExp(file.data.regex, file.data.flags ?? '').test('')) problems.push(problemAt(file.yaml, ['regex'], 'the regular expression matches the empty text; it must match at least one character'));
       } catch (err) {
         problems.push(problemAt(file.yaml, ['regex'], `invalid regular expression: ${(err as Error).message}`));
       }

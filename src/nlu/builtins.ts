@@ -18,8 +18,9 @@ const WORDS = [...WORD_VALUES.keys()].sort((a, b) => b.length - a.length).join('
 
 const PERCENTAGE = /(?<![\w.-])(-?\d+(?:[.,]\d+)?)\s?(?:%|percent\b|per cent\b)/giu;
 const ORDINAL = new RegExp(`(?<![\\w.-])(?:(\\d+)(?:st|nd|rd|th)\\b|\\b(${ORDINAL_WORDS.filter(Boolean).join('|')})\\b)`, 'giu');
-// A number not glued to letters or dashes ("ORD-1234", "v2" are not numbers).
-const DIGITS = /(?<![\w.-])(-?\d+(?:[.,]\d+)?)(?![\w%]|\s?(?:percent|per cent)\b)/giu;
+// A number not glued to letters, dashes or dots on either side ("ORD-1234", "v2", "555-123",
+// "192.168.1.10", "2024-05-01" are not numbers); "1,000" is a thousand, "1,5" one and a half.
+const DIGITS = /(?<![\w.,-])(-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?))(?![\w%]|[.,-]\d|\s?(?:percent|per cent)\b)/giu;
 const WORD_NUMBER = new RegExp(`\\b(?:(${TENS.filter(Boolean).join('|')})[- ](${UNITS.slice(1, 10).join('|')})|(${WORDS}))\\b`, 'giu');
 
 export function recogniseBuiltins(text: string): BuiltinMatch[] {
@@ -34,10 +35,15 @@ export function recogniseBuiltins(text: string): BuiltinMatch[] {
   };
   for (const m of text.matchAll(PERCENTAGE)) add('percentage', m, parseFloat(m[1]!.replace(',', '.')));
   for (const m of text.matchAll(ORDINAL)) add('ordinal', m, m[1] ? Number(m[1]) : ORDINAL_WORDS.indexOf(m[2]!.toLowerCase()));
-  for (const m of text.matchAll(DIGITS)) add('number', m, parseFloat(m[1]!.replace(',', '.')));
+  for (const m of text.matchAll(DIGITS)) add('number', m, parseNumber(m[1]!));
   for (const m of text.matchAll(WORD_NUMBER)) {
     const scalar = m[3] ? WORD_VALUES.get(m[3].toLowerCase())! : WORD_VALUES.get(m[1]!.toLowerCase())! + WORD_VALUES.get(m[2]!.toLowerCase())!;
     add('number', m, scalar);
   }
   return out.sort((a, b) => a.start - b.start);
+}
+
+/** "1,000.5" -> 1000.5; "1,5" -> 1.5 (a comma not followed by exactly three digits is decimal). */
+function parseNumber(raw: string): number {
+  return parseFloat(/,\d{3}(?:\D|$)/.test(raw) ? raw.replace(/,/g, '') : raw.replace(',', '.'));
 }

@@ -12,7 +12,7 @@ import { recogniseBuiltins } from './builtins.js';
 // regexes. Built-ins: email, url, phone, ip from NLP.js; number, ordinal, percentage ours.
 
 /** Bumped when what a model holds changes: older cached models are then retrained. */
-export const MODEL_FORMAT = 1;
+export const MODEL_FORMAT = 2;
 /** Similarity (1 - edit distance / length) from which a synonym matches with a typo. */
 const FUZZY_THRESHOLD = 0.8;
 
@@ -29,11 +29,17 @@ export interface EntityMatch {
 
 export interface Analysis {
   language: string;
-  /** Every intent, best first (confidence 0..1). */
+  /** The intents the classifier scored above 0, best first (confidence 0..1). */
   intents: { slug: string; confidence: number }[];
   entities: EntityMatch[];
   /** NLP.js's sentiment score (AFINN-based; 0 is neutral). */
   sentiment: number;
+}
+
+interface RegexRule {
+  entity: string;
+  regex: string;
+  flags: string;
 }
 
 export interface TrainingInput {
@@ -73,18 +79,20 @@ export async function trainModel({ bundle, language }: TrainingInput): Promise<s
     for (const expression of intent.expressions) nlp.addDocument(localeOf(intent.language ?? language), expression, intent.slug);
   }
   const exact: string[] = [];
+  // Regex entities are matched by us, not NLP.js: its matcher loops forever on an empty match.
+  const regexes: RegexRule[] = [];
   for (const entity of bundle.entities) {
     if (entity.fuzzy === false) exact.push(entity.slug);
+    if (entity.regex !== undefined) {
+      regexes.push({ entity: entity.slug, regex: entity.regex, flags: (entity.flags ?? '').replace(/[gy]/g, '') });
+      continue;
+    }
     for (const locale of locales) {
-      if (entity.regex !== undefined) {
-        nlp.addNerRegexRule(locale, entity.slug, new RegExp(entity.regex, `${(entity.flags ?? '').replace(/[gy]/g, '')}g`));
-      } else {
-        for (const v of entity.values) nlp.addNerRuleOptionTexts(locale, entity.slug, v.value, [v.value, ...(v.synonyms ?? [])]);
-      }
+      for (const v of entity.values) nlp.addNerRuleOptionTexts(locale, entity.slug, v.value, [v.value, ...(v.synonyms ?? [])]);
     }
   }
   await nlp.train();
-  return JSON.stringify({ format: MODEL_FORMAT, locales: [...locales], exact, nlp: nlp.export(true) });
+  return JSON.stringify({ format: MODEL_FORMAT, locales: [...locales], exact, regexes, nlp: nlp.export(true) });
 }
 
 export class NluModel {
@@ -92,21 +100,23 @@ export class NluModel {
     private readonly nlp: any,
     private readonly locales: string[],
     private readonly exact: Set<string>,
+    private readonly regexes: { entity: string; pattern: RegExp }[],
   ) {}
 
   static async load(json: string): Promise<NluModel> {
-    const data = JSON.parse(json) as { format: number; locales: string[]; exact: string[]; nlp: string };
+    const data = JSON.parse(json) as { format: number; locales: string[]; exact: string[]; regexes: RegexRule[]; nlp: string };
     if (data.format !== MODEL_FORMAT) throw new Error(`model format ${data.format}, expected ${MODEL_FORMAT}`);
     const nlp = await createNlp();
     nlp.import(data.nlp);
-    return new NluModel(nlp, data.locales, new Set(data.exact));
+    const regexes = data.regexes.map((r) => ({ entity: r.entity, pattern: new RegExp(r.regex, `${r.flags}g`) }));
+    return new NluModel(nlp, data.locales, new Set(data.exact), regexes);
   }
 
   async analyse(text: string, language?: string): Promise<Analysis> {
     const locale = language && this.locales.includes(language) ? language : this.locales[0]!;
     const out = await this.nlp.process(locale, text);
     const intents = ((out.classifications ?? []) as { intent: string; score: number }[])
-      .filter((c) => c.intent !== 'None')
+      .filter((c) => c.intent !== 'None' && c.score > 0)
       .map((c) => ({ slug: c.intent, confidence: round(c.score) }))
       .sort((a, b) => b.confidence - a.confidence);
     const entities: EntityMatch[] = [];
@@ -114,12 +124,13 @@ export class NluModel {
       if (e.type === 'enum') {
         if (this.exact.has(e.entity) && e.accuracy < 1) continue;
         entities.push({ entity: e.entity, value: e.option, raw: e.utteranceText ?? e.sourceText, confidence: round(e.accuracy) });
-      } else if (e.type === 'regex') {
-        entities.push({ entity: e.entity, value: e.utteranceText ?? e.sourceText, raw: e.utteranceText ?? e.sourceText, confidence: 1 });
       } else if (['email', 'url', 'ip', 'phonenumber'].includes(e.entity)) {
         const name = e.entity === 'phonenumber' ? 'phone' : e.entity;
         entities.push({ entity: name, value: String(e.resolution?.value ?? e.sourceText), raw: e.utteranceText ?? e.sourceText, confidence: round(e.accuracy ?? 0.95) });
       }
+    }
+    for (const { entity, pattern } of this.regexes) {
+      for (const m of text.matchAll(pattern)) if (m[0]) entities.push({ entity, value: m[0], raw: m[0], confidence: 1 });
     }
     for (const b of recogniseBuiltins(text)) entities.push({ entity: b.entity, value: String(b.scalar), raw: b.raw, confidence: 0.99, scalar: b.scalar });
     return { language: out.locale ?? locale, intents, entities, sentiment: out.sentiment?.score ?? 0 };

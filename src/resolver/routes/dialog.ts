@@ -7,7 +7,7 @@ import type { ConversationStore, Conversation } from '../../dialog/store.js';
 import { emptyState, runTurn, type NlpResults } from '../../dialog/engine.js';
 import { resolveToken, servedOf, type Served } from '../served.js';
 import { HttpError, methodNotAllowed, unauthorized } from '../http-errors.js';
-import { platformResults } from './nlp.js';
+import { MAX_TEXT, platformResults } from './nlp.js';
 
 // POST /build/v1/dialog and the conversation states: the hosted platform's builder API,
 // answered by the skills of the version the token resolves to. A conversation keeps the
@@ -156,6 +156,6 @@ function dialogBody(raw: unknown): { text: string; conversationId: string; memor
   if (b.memory !== undefined && (typeof b.memory !== 'object' || b.memory === null || Array.isArray(b.memory))) throw new HttpError(400, 'BAD_REQUEST', '"memory" must be an object');
   if (b.language !== undefined && b.language !== null && (typeof b.language !== 'string' || !/^[a-z]{2}$/.test(b.language))) throw new HttpError(400, 'BAD_REQUEST', '"language" is a two-letter ISO 639-1 code');
   const text = message.type === 'text' && typeof message.content === 'string' ? message.content : '';
-  if (text.length > 10_000) throw new HttpError(400, 'BAD_REQUEST', 'the message is longer than 10000 characters');
+  if (text.length > MAX_TEXT) throw new HttpError(400, 'BAD_REQUEST', `the message is longer than ${MAX_TEXT} characters`);
   return { text, conversationId: String(id), memory: (b.memory as Record<string, unknown>) ?? {}, language: (b.language as string | null) ?? undefined };
 }

@@ -13,7 +13,8 @@ import { HttpError, methodNotAllowed } from '../http-errors.js';
 export const DEFAULT_NLU_THRESHOLD = 0.5;
 /** The platform's API version, as its answers carried it (SDKs do not read it). */
 const PLATFORM_VERSION = '2.12.0';
-const MAX_TEXT = 10_000;
+/** The platform's limit was lower still; analysis runs on the event loop, so long texts are refused. */
+export const MAX_TEXT = 2_000;
 
 export function nlpRoutes(live: LiveSnapshot, nlu: NluService): Router {
   const router = Router();
