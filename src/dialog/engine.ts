@@ -51,6 +51,9 @@ export interface Turn {
   ended: boolean;
 }
 
+/** A memory key holds something: an own property (not `constructor` or `toString` of every object) that is not null. */
+const filled = (memory: Record<string, unknown>, key: string) => Object.hasOwn(memory, key) && memory[key] !== undefined && memory[key] !== null;
+
 export const emptyState = (): DialogState => ({ memory: {}, skill: null, skill_stack: [], skill_occurences: {} });
 
 export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: NlpResults): Turn {
@@ -64,10 +67,12 @@ export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: Nl
   const active = state.skill ? (bySlug.get(state.skill) ?? null) : null;
   const matches = (skill: Skill, kind: 'intent' | 'entity' | 'memory') => (skill.triggers ?? []).some((t) => triggerKind(t) === kind && triggerMatches(t, topIntent, nlp, state.memory));
   // A message that answers what the skill in progress asked for stays with it, whatever its intent.
-  const answersActive = active?.requirements?.some((r) => state.memory[r.alias] === undefined && (nlp.entities[r.entity]?.length ?? 0) > 0) ?? false;
+  const answersActive = active?.requirements?.some((r) => !filled(state.memory, r.alias) && (nlp.entities[r.entity]?.length ?? 0) > 0) ?? false;
   const byIntent = answersActive ? undefined : (skills.find((s) => s !== active && !s.fallback && matches(s, 'intent')) ?? skills.find((s) => s !== active && s.fallback && matches(s, 'intent')));
   let skill: Skill | undefined;
   if (byIntent) {
+    // A skill taking over leaves the stack: it is running now, and must not be resumed later.
+    state.skill_stack = state.skill_stack.filter((slug) => slug !== byIntent.slug);
     if (active) state.skill_stack.push(active.slug);
     skill = byIntent;
   } else if (active) {
@@ -84,7 +89,7 @@ export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: Nl
   // Requirements, filled from this message's entities: each occurrence fills at most one.
   const used = new Map<string, number>();
   for (const req of skill.requirements ?? []) {
-    if (state.memory[req.alias] !== undefined) continue;
+    if (filled(state.memory, req.alias)) continue;
     const found = nlp.entities[req.entity] ?? [];
     const n = used.get(req.entity) ?? 0;
     if (n < found.length) {
@@ -92,7 +97,7 @@ export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: Nl
       used.set(req.entity, n + 1);
     }
   }
-  const missing = (skill.requirements ?? []).find((r) => state.memory[r.alias] === undefined);
+  const missing = (skill.requirements ?? []).find((r) => !filled(state.memory, r.alias));
   if (missing) {
     state.skill = skill.slug;
     reply(missing.ask);
@@ -105,7 +110,7 @@ export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: Nl
   state.skill = null;
   while (state.skill_stack.length) {
     const resumed = bySlug.get(state.skill_stack.pop()!);
-    const next = resumed?.requirements?.find((r) => state.memory[r.alias] === undefined);
+    const next = resumed?.requirements?.find((r) => !filled(state.memory, r.alias));
     if (resumed && next) {
       state.skill = resumed.slug;
       reply(next.ask);
@@ -130,12 +135,12 @@ const triggerKind = (t: Trigger): 'intent' | 'entity' | 'memory' => (t.intent !=
 function triggerMatches(t: Trigger, topIntent: string | null, nlp: NlpResults, memory: Record<string, unknown>): boolean {
   if (t.intent !== undefined) return t.intent === topIntent;
   if (t.entity !== undefined) return (nlp.entities[t.entity]?.length ?? 0) > 0;
-  const value = memory[t.memory];
-  const present = value !== undefined && value !== null;
+  const present = filled(memory, t.memory);
+  const value = present ? memory[t.memory] : undefined;
   if (t.exists !== undefined && present !== t.exists) return false;
   if (t.equals !== undefined) {
     const actual = value && typeof value === 'object' && 'value' in value ? (value as { value: unknown }).value : value;
-    return actual === t.equals || String(actual) === String(t.equals);
+    return present && (actual === t.equals || String(actual) === String(t.equals));
   }
   return t.exists !== undefined || present;
 }

@@ -12,6 +12,8 @@ export interface ModelChoice {
   model: NluModel;
   /** The commit the model was trained on (an older one while the current trains). */
   commit: string;
+  /** The version that commit was served as (an environment promoted meanwhile names another). */
+  version: string;
 }
 
 export class NluService {
@@ -41,9 +43,9 @@ export class NluService {
 
   /** Records the ready models as the last good ones (called on every change and every settled model). */
   remember(): void {
-    for (const [key, content] of this.served()) {
+    for (const [key, content, , version] of this.served()) {
       const model = this.store.ready(content.commit);
-      if (model) this.lastGood.set(key, { model, commit: content.commit });
+      if (model) this.lastGood.set(key, { model, commit: content.commit, version });
     }
   }
 
@@ -58,20 +60,21 @@ export class NluService {
     this.remember();
   }
 
-  private served(): [string, VersionContent, string][] {
+  /** [key, content, language, version] of everything the snapshot serves. */
+  private served(): [string, VersionContent, string, string][] {
     const snapshot = this.state?.snapshot;
     if (!snapshot) return [];
-    const out: [string, VersionContent, string][] = [];
-    for (const v of snapshot.versions.values()) if (v.content) out.push([`version:${v.name}`, v.content, snapshot.language]);
-    for (const e of snapshot.environments.values()) if (e.content) out.push([`environment:${e.name}`, e.content, snapshot.language]);
+    const out: [string, VersionContent, string, string][] = [];
+    for (const v of snapshot.versions.values()) if (v.content) out.push([`version:${v.name}`, v.content, snapshot.language, v.name]);
+    for (const e of snapshot.environments.values()) if (e.content) out.push([`environment:${e.name}`, e.content, snapshot.language, e.version]);
     return out;
   }
 
   /** The model for `key` ("version:v1", "environment:production") serving `content`, or null while none is ready. */
-  modelFor(key: string, content: VersionContent): ModelChoice | null {
+  modelFor(key: string, content: VersionContent, version: string): ModelChoice | null {
     const model = this.store.ready(content.commit);
     if (model) {
-      const choice = { model, commit: content.commit };
+      const choice = { model, commit: content.commit, version };
       this.lastGood.set(key, choice);
       return choice;
     }

@@ -31,15 +31,16 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
     // The commit answering: the conversation's own, else what the token serves now (or, while
     // its model trains, the commit of the model that answers meanwhile).
     let commit = previous?.commit;
+    let version = previous?.version ?? current.version;
     if (!commit) {
-      const choice = nlu.modelFor(`${current.owner.kind}:${current.owner.name}`, current.content);
+      const choice = nlu.modelFor(`${current.owner.kind}:${current.owner.name}`, current.content, current.version);
       if (!choice) throw new HttpError(503, 'MODEL_TRAINING', `the NLU model of version ${current.version} is being trained; try again shortly`, { 'Retry-After': '2' });
       commit = choice.commit;
+      version = choice.version;
     }
     const content = commit === current.content.commit ? current.content : await live.content(commit);
     if (!content.bundle) throw new HttpError(503, 'VERSION_UNAVAILABLE', `commit ${commit.slice(0, 12)} of this conversation no longer validates`);
     const model = await nlu.store.get(commit, () => ({ bundle: content.bundle!, language: current.snapshot.language }));
-    const version = previous?.version ?? current.version;
     const served: Served = { ...current, version, content };
 
     const language = body.language ?? previous?.language ?? current.snapshot.language;
