@@ -665,3 +665,14 @@ describe('runTurn: regressions', () => {
     expect(runTurn(skills, { ...emptyState(), memory: { y: null } }, nlp(null)).skill).toBeNull();
   });
 });
+
+describe('runTurn: a resumed skill with nothing left to ask', () => {
+  it('runs its actions', () => {
+    const order: Skill = { slug: 'order', triggers: [{ intent: 'order' }], requirements: [{ entity: 'size', alias: 'size', ask: 'Size?' }, { entity: 'time', alias: 'time', ask: 'When?' }], actions: [{ reply: 'A {{memory.size.value}} pizza, {{memory.time}}' }] };
+    const rush: Skill = { slug: 'rush', triggers: [{ intent: 'rush' }], actions: [{ set: { time: 'once' } }, { reply: 'As soon as possible, then.' }] };
+    const turns = converse([order, rush], [nlp('order', { size: [ent('large')] }), nlp('rush')]);
+    expect(texts(turns[0]!)).toEqual(['When?']);
+    expect(texts(turns[1]!)).toEqual(['As soon as possible, then.', 'A large pizza, once']);
+    expect(turns[1]!.state).toMatchObject({ skill: null, skill_stack: [] });
+  });
+});

@@ -10,7 +10,8 @@ import { renderDeep, renderTemplate } from './templates.js';
 //   2. its requirements are filled, in order, from the message's entities (into memory under
 //      their alias); the first one still missing is asked for, and the skill stays in progress;
 //   3. with every requirement filled, its actions run in order: reply, set, unset, end. Then
-//      the skill on top of the stack (if any) resumes by asking for what it still misses.
+//      the skill on top of the stack (if any) resumes by asking for what it still misses (or,
+//      when nothing is missing any more, by running its actions).
 // `end` clears memory and the skill stack: the conversation is over.
 
 export interface NlpEntity {
@@ -106,16 +107,19 @@ export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: Nl
 
   const ended = runActions(skill.actions, state, reply);
   if (ended) return { state: emptyState(), messages, skill: skill.slug, ended: true };
-  // Done: the interrupted skill (if any) resumes by asking for what it still misses.
+  // Done: the interrupted skill (if any) resumes by asking for what it still misses, or, when
+  // the skill that interrupted it filled everything, by running its actions.
   state.skill = null;
   while (state.skill_stack.length) {
     const resumed = bySlug.get(state.skill_stack.pop()!);
-    const next = resumed?.requirements?.find((r) => !filled(state.memory, r.alias));
-    if (resumed && next) {
+    if (!resumed) continue;
+    const next = resumed.requirements?.find((r) => !filled(state.memory, r.alias));
+    if (next) {
       state.skill = resumed.slug;
       reply(next.ask);
       break;
     }
+    if (runActions(resumed.actions, state, reply)) return { state: emptyState(), messages, skill: skill.slug, ended: true };
   }
   return { state, messages, skill: skill.slug, ended: false };
 }
