@@ -1,13 +1,21 @@
-// Built-in entities that NLP.js's default extractors get wrong or print to stdout (its number
-// recognizer logs every match with console.log, and reads "ORD-1234" as -1234): numbers,
-// ordinals and percentages are recognised here. email, url, phone and ip come from NLP.js.
+// The built-in entities (DESIGN.md: number, ordinal, percentage, email, url, phone, ip),
+// recognised here rather than by NLP.js's default extractors, which print every number to
+// stdout, read "ORD-1234" as -1234 and run on every message twice. Earlier kinds take their
+// text first: a phone number's digits are not also numbers.
 
 export interface BuiltinMatch {
-  entity: 'number' | 'ordinal' | 'percentage';
+  entity: 'email' | 'url' | 'ip' | 'phone' | 'number' | 'ordinal' | 'percentage';
   raw: string;
-  scalar: number;
+  /** For number, ordinal and percentage. */
+  scalar?: number;
   start: number;
 }
+
+const EMAIL = /(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])/gu;
+const URL = /\b(?:https?:\/\/|www\.)[^\s<>"']+[^\s<>"'.,;:!?)\]]/giu;
+const IP = /(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w.])/gu;
+// 7 to 15 digits in groups, optionally with a +country code and an (area) code.
+const PHONE = /(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,4}){1,4}(?![\w%])/gu;
 
 const UNITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen', 'eighteen', 'nineteen'];
 const TENS = ['', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'];
@@ -27,12 +35,19 @@ export function recogniseBuiltins(text: string): BuiltinMatch[] {
   const out: BuiltinMatch[] = [];
   const taken: [number, number][] = [];
   const free = (start: number, end: number) => taken.every(([s, e]) => end <= s || start >= e);
-  const add = (entity: BuiltinMatch['entity'], m: RegExpExecArray, scalar: number) => {
+  const add = (entity: BuiltinMatch['entity'], m: RegExpExecArray, scalar?: number) => {
     const end = m.index + m[0].length;
-    if (!free(m.index, end) || !Number.isFinite(scalar)) return;
+    if (!free(m.index, end) || (scalar !== undefined && !Number.isFinite(scalar))) return;
     taken.push([m.index, end]);
-    out.push({ entity, raw: m[0], scalar, start: m.index });
+    out.push({ entity, raw: m[0], ...(scalar !== undefined && { scalar }), start: m.index });
   };
+  for (const m of text.matchAll(EMAIL)) add('email', m);
+  for (const m of text.matchAll(URL)) add('url', m);
+  for (const m of text.matchAll(IP)) add('ip', m);
+  for (const m of text.matchAll(PHONE)) {
+    const digits = m[0].replace(/\D/g, '').length;
+    if (digits >= 7 && digits <= 15 && /[\s.()+-]/.test(m[0])) add('phone', m);
+  }
   for (const m of text.matchAll(PERCENTAGE)) add('percentage', m, parseFloat(m[1]!.replace(',', '.')));
   for (const m of text.matchAll(ORDINAL)) add('ordinal', m, m[1] ? Number(m[1]) : ORDINAL_WORDS.indexOf(m[2]!.toLowerCase()));
   for (const m of text.matchAll(DIGITS)) add('number', m, parseNumber(m[1]!));

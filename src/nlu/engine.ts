@@ -1,20 +1,19 @@
 import { containerBootstrap } from '@nlpjs/core';
 import { Nlp } from '@nlpjs/nlp';
 import { LangEn } from '@nlpjs/lang-en-min';
-import { BuiltinDefault } from '@nlpjs/builtin-default';
 import type { BundleData } from '../resolver/version-content.js';
 import { recogniseBuiltins } from './builtins.js';
+import { ValueListMatcher, type ValueList } from './value-lists.js';
 
-// Intent classification and entity extraction for one version, with NLP.js (offline, no
-// autoSave/autoLoad): trained from the version's training/ files, exported as JSON (what the
-// model cache stores), imported to answer. Custom entities are NLP.js NER rules: value lists
-// with synonyms (matched ignoring case, and with small typos unless `fuzzy: false`) and
-// regexes. Built-ins: email, url, phone, ip from NLP.js; number, ordinal, percentage ours.
+// Intent classification for one version with NLP.js (offline, no autoSave/autoLoad): trained
+// from the version's training/ files, exported as JSON (what the model cache stores), imported
+// to answer. Entities are botver's own, stored beside the classifier: value lists with synonyms
+// (value-lists.ts: ignoring case, small typos unless `fuzzy: false`), regexes, and the
+// built-ins (builtins.ts). NLP.js's entity extraction ran twice per message, cost most of a
+// request's time, looped forever on an empty regex match and printed numbers to stdout.
 
 /** Bumped when what a model holds changes: older cached models are then retrained. */
-export const MODEL_FORMAT = 2;
-/** Similarity (1 - edit distance / length) from which a synonym matches with a typo. */
-const FUZZY_THRESHOLD = 0.8;
+export const MODEL_FORMAT = 3;
 
 export interface EntityMatch {
   /** The entity slug (or built-in name). */
@@ -56,8 +55,6 @@ async function createNlp() {
   const container = await containerBootstrap();
   container.use(Nlp);
   container.use(LangEn);
-  // Only the NLP.js built-ins that behave (see builtins.ts for the others).
-  container.register('extract-builtin-??', new BuiltinDefault({ builtins: ['Email', 'URL', 'IpAddress', 'PhoneNumber'] }), true);
   // NLP.js logs every training epoch to stdout unless told not to.
   container.registerConfiguration('nlu-??', { ...container.getConfiguration('nlu-??'), log: false }, true);
   const nlp = container.get('nlp');
@@ -65,8 +62,7 @@ async function createNlp() {
   nlp.settings.autoLoad = false;
   nlp.settings.calculateSentiment = true;
   nlp.settings.threshold = 0; // the threshold is the manifest's, applied by the caller
-  nlp.forceNER = true;
-  nlp.ner.settings.threshold = FUZZY_THRESHOLD;
+  nlp.forceNER = false; // entities are ours
   return nlp;
 }
 
@@ -78,38 +74,31 @@ export async function trainModel({ bundle, language }: TrainingInput): Promise<s
   for (const intent of bundle.intents) {
     for (const expression of intent.expressions) nlp.addDocument(localeOf(intent.language ?? language), expression, intent.slug);
   }
-  const exact: string[] = [];
-  // Regex entities are matched by us, not NLP.js: its matcher loops forever on an empty match.
   const regexes: RegexRule[] = [];
+  const lists: ValueList[] = [];
   for (const entity of bundle.entities) {
-    if (entity.fuzzy === false) exact.push(entity.slug);
-    if (entity.regex !== undefined) {
-      regexes.push({ entity: entity.slug, regex: entity.regex, flags: (entity.flags ?? '').replace(/[gy]/g, '') });
-      continue;
-    }
-    for (const locale of locales) {
-      for (const v of entity.values) nlp.addNerRuleOptionTexts(locale, entity.slug, v.value, [v.value, ...(v.synonyms ?? [])]);
-    }
+    if (entity.regex !== undefined) regexes.push({ entity: entity.slug, regex: entity.regex, flags: (entity.flags ?? '').replace(/[gy]/g, '') });
+    else lists.push({ entity: entity.slug, fuzzy: entity.fuzzy !== false, values: entity.values.map((v) => ({ value: v.value, synonyms: v.synonyms ?? [] })) });
   }
   await nlp.train();
-  return JSON.stringify({ format: MODEL_FORMAT, locales: [...locales], exact, regexes, nlp: nlp.export(true) });
+  return JSON.stringify({ format: MODEL_FORMAT, locales: [...locales], lists, regexes, nlp: nlp.export(true) });
 }
 
 export class NluModel {
   private constructor(
     private readonly nlp: any,
     private readonly locales: string[],
-    private readonly exact: Set<string>,
+    private readonly lists: ValueListMatcher,
     private readonly regexes: { entity: string; pattern: RegExp }[],
   ) {}
 
   static async load(json: string): Promise<NluModel> {
-    const data = JSON.parse(json) as { format: number; locales: string[]; exact: string[]; regexes: RegexRule[]; nlp: string };
+    const data = JSON.parse(json) as { format: number; locales: string[]; lists: ValueList[]; regexes: RegexRule[]; nlp: string };
     if (data.format !== MODEL_FORMAT) throw new Error(`model format ${data.format}, expected ${MODEL_FORMAT}`);
     const nlp = await createNlp();
     nlp.import(data.nlp);
     const regexes = data.regexes.map((r) => ({ entity: r.entity, pattern: new RegExp(r.regex, `${r.flags}g`) }));
-    return new NluModel(nlp, data.locales, new Set(data.exact), regexes);
+    return new NluModel(nlp, data.locales, new ValueListMatcher(data.lists), regexes);
   }
 
   async analyse(text: string, language?: string): Promise<Analysis> {
@@ -119,20 +108,11 @@ export class NluModel {
       .filter((c) => c.intent !== 'None' && c.score > 0)
       .map((c) => ({ slug: c.intent, confidence: round(c.score) }))
       .sort((a, b) => b.confidence - a.confidence);
-    const entities: EntityMatch[] = [];
-    for (const e of (out.entities ?? []) as any[]) {
-      if (e.type === 'enum') {
-        if (this.exact.has(e.entity) && e.accuracy < 1) continue;
-        entities.push({ entity: e.entity, value: e.option, raw: e.utteranceText ?? e.sourceText, confidence: round(e.accuracy) });
-      } else if (['email', 'url', 'ip', 'phonenumber'].includes(e.entity)) {
-        const name = e.entity === 'phonenumber' ? 'phone' : e.entity;
-        entities.push({ entity: name, value: String(e.resolution?.value ?? e.sourceText), raw: e.utteranceText ?? e.sourceText, confidence: round(e.accuracy ?? 0.95) });
-      }
-    }
+    const entities: EntityMatch[] = this.lists.match(text);
     for (const { entity, pattern } of this.regexes) {
       for (const m of text.matchAll(pattern)) if (m[0]) entities.push({ entity, value: m[0], raw: m[0], confidence: 1 });
     }
-    for (const b of recogniseBuiltins(text)) entities.push({ entity: b.entity, value: String(b.scalar), raw: b.raw, confidence: 0.99, scalar: b.scalar });
+    for (const b of recogniseBuiltins(text)) entities.push({ entity: b.entity, value: b.scalar !== undefined ? String(b.scalar) : b.raw, raw: b.raw, confidence: 0.99, ...(b.scalar !== undefined && { scalar: b.scalar }) });
     return { language: out.locale ?? locale, intents, entities, sentiment: out.sentiment?.score ?? 0 };
   }
 }

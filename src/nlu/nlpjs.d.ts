@@ -15,8 +15,3 @@ declare module '@nlpjs/nlp' {
 declare module '@nlpjs/lang-en-min' {
   export const LangEn: unknown;
 }
-declare module '@nlpjs/builtin-default' {
-  export class BuiltinDefault {
-    constructor(settings?: { builtins?: string[] });
-  }
-}
