@@ -411,10 +411,14 @@ describe('NLU models cached per commit', () => {
     await two.close();
 
     // A cached model that does not parse is trained again (and rewritten), not served, not fatal.
+    // Models load on first use: the first request finds it broken and gets 503 while it retrains.
     const headFile = join(gitdir, 'botver', 'models', `${head}.v${MODEL_FORMAT}.json`);
     writeFileSync(headFile, '{"format": 1, "nlp": ');
     const third = captureLogger('info');
     const three = await serve(dir, { logger: third.logger });
+    const retrying = await nlp(three.url, tokens.v1, { text: 'do you deliver to my area?' });
+    expect([retrying.status, retrying.body.error?.code]).toEqual([503, 'MODEL_TRAINING']);
+    await three.nlu.idle();
     expect(third.lines().filter((l) => l.msg === 'cached NLU model unreadable; training again').map((l) => l.commit)).toEqual([head]);
     expect(trainedCommits(third.lines())).toEqual([head.slice(0, 12)]);
     expect(JSON.parse(readFileSync(headFile, 'utf8'))).toMatchObject({ format: MODEL_FORMAT });

@@ -5,10 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../git/atomic-fs.js';
 import { MODEL_FORMAT, NluModel, trainModel, type TrainingInput } from './engine.js';
 
-// NLU models by commit: trained once per commit in a worker thread, kept in memory (least
-// recently used out past `capacity`) and on disk in <gitdir>/botver/models/, so neither a
-// restart nor a return to an old commit retrains. A commit's model is asked for with `ensure`
-// and answered by `ready` once trained; meanwhile callers serve the previous good model.
+// NLU models by commit: trained once per commit in a worker thread and kept on disk in
+// <gitdir>/botver/models/, so neither a restart nor a return to an old commit retrains; loaded
+// into memory on first use (milliseconds), the least recently used dropped past `capacity`, so
+// memory follows the versions actually asked, not every version served. `ensure` starts the
+// training, `has` says it is done, `load` gives the model; meanwhile callers use the previous one.
 
 /** The part of a pino logger the store uses (the CLI passes a silent one without loading pino). */
 export type StoreLog = { [level in 'info' | 'warn' | 'error']: (fields: object, message: string) => void };
@@ -21,16 +22,19 @@ export interface ModelStoreOptions {
   logger: StoreLog;
   /** Models kept in memory. Default 8. */
   capacity?: number;
-  /** Called when a model becomes ready (or fails). */
+  /** Called when a model is trained (or fails). */
   onSettled?: (commit: string) => void;
   /** Train in this thread (no worker): for tools that train one model and exit. */
   inline?: boolean;
 }
 
-type Entry = { state: 'training' } | { state: 'ready'; model: NluModel } | { state: 'failed'; error: string };
+/** stored: trained, in the disk cache (or, if it could not be written, in `json`); loaded on demand. */
+type Entry = { state: 'training' } | { state: 'stored'; json?: string } | { state: 'failed'; error: string };
 
 export class ModelStore {
   private readonly entries = new Map<string, Entry>();
+  /** Models in memory, least recently used first: loaded on first use, at most `capacity`. */
+  private readonly loaded = new Map<string, Promise<NluModel>>();
   private readonly dir: string;
   private worker: Worker | null = null;
   private nextId = 1;
@@ -41,18 +45,12 @@ export class ModelStore {
     this.dir = join(options.gitdir, 'botver', 'models');
   }
 
-  /** The commit's model when it is ready, else null (and training, or loading from disk, starts). */
-  ready(commit: string): NluModel | null {
-    const entry = this.entries.get(commit);
-    if (entry?.state === 'ready') {
-      this.entries.delete(commit); // most recently used last
-      this.entries.set(commit, entry);
-      return entry.model;
-    }
-    return null;
+  /** Whether the commit's model is trained (it loads in milliseconds on first use). */
+  has(commit: string): boolean {
+    return this.entries.get(commit)?.state === 'stored';
   }
 
-  /** Commits whose model is being trained or loaded. */
+  /** Commits whose model is being trained. */
   get training(): string[] {
     return [...this.entries].filter(([, e]) => e.state === 'training').map(([c]) => c);
   }
@@ -62,12 +60,16 @@ export class ModelStore {
     return entry?.state === 'failed' ? entry.error : null;
   }
 
-  /** Starts getting the commit's model (disk, else training) unless it is there or on its way. */
+  /** Starts training the commit's model unless it is in the disk cache, trained or on its way. */
   ensure(commit: string, input: () => TrainingInput): void {
     if (this.entries.has(commit) || this.closed) return;
+    if (existsSync(this.file(commit))) {
+      this.entries.set(commit, { state: 'stored' });
+      return;
+    }
     this.entries.set(commit, { state: 'training' });
-    void this.obtain(commit, input).then(
-      (model) => this.settle(commit, { state: 'ready', model }),
+    void this.train(commit, input).then(
+      (json) => this.settle(commit, json),
       (err: unknown) => {
         const error = err instanceof Error ? err.message : String(err);
         this.options.logger.error({ commit, error }, `training the NLU model of ${commit.slice(0, 12)} failed`);
@@ -76,14 +78,29 @@ export class ModelStore {
     );
   }
 
-  /** Resolves once the commit's model is ready (training it if needed); throws if training fails. */
+  /** The trained model of `commit`, loaded into memory if it is not there yet. */
+  load(commit: string): Promise<NluModel> {
+    let model = this.loaded.get(commit);
+    if (model) {
+      this.loaded.delete(commit); // most recently used last
+    } else {
+      const entry = this.entries.get(commit);
+      if (entry?.state !== 'stored') return Promise.reject(new Error(`the NLU model of ${commit.slice(0, 12)} is not trained`));
+      model = this.read(commit, entry.json);
+      model.catch(() => this.loaded.get(commit) === model && this.loaded.delete(commit));
+    }
+    this.loaded.set(commit, model);
+    while (this.loaded.size > (this.options.capacity ?? 8)) this.loaded.delete(this.loaded.keys().next().value!);
+    return model;
+  }
+
+  /** Resolves once the commit's model is trained and loaded; throws if training fails. */
   async get(commit: string, input: () => TrainingInput): Promise<NluModel> {
     this.ensure(commit, input);
     for (;;) {
       const entry = this.entries.get(commit);
-      if (entry?.state === 'ready') return entry.model;
+      if (entry?.state === 'stored') return this.load(commit);
       if (entry?.state === 'failed') throw new Error(entry.error);
-      if (!entry) this.ensure(commit, input); // evicted meanwhile
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -96,48 +113,58 @@ export class ModelStore {
     this.worker = null;
   }
 
+  private file(commit: string): string {
+    return join(this.dir, `${commit}.v${MODEL_FORMAT}.json`);
+  }
+
   private settle(commit: string, entry: Entry): void {
     if (this.closed) return;
     this.entries.set(commit, entry);
-    const capacity = this.options.capacity ?? 8;
-    for (const [key, e] of this.entries) {
-      if (this.entries.size <= capacity) break;
-      if (e.state !== 'training' && key !== commit) this.entries.delete(key);
-    }
     this.options.onSettled?.(commit);
   }
 
-  private async obtain(commit: string, input: () => TrainingInput): Promise<NluModel> {
-    const file = join(this.dir, `${commit}.v${MODEL_FORMAT}.json`);
-    const cached = await fsp.readFile(file, 'utf8').catch(() => null);
-    if (cached !== null) {
-      try {
-        return await NluModel.load(cached);
-      } catch (err) {
-        this.options.logger.warn({ commit, file, error: (err as Error).message }, 'cached NLU model unreadable; training again');
-      }
+  /** Loads a stored model; a cache file that does not load is deleted and the model trained again. */
+  private async read(commit: string, json?: string): Promise<NluModel> {
+    const text = json ?? (await fsp.readFile(this.file(commit), 'utf8'));
+    try {
+      return await NluModel.load(text);
+    } catch (err) {
+      this.options.logger.warn({ commit, error: (err as Error).message }, 'cached NLU model unreadable; training again');
+      await fsp.rm(this.file(commit), { force: true });
+      this.entries.delete(commit);
+      throw err;
     }
+  }
+
+  /** Trains the model and writes it to the disk cache; returns the entry to keep. */
+  private async train(commit: string, input: () => TrainingInput): Promise<Entry> {
     const started = performance.now();
     const json = this.options.inline ? await trainModel(input()) : await this.trainInWorker(input());
-    const model = await NluModel.load(json);
     this.options.logger.info({ commit, ms: Math.round(performance.now() - started) }, `trained the NLU model of ${commit.slice(0, 12)}`);
     try {
       await fsp.mkdir(this.dir, { recursive: true });
-      await writeFileAtomic(file, json);
+      await writeFileAtomic(this.file(commit), json);
+      return { state: 'stored' };
     } catch (err) {
-      // A read-only repository still serves; it retrains after a restart.
-      this.options.logger.warn({ file, error: (err as Error).message }, 'cannot cache the NLU model on disk');
+      // A read-only repository still serves (the model stays in memory); it retrains after a restart.
+      this.options.logger.warn({ file: this.file(commit), error: (err as Error).message }, 'cannot cache the NLU model on disk');
+      return { state: 'stored', json };
     }
-    return model;
   }
 
   private trainInWorker(input: TrainingInput): Promise<string> {
     if (!this.worker) {
-      this.worker = new Worker(workerFile());
+      // A small young generation keeps training's peak memory down; the worker is ended once
+      // nothing is left to train (see below), so its heap is not kept for the server's life.
+      this.worker = new Worker(workerFile(), { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
       this.worker.unref();
       this.worker.on('message', ({ id, model, error }: { id: number; model?: string; error?: string }) => {
         this.pending.get(id)?.({ model, error });
         this.pending.delete(id);
+        if (this.pending.size === 0) {
+          void this.worker?.terminate();
+          this.worker = null;
+        }
       });
       this.worker.on('error', (err) => {
         for (const resolve of this.pending.values()) resolve({ error: `training worker failed: ${err.message}` });

@@ -18,7 +18,7 @@ export interface ModelChoice {
 
 export class NluService {
   readonly store: ModelStore;
-  private readonly lastGood = new Map<string, ModelChoice>();
+  private readonly lastGood = new Map<string, { commit: string; version: string }>();
   private state: ResolverState | null = null;
 
   constructor(options: { gitdir: string; logger: Logger; onChange?: () => void }) {
@@ -41,11 +41,10 @@ export class NluService {
     this.remember();
   }
 
-  /** Records the ready models as the last good ones (called on every change and every settled model). */
+  /** Records the trained models as the last good ones (called on every change and every trained model). */
   remember(): void {
     for (const [key, content, , version] of this.served()) {
-      const model = this.store.ready(content.commit);
-      if (model) this.lastGood.set(key, { model, commit: content.commit, version });
+      if (this.store.has(content.commit)) this.lastGood.set(key, { commit: content.commit, version });
     }
   }
 
@@ -70,16 +69,25 @@ export class NluService {
     return out;
   }
 
-  /** The model for `key` ("version:v1", "environment:production") serving `content`, or null while none is ready. */
-  modelFor(key: string, content: VersionContent, version: string): ModelChoice | null {
-    const model = this.store.ready(content.commit);
-    if (model) {
-      const choice = { model, commit: content.commit, version };
+  /** The model for `key` ("version:v1", "environment:production") serving `content`, or null while none is trained. */
+  async modelFor(key: string, content: VersionContent, version: string): Promise<ModelChoice | null> {
+    let choice: { commit: string; version: string } | undefined;
+    if (this.store.has(content.commit)) {
+      choice = { commit: content.commit, version };
       this.lastGood.set(key, choice);
-      return choice;
+    } else {
+      if (content.bundle && this.state?.snapshot) this.store.ensure(content.commit, () => ({ bundle: content.bundle!, language: this.state!.snapshot!.language }));
+      choice = this.lastGood.get(key);
     }
-    if (content.bundle && this.state?.snapshot) this.store.ensure(content.commit, () => ({ bundle: content.bundle!, language: this.state!.snapshot!.language }));
-    return this.lastGood.get(key) ?? null;
+    if (!choice) return null;
+    try {
+      return { ...choice, model: await this.store.load(choice.commit) };
+    } catch {
+      // An unreadable cache file: it was dropped and the model is trained again meanwhile.
+      this.lastGood.delete(key);
+      if (content.bundle && this.state?.snapshot) this.store.ensure(content.commit, () => ({ bundle: content.bundle!, language: this.state!.snapshot!.language }));
+      return null;
+    }
   }
 
   /** Commits served now whose model is not ready yet. */

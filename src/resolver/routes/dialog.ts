@@ -33,7 +33,7 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
     let commit = previous?.commit;
     let version = previous?.version ?? current.version;
     if (!commit) {
-      const choice = nlu.modelFor(`${current.owner.kind}:${current.owner.name}`, current.content, current.version);
+      const choice = await nlu.modelFor(`${current.owner.kind}:${current.owner.name}`, current.content, current.version);
       if (!choice) throw new HttpError(503, 'MODEL_TRAINING', `the NLU model of version ${current.version} is being trained; try again shortly`, { 'Retry-After': '2' });
       commit = choice.commit;
       version = choice.version;

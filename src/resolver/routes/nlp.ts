@@ -23,7 +23,7 @@ export function nlpRoutes(live: LiveSnapshot, nlu: NluService): Router {
     .post(resolveToken(live), async (req, res) => {
       const { text, language } = requestBody(req.body);
       const served = servedOf(res);
-      const choice = nlu.modelFor(`${served.owner.kind}:${served.owner.name}`, served.content, served.version);
+      const choice = await nlu.modelFor(`${served.owner.kind}:${served.owner.name}`, served.content, served.version);
       const failed = choice ? null : nlu.store.failure(served.content.commit);
       if (failed) throw new HttpError(503, 'MODEL_FAILED', `the NLU model of version ${served.version} at ${served.content.commit.slice(0, 12)} could not be trained; see the resolver's log`);
       if (!choice) throw new HttpError(503, 'MODEL_TRAINING', `the NLU model of version ${served.version} is being trained; try again shortly`, { 'Retry-After': '2' });
