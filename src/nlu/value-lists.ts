@@ -68,15 +68,29 @@ export class ValueListMatcher {
     if (this.fuzzyPhrases.length) {
       for (let i = 0; i < tokens.length; i++) {
         if (taken[i]) continue;
+        // The spans starting here, one per phrase length, built once.
+        const spans: (string | null)[] = [];
+        const spanOf = (n: number): string | null => {
+          if (spans[n] !== undefined) return spans[n]!;
+          let span: string | null = null;
+          if (i + n <= tokens.length) {
+            span = tokens[i]!.word;
+            for (let k = i + 1; k < i + n && span !== null; k++) span = taken[k] ? null : `${span} ${tokens[k]!.word}`;
+          }
+          return (spans[n] = span);
+        };
         let best: { phrase: Phrase; n: number; similarity: number } | null = null;
         for (const phrase of this.fuzzyPhrases) {
           const n = phrase.words.length;
-          if (i + n > tokens.length || taken.slice(i, i + n).some(Boolean)) continue;
-          const span = tokens.slice(i, i + n).map((t) => t.word).join(' ');
+          const span = spanOf(n);
+          if (span === null) continue;
           const longest = Math.max(span.length, phrase.text.length);
-          if (Math.abs(span.length - phrase.text.length) > longest * (1 - FUZZY_THRESHOLD)) continue;
-          const similarity = 1 - editDistance(span, phrase.text) / longest;
-          if (similarity >= FUZZY_THRESHOLD && (!best || similarity > best.similarity || (similarity === best.similarity && n > best.n))) best = { phrase, n, similarity };
+          const allowed = Math.floor(longest * (1 - FUZZY_THRESHOLD) + 1e-9);
+          if (Math.abs(span.length - phrase.text.length) > allowed) continue;
+          const distance = editDistance(span, phrase.text, allowed);
+          if (distance > allowed) continue;
+          const similarity = 1 - distance / longest;
+          if (!best || similarity > best.similarity || (similarity === best.similarity && n > best.n)) best = { phrase, n, similarity };
         }
         if (best) take(i, best.n, best.phrase, Math.round(best.similarity * 1000) / 1000);
       }
@@ -85,15 +99,29 @@ export class ValueListMatcher {
   }
 }
 
-/** Levenshtein distance, two rows. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+/** Levenshtein distance, two reused rows; stops early (returning more than `max`) once every path costs more than `max`. */
+let rowA = new Int32Array(64);
+let rowB = new Int32Array(64);
+function editDistance(a: string, b: string, max: number): number {
+  if (rowA.length <= b.length) {
+    rowA = new Int32Array(b.length + 1);
+    rowB = new Int32Array(b.length + 1);
+  }
+  let previous = rowA;
+  let current = rowB;
+  for (let j = 0; j <= b.length; j++) previous[j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const current = [i];
+    current[0] = i;
+    let rowMin = i;
+    const ca = a.charCodeAt(i - 1);
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cost = previous[j - 1]! + (ca === b.charCodeAt(j - 1) ? 0 : 1);
+      const v = Math.min(previous[j]! + 1, current[j - 1]! + 1, cost);
+      current[j] = v;
+      if (v < rowMin) rowMin = v;
     }
-    previous = current;
+    if (rowMin > max) return max + 1;
+    [previous, current] = [current, previous];
   }
   return previous[b.length]!;
 }
