@@ -605,3 +605,23 @@ describe('regressions', () => {
     expect(r.stdout).toMatch(/v2:training\/entities\/code\.yaml:2:\d+ the regular expression matches the empty text/);
   });
 });
+
+describe('languages', () => {
+  it('trains and answers in the bot language with its NLP.js stemmer (French here)', async () => {
+    const bundle = {
+      intents: [
+        { slug: 'salutations', expressions: ['bonjour', 'salut', 'bonsoir à vous', 'bonjour tout le monde'] },
+        { slug: 'commande', expressions: ['je voudrais commander une pizza', 'une pizza s il vous plaît', 'je veux commander', 'commander des pizzas'] },
+      ],
+      entities: [],
+      skills: [],
+      tests: [],
+    };
+    const model = await NluModel.load(await trainModel({ bundle, language: 'fr' }));
+    expect((await model.analyse('Bonjour', 'fr')).intents[0]?.slug).toBe('salutations');
+    const order = await model.analyse('je voudrais commander deux pizzas', 'fr');
+    expect(order).toMatchObject({ language: 'fr', intents: [{ slug: 'commande' }] });
+    // An unknown language is answered with the bot's.
+    expect((await model.analyse('salut', 'xx')).language).toBe('fr');
+  });
+});

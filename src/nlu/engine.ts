@@ -1,6 +1,12 @@
 import { containerBootstrap } from '@nlpjs/core';
 import { Nlp } from '@nlpjs/nlp';
 import { LangEn } from '@nlpjs/lang-en-min';
+import { LangFr } from '@nlpjs/lang-fr';
+import { LangEs } from '@nlpjs/lang-es';
+import { LangDe } from '@nlpjs/lang-de';
+import { LangIt } from '@nlpjs/lang-it';
+import { LangPt } from '@nlpjs/lang-pt';
+import { LangNl } from '@nlpjs/lang-nl';
 import type { BundleData } from '../resolver/version-content.js';
 import { recogniseBuiltins } from './builtins.js';
 import { ValueListMatcher, type ValueList } from './value-lists.js';
@@ -47,14 +53,15 @@ export interface TrainingInput {
   language: string;
 }
 
-/** Languages NLP.js has a tokenizer and stemmer for here; others are processed as English. */
-const SUPPORTED = new Set(['en']);
-const localeOf = (language: string) => (SUPPORTED.has(language) ? language : 'en');
+/** Languages with an NLP.js tokenizer and stemmer here; others are processed as English. */
+const LANGUAGES: Record<string, unknown> = { en: LangEn, fr: LangFr, es: LangEs, de: LangDe, it: LangIt, pt: LangPt, nl: LangNl };
+export const SUPPORTED_LANGUAGES = Object.keys(LANGUAGES);
+const localeOf = (language: string) => (Object.hasOwn(LANGUAGES, language) ? language : 'en');
 
-async function createNlp() {
+async function createNlp(locales: Iterable<string>) {
   const container = await containerBootstrap();
   container.use(Nlp);
-  container.use(LangEn);
+  for (const locale of new Set(locales)) container.use(LANGUAGES[locale]);
   // NLP.js logs every training epoch to stdout unless told not to.
   container.registerConfiguration('nlu-??', { ...container.getConfiguration('nlu-??'), log: false }, true);
   const nlp = container.get('nlp');
@@ -68,8 +75,8 @@ async function createNlp() {
 
 /** Trains a model for a version's content; returns it as JSON (NLP.js export plus our entity settings). */
 export async function trainModel({ bundle, language }: TrainingInput): Promise<string> {
-  const nlp = await createNlp();
   const locales = new Set<string>([localeOf(language), ...bundle.intents.map((i) => localeOf(i.language ?? language))]);
+  const nlp = await createNlp(locales);
   nlp.addLanguage([...locales]);
   for (const intent of bundle.intents) {
     for (const expression of intent.expressions) nlp.addDocument(localeOf(intent.language ?? language), expression, intent.slug);
@@ -95,7 +102,7 @@ export class NluModel {
   static async load(json: string): Promise<NluModel> {
     const data = JSON.parse(json) as { format: number; locales: string[]; lists: ValueList[]; regexes: RegexRule[]; nlp: string };
     if (data.format !== MODEL_FORMAT) throw new Error(`model format ${data.format}, expected ${MODEL_FORMAT}`);
-    const nlp = await createNlp();
+    const nlp = await createNlp(data.locales);
     nlp.import(data.nlp);
     const regexes = data.regexes.map((r) => ({ entity: r.entity, pattern: new RegExp(r.regex, `${r.flags}g`) }));
     return new NluModel(nlp, data.locales, new ValueListMatcher(data.lists), regexes);
