@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { BotverError, InvalidContentError, TestsFailedError, formatProblem } from '../errors.js';
+import { BotverError, InvalidContentError, NotFoundError, RuleViolationError, TestsFailedError, formatProblem } from '../errors.js';
 import { openBotRepo, type BotRepo, type OpenOptions } from '../ops/bot-repo.js';
 import { initBotRepo } from '../ops/init.js';
 import { createVersion, deleteVersion, listVersions, showVersion } from '../ops/versions.js';
@@ -170,7 +170,11 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       const repo = await open();
       let testedCommit: string | undefined;
       if (!opts.skipTests) {
-        const source = await promotionSource(repo, from);
+        // Arguments first: a promotion that would be refused anyway costs no test run.
+        const { manifest } = await repo.readManifest();
+        if (!manifest.environment(to)) throw new NotFoundError('environment', to);
+        if (from === to) throw new RuleViolationError(`cannot promote environment "${to}" to itself`);
+        const source = await promotionSource(repo, from, manifest);
         const { testVersion } = await import('../ops/test-version.js');
         const report = await testVersion(repo, from, source.commit);
         if (report.failed) {

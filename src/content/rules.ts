@@ -42,8 +42,15 @@ function brokenSlugs(files: ContentFile<unknown>[]): Set<string> {
   return slugs;
 }
 
+/** Names every JavaScript object already has ("constructor", "__proto__", …): as slugs or memory keys they would read as set. */
+const RESERVED = new Set(Object.getOwnPropertyNames(Object.prototype));
+const reserved = (what: string, name: string) => `${what} "${name}" is reserved (a name every JavaScript object has); choose another`;
+
 export function contentRuleProblems(bundle: Bundle): Problem[] {
   const problems: Problem[] = [];
+  for (const file of [...bundle.intents, ...bundle.entities, ...bundle.skills] as ContentFile<{ slug?: unknown }>[]) {
+    if (file.valid && typeof file.data.slug === 'string' && RESERVED.has(file.data.slug)) problems.push(problemAt(file.yaml, ['slug'], reserved('slug', file.data.slug)));
+  }
   const intents = indexBySlug(bundle.intents, 'intent', problems);
   const entities = indexBySlug(bundle.entities, 'entity', problems);
   indexBySlug(bundle.skills, 'skill', problems);
@@ -96,7 +103,16 @@ export function contentRuleProblems(bundle: Bundle): Problem[] {
         problems.push(problemAt(file.yaml, ['requirements', i, 'entity'], `skill "${skill.slug}" requires entity "${req.entity}", which does not exist`));
       }
       if (aliases.has(req.alias)) problems.push(problemAt(file.yaml, ['requirements', i, 'alias'], `alias "${req.alias}" is used twice in this skill`));
+      if (RESERVED.has(req.alias)) problems.push(problemAt(file.yaml, ['requirements', i, 'alias'], reserved('alias', req.alias)));
       aliases.add(req.alias);
+    });
+    (skill.triggers ?? []).forEach((t, i) => {
+      if (t.memory !== undefined && RESERVED.has(t.memory)) problems.push(problemAt(file.yaml, ['triggers', i, 'memory'], reserved('memory key', t.memory)));
+    });
+    skill.actions.forEach((a, i) => {
+      for (const key of [...Object.keys(a.set ?? {}), ...(a.unset ?? [])]) {
+        if (RESERVED.has(key)) problems.push(problemAt(file.yaml, ['actions', i, a.set ? 'set' : 'unset'], reserved('memory key', key)));
+      }
     });
   }
   for (const extra of fallbacks.slice(1)) {

@@ -53,12 +53,16 @@ export interface Turn {
 }
 
 /** A memory key holds something: an own property (not `constructor` or `toString` of every object) that is not null. */
+/** The message's occurrences of an entity (own keys only: "constructor" is an entity like any other). */
+const found = (nlp: NlpResults, entity: string): NlpEntity[] => (Object.hasOwn(nlp.entities, entity) ? nlp.entities[entity]! : []);
+
 const filled = (memory: Record<string, unknown>, key: string) => Object.hasOwn(memory, key) && memory[key] !== undefined && memory[key] !== null;
 
 export const emptyState = (): DialogState => ({ memory: {}, skill: null, skill_stack: [], skill_occurences: {} });
 
 export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: NlpResults): Turn {
-  const state: DialogState = structuredClone(previous);
+  const { memory, skill: inProgress, skill_stack, skill_occurences } = previous;
+  const state: DialogState = structuredClone({ memory, skill: inProgress, skill_stack, skill_occurences });
   const bySlug = new Map(skills.map((s) => [s.slug, s]));
   const topIntent = nlp.intents[0]?.slug ?? null;
   const messages: OutMessage[] = [];
@@ -68,7 +72,7 @@ export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: Nl
   const active = state.skill ? (bySlug.get(state.skill) ?? null) : null;
   const matches = (skill: Skill, kind: 'intent' | 'entity' | 'memory') => (skill.triggers ?? []).some((t) => triggerKind(t) === kind && triggerMatches(t, topIntent, nlp, state.memory));
   // A message that answers what the skill in progress asked for stays with it, whatever its intent.
-  const answersActive = active?.requirements?.some((r) => !filled(state.memory, r.alias) && (nlp.entities[r.entity]?.length ?? 0) > 0) ?? false;
+  const answersActive = active?.requirements?.some((r) => !filled(state.memory, r.alias) && found(nlp, r.entity).length > 0) ?? false;
   const byIntent = answersActive ? undefined : (skills.find((s) => s !== active && !s.fallback && matches(s, 'intent')) ?? skills.find((s) => s !== active && s.fallback && matches(s, 'intent')));
   let skill: Skill | undefined;
   if (byIntent) {
@@ -85,16 +89,16 @@ export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: Nl
     state.skill = null;
     return { state, messages, skill: null, ended: false };
   }
-  state.skill_occurences[skill.slug] = (state.skill_occurences[skill.slug] ?? 0) + 1;
+  state.skill_occurences[skill.slug] = (Object.hasOwn(state.skill_occurences, skill.slug) ? state.skill_occurences[skill.slug]! : 0) + 1;
 
   // Requirements, filled from this message's entities: each occurrence fills at most one.
   const used = new Map<string, number>();
   for (const req of skill.requirements ?? []) {
     if (filled(state.memory, req.alias)) continue;
-    const found = nlp.entities[req.entity] ?? [];
+    const occurrences = found(nlp, req.entity);
     const n = used.get(req.entity) ?? 0;
-    if (n < found.length) {
-      state.memory[req.alias] = found[n];
+    if (n < occurrences.length) {
+      state.memory[req.alias] = occurrences[n];
       used.set(req.entity, n + 1);
     }
   }
@@ -138,7 +142,7 @@ const triggerKind = (t: Trigger): 'intent' | 'entity' | 'memory' => (t.intent !=
 
 function triggerMatches(t: Trigger, topIntent: string | null, nlp: NlpResults, memory: Record<string, unknown>): boolean {
   if (t.intent !== undefined) return t.intent === topIntent;
-  if (t.entity !== undefined) return (nlp.entities[t.entity]?.length ?? 0) > 0;
+  if (t.entity !== undefined) return found(nlp, t.entity).length > 0;
   const present = filled(memory, t.memory);
   const value = present ? memory[t.memory] : undefined;
   if (t.exists !== undefined && present !== t.exists) return false;

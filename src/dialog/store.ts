@@ -40,6 +40,12 @@ export class MemoryConversationStore implements ConversationStore {
     this.map.delete(key); // Map order = recency: the oldest go first
     this.map.set(key, conversation);
     while (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
+    // Idle ones are at the front: drop them as new ones come, not only when read again.
+    const now = Date.now();
+    for (const [oldest, c] of this.map) {
+      if (now - c.updatedAt <= this.idleMs) break;
+      this.map.delete(oldest);
+    }
   }
 
   async delete(key: string): Promise<boolean> {

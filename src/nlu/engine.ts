@@ -126,7 +126,8 @@ export class NluModel {
 
 /** The NLU's answer as the skills engine and the platform read it: intents at or above the threshold, entities by slug. */
 export function nlpResults(analysis: Analysis, threshold: number) {
-  const entities: Record<string, { value: string; raw: string; confidence: number; scalar?: number }[]> = {};
+  // No prototype: an entity slugged "constructor" is just a key.
+  const entities: Record<string, { value: string; raw: string; confidence: number; scalar?: number }[]> = Object.create(null);
   for (const e of analysis.entities) {
     (entities[e.entity] ??= []).push({ value: e.value, raw: e.raw, confidence: e.confidence, ...(e.scalar !== undefined && { scalar: e.scalar }) });
   }

@@ -71,6 +71,7 @@ export class ModelStore {
     void this.train(commit, input).then(
       (json) => this.settle(commit, json),
       (err: unknown) => {
+        if (this.closed) return; // shutting down, not a failure
         const error = err instanceof Error ? err.message : String(err);
         this.options.logger.error({ commit, error }, `training the NLU model of ${commit.slice(0, 12)} failed`);
         this.settle(commit, { state: 'failed', error });
@@ -96,12 +97,21 @@ export class ModelStore {
 
   /** Resolves once the commit's model is trained and loaded; throws if training fails. */
   async get(commit: string, input: () => TrainingInput): Promise<NluModel> {
-    this.ensure(commit, input);
-    for (;;) {
-      const entry = this.entries.get(commit);
-      if (entry?.state === 'stored') return this.load(commit);
-      if (entry?.state === 'failed') throw new Error(entry.error);
-      await new Promise((r) => setTimeout(r, 10));
+    for (let attempt = 1; ; attempt++) {
+      this.ensure(commit, input);
+      for (;;) {
+        if (this.closed) throw new Error('model store closed');
+        const entry = this.entries.get(commit);
+        if (entry?.state === 'failed') throw new Error(entry.error);
+        if (entry?.state === 'stored' || !entry) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      try {
+        return await this.load(commit);
+      } catch (err) {
+        // An unreadable cache file was dropped by read(): train once more.
+        if (attempt > 1 || this.entries.has(commit)) throw err;
+      }
     }
   }
 
@@ -120,6 +130,10 @@ export class ModelStore {
   private settle(commit: string, entry: Entry): void {
     if (this.closed) return;
     this.entries.set(commit, entry);
+    // Models kept as JSON (the disk cache could not be written) are bounded like loaded ones:
+    // the oldest is dropped and trained again if it is asked for again.
+    const inMemory = [...this.entries].filter(([, e]) => e.state === 'stored' && e.json !== undefined);
+    for (const [old] of inMemory.slice(0, Math.max(0, inMemory.length - (this.options.capacity ?? 8)))) this.entries.delete(old);
     this.options.onSettled?.(commit);
   }
 

@@ -53,6 +53,16 @@ export class NluService {
     return this.served().filter(([key]) => !this.lastGood.has(key)).map(([key]) => key);
   }
 
+  /** Served commits whose model could not be trained, with what answers instead (null: nothing). */
+  failed(): { key: string; commit: string; error: string; serving: string | null }[] {
+    const out = [];
+    for (const [key, content] of this.served()) {
+      const error = this.store.failure(content.commit);
+      if (error) out.push({ key, commit: content.commit, error, serving: this.lastGood.get(key)?.commit ?? null });
+    }
+    return out;
+  }
+
   /** Resolves once no served commit's model is training. */
   async idle(): Promise<void> {
     while (this.store.training.length > 0) await new Promise((r) => setTimeout(r, 20));

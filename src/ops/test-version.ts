@@ -2,10 +2,9 @@ import type { BotRepo } from './bot-repo.js';
 import { loadVersionContent } from '../resolver/version-content.js';
 import { loadBundle } from '../content/bundle.js';
 import { ModelStore, SILENT } from '../nlu/model-store.js';
-import { nlpResults } from '../nlu/engine.js';
-import { emptyState, runTurn, type DialogState } from '../dialog/engine.js';
+import { emptyState, runTurn, type DialogState, type NlpResults } from '../dialog/engine.js';
 import { InvalidContentError } from '../errors.js';
-import { DEFAULT_NLU_THRESHOLD } from '../resolver/routes/nlp.js';
+import { DEFAULT_NLU_THRESHOLD, platformNlp } from '../nlu/platform-results.js';
 
 // `botver test [REF]`: a version's tests/*.yaml run against its own NLU model and skills,
 // exactly as the resolver would answer: utterances (expected intent and entities) and
@@ -42,6 +41,7 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
   const model = await store.get(at, () => ({ bundle: content.bundle!, language }));
   await store.close();
 
+  const botver = { environment: null, version: ref, commit: at };
   const checks: TestCheck[] = [];
   let utterances = 0;
   let intentsRight = 0;
@@ -50,7 +50,7 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
     const path = files.tests[index]!.path;
     const lang = file.language ?? language;
     for (const [i, u] of (file.utterances ?? []).entries()) {
-      const nlp = nlpResults(await model.analyse(u.text, lang), threshold);
+      const nlp = platformNlp({ text: u.text, analysis: await model.analyse(u.text, lang), threshold, intents: content.bundle.intents, botver });
       const got = nlp.intents[0]?.slug ?? null;
       utterances++;
       const problems: string[] = [];
@@ -65,8 +65,9 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
     for (const conversation of file.conversations ?? []) {
       let state: DialogState = emptyState();
       for (const [j, step] of conversation.steps.entries()) {
-        const nlp = nlpResults(await model.analyse(step.say, lang), threshold);
-        const turn = runTurn(content.bundle.skills, state, { ...nlp });
+        // The same NLP results the resolver gives the skills engine: templates render alike.
+        const nlp = platformNlp({ text: step.say, analysis: await model.analyse(step.say, lang), threshold, intents: content.bundle.intents, botver });
+        const turn = runTurn(content.bundle.skills, state, nlp as unknown as NlpResults);
         state = turn.state;
         const replies = turn.messages.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)));
         const problems: string[] = [];

@@ -12,6 +12,7 @@ import { createMetrics } from './monitoring/metrics.js';
 import { createLogger } from './monitoring/logger.js';
 import type { Monitoring } from './monitoring/index.js';
 import { NluService } from '../nlu/nlu-service.js';
+import type { ConversationStore } from '../dialog/store.js';
 
 // `botver serve` as a library call: reads the repository, starts following it, listens, and
 // shuts down gracefully (stop accepting, let in-flight requests finish, then close).
@@ -34,6 +35,8 @@ export interface ResolverOptions {
   cacheSize?: number;
   /** Default: $BOTVER_ADMIN_TOKEN. */
   adminToken?: string;
+  /** Where conversations live; default in memory (bounded, 30 min idle TTL). */
+  conversations?: ConversationStore;
   logger?: Logger;
   /** Request log entries kept in memory. Default 10 000. */
   logCapacity?: number;
@@ -82,7 +85,7 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
   });
   await live.start();
 
-  const app = createResolverApp({ live, monitoring, logger, adminToken, nlu });
+  const app = createResolverApp({ live, monitoring, logger, adminToken, nlu, conversations: options.conversations });
   const fast = fastResolve(live, monitoring);
   const server = createServer((req, res) => {
     if (!fast(req, res)) app(req, res);

@@ -15,6 +15,8 @@ import { MAX_TEXT, platformResults } from './nlp.js';
 // meanwhile: a user never meets half of one version and half of another.
 
 const MAX_ID = 256;
+/** A conversation's memory (client-sent and stored) is kept per conversation in the store: bounded. */
+export const MAX_MEMORY_BYTES = 64 * 1024;
 
 export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: ConversationStore): Router {
   const router = Router();
@@ -34,7 +36,11 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
     let version = previous?.version ?? current.version;
     if (!commit) {
       const choice = await nlu.modelFor(`${current.owner.kind}:${current.owner.name}`, current.content, current.version);
-      if (!choice) throw new HttpError(503, 'MODEL_TRAINING', `the NLU model of version ${current.version} is being trained; try again shortly`, { 'Retry-After': '2' });
+      if (!choice) {
+        const failed = nlu.store.failure(current.content.commit);
+        if (failed) throw new HttpError(503, 'MODEL_FAILED', `the NLU model of version ${current.version} at ${current.content.commit.slice(0, 12)} could not be trained; see the resolver's log`);
+        throw new HttpError(503, 'MODEL_TRAINING', `the NLU model of version ${current.version} is being trained; try again shortly`, { 'Retry-After': '2' });
+      }
       commit = choice.commit;
       version = choice.version;
     }
@@ -50,7 +56,10 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
     const merged = { ...state, memory: { ...state.memory, ...body.memory } };
     const turn = runTurn(content.bundle.skills, merged, nlp as unknown as NlpResults);
 
-    const conversation: Conversation = { id: body.conversationId, language: analysis.language, version, commit, updatedAt: Date.now(), ...turn.state };
+    const conversation: Conversation = { ...turn.state, id: body.conversationId, language: analysis.language, version, commit, updatedAt: Date.now() };
+    if (JSON.stringify(conversation.memory).length > MAX_MEMORY_BYTES) {
+      throw new HttpError(413, 'MEMORY_TOO_LARGE', `the conversation's memory would be over ${MAX_MEMORY_BYTES} bytes of JSON`);
+    }
     if (turn.ended) await store.delete(key);
     else await store.set(key, conversation);
 
@@ -155,6 +164,7 @@ function dialogBody(raw: unknown): { text: string; conversationId: string; memor
     throw new HttpError(400, 'BAD_REQUEST', `the body needs "conversation_id", a string of 1 to ${MAX_ID} characters`);
   }
   if (b.memory !== undefined && (typeof b.memory !== 'object' || b.memory === null || Array.isArray(b.memory))) throw new HttpError(400, 'BAD_REQUEST', '"memory" must be an object');
+  if (b.memory !== undefined && JSON.stringify(b.memory).length > MAX_MEMORY_BYTES) throw new HttpError(413, 'MEMORY_TOO_LARGE', `"memory" is over ${MAX_MEMORY_BYTES} bytes of JSON`);
   if (b.language !== undefined && b.language !== null && (typeof b.language !== 'string' || !/^[a-z]{2}$/.test(b.language))) throw new HttpError(400, 'BAD_REQUEST', '"language" is a two-letter ISO 639-1 code');
   const text = message.type === 'text' && typeof message.content === 'string' ? message.content : '';
   if (text.length > MAX_TEXT) throw new HttpError(400, 'BAD_REQUEST', `the message is longer than ${MAX_TEXT} characters`);

@@ -26,7 +26,16 @@ export function healthRoutes(live: LiveSnapshot, metrics: Metrics, nlu?: NluServ
       // ready); a version or environment with no model at all cannot answer /v2/request: not ready.
       const training = nlu?.training() ?? [];
       const waiting = nlu?.waiting() ?? [];
-      const ready = snapshot !== null && problems.length === 0 && waiting.length === 0;
+      // A model that failed to train is a problem like a commit that fails validation.
+      const failed = (nlu?.failed() ?? []).map((f) => ({
+        scope: 'model' as const,
+        name: f.key,
+        commit: f.commit,
+        serving: f.serving,
+        errors: [{ file: 'training/', line: 1, column: 1, message: `the NLU model could not be trained: ${f.error}`, severity: 'error' as const }],
+      }));
+      const all = [...problems, ...failed];
+      const ready = snapshot !== null && all.length === 0 && waiting.length === 0;
       res
         .status(ready ? 200 : 503)
         .set('Cache-Control', 'no-store')
@@ -34,7 +43,7 @@ export function healthRoutes(live: LiveSnapshot, metrics: Metrics, nlu?: NluServ
           ready,
           manifestCommit: snapshot?.manifestCommit ?? null,
           ...(training.length > 0 && { status: 'training', training, waitingForModel: waiting }),
-          problems: problems.map((p) => ({
+          problems: all.map((p) => ({
             scope: p.scope,
             name: p.name,
             commit: p.commit,

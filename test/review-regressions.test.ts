@@ -1,0 +1,85 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MemoryConversationStore, type Conversation } from '../src/dialog/store.js';
+import { MODEL_FORMAT } from '../src/nlu/engine.js';
+import { openBotRepo } from '../src/ops/bot-repo.js';
+import { commitFiles } from '../src/ops/content-commit.js';
+import { botver, exampleBotRepo, git, ok } from './helpers.js';
+import { exampleWithTokens, serve } from './resolver-helpers.js';
+
+// Faults found by review of the NLU and dialog code, each pinned by a test.
+
+const dialog = (url: string, token: string, body: unknown) =>
+  fetch(`${url}/build/v1/dialog`, { method: 'POST', headers: { Authorization: `Token ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('conversations', () => {
+  it('are stored with the time of their latest message, not their first (the idle TTL counts from it)', async () => {
+    const saved: Conversation[] = [];
+    const store = new (class extends MemoryConversationStore {
+      override async set(key: string, c: Conversation) {
+        saved.push(structuredClone(c));
+        return super.set(key, c);
+      }
+    })();
+    const { dir, tokens } = await exampleWithTokens();
+    const { url } = await serve(dir, { conversations: store });
+    for (const text of ['I want to order a pizza', 'large please']) {
+      expect((await dialog(url, tokens.production, { message: { type: 'text', content: text }, conversation_id: 'ttl' })).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(saved).toHaveLength(2);
+    expect(saved[1]!.updatedAt).toBeGreaterThan(saved[0]!.updatedAt);
+  });
+
+  it('refuses client memory over 64 KB with 413, keeping nothing', async () => {
+    const { dir, tokens } = await exampleWithTokens();
+    const { url } = await serve(dir);
+    const res = await dialog(url, tokens.production, { message: { type: 'text', content: 'hi' }, conversation_id: 'big', memory: { blob: 'x'.repeat(70_000) } });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as any).error.code).toBe('MEMORY_TOO_LARGE');
+    const state = await fetch(`${url}/build/v1/users/u/bots/b/versions/v1/builder/conversation_states/big`, { headers: { Authorization: `Token ${tokens.production}` } });
+    expect(state.status).toBe(404);
+  });
+});
+
+describe('botver test and promote', () => {
+  it('renders {{nlp.…}} templates as the resolver does', async () => {
+    const dir = await exampleBotRepo();
+    await commitFiles(await openBotRepo({ repo: dir }), 'v2', {
+      'skills/greetings.yaml': 'slug: greetings\ntriggers:\n  - intent: greetings\nactions:\n  - reply: "You said {{nlp.source}} ({{nlp.intents.0.description}}, {{nlp.act}})"\n',
+      'tests/echo.yaml': 'conversations:\n  - name: echo\n    steps:\n      - say: hello\n        expect: ["You said hello (The user says hello, assert)"]\n',
+    }, 'an echoing greeting');
+    const r = await botver(dir, 'test', 'v2');
+    expect(r.stdout).toContain('pass  tests/echo.yaml: conversation "echo", step 1 "hello"');
+  });
+
+  it('trains again over a corrupt cached model instead of failing', async () => {
+    const dir = await exampleBotRepo();
+    await ok(dir, 'test', 'v1');
+    writeFileSync(join(dir, '.git', 'botver', 'models', `${git(dir, 'rev-parse', 'v1')}.v${MODEL_FORMAT}.json`), '{"format": 3, "nlp": ');
+    const r = await botver(dir, 'test', 'v1');
+    expect([r.code, r.stderr]).toEqual([0, '']);
+  });
+
+  it('checks its arguments before running the tests', async () => {
+    const dir = await exampleBotRepo();
+    const r = await botver(dir, 'promote', 'staging', 'nowhere');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('botver: environment "nowhere" does not exist\n');
+  });
+});
+
+describe('names every JavaScript object has', () => {
+  it('are refused as slugs and memory keys', async () => {
+    const dir = await exampleBotRepo();
+    await commitFiles(await openBotRepo({ repo: dir }), 'v2', {
+      'training/entities/constructor.yaml': 'slug: constructor\nvalues:\n  - value: mason\n',
+      'skills/proto.yaml': 'slug: proto\ntriggers:\n  - intent: greetings\nrequirements:\n  - entity: number\n    alias: __proto__\n    ask: How many?\nactions:\n  - reply: ok\n',
+    }, 'reserved names');
+    const r = await botver(dir, 'validate', 'v2');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/training\/entities\/constructor\.yaml:1:\d+ slug "constructor" is reserved/);
+    expect(r.stdout).toMatch(/skills\/proto\.yaml:\d+:\d+ alias "__proto__" is reserved/);
+  });
+});
