@@ -32,6 +32,17 @@ describe('conversations', () => {
     expect(saved[1]!.updatedAt).toBeGreaterThan(saved[0]!.updatedAt);
   });
 
+  it('answers messages of one conversation one after another: two at once lose no turn', async () => {
+    const { dir, tokens } = await exampleWithTokens();
+    const { url } = await serve(dir);
+    const say = (content: string) => dialog(url, tokens.production, { message: { type: 'text', content }, conversation_id: 'together' });
+    const answers = await Promise.all([say('I want to order a pizza'), say('large please')]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    const state = (await (await fetch(`${url}/build/v1/users/u/bots/b/versions/v1/builder/conversation_states/together`, { headers: { Authorization: `Token ${tokens.production}` } })).json()) as any;
+    expect(state.results.skill_occurences).toEqual({ 'order-pizza': 2 });
+    expect(state.results.memory.size).toMatchObject({ value: 'large' });
+  });
+
   it('refuses client memory over 64 KB with 413, keeping nothing', async () => {
     const { dir, tokens } = await exampleWithTokens();
     const { url } = await serve(dir);

@@ -24,10 +24,25 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
   const keyOf = (served: Served, id: string) => `${served.owner.kind}:${served.owner.name}:${id}`;
   const channelAuth = channelSecret(live);
 
+  // Messages of one conversation are answered one after another (in this process): two at once
+  // would both start from the same state and one turn would be lost.
+  const queues = new Map<string, Promise<unknown>>();
+  const inTurn = <T>(key: string, run: () => Promise<T>): Promise<T> => {
+    const before = queues.get(key) ?? Promise.resolve();
+    const mine = before.catch(() => {}).then(run);
+    queues.set(key, mine);
+    void mine.catch(() => {}).then(() => queues.get(key) === mine && queues.delete(key));
+    return mine;
+  };
+
   /** One message of a conversation, answered with the skills of the commit the conversation is on. */
   async function converse(res: Response, current: Served, keyPrefix: string, rawBody: unknown): Promise<void> {
     const body = dialogBody(rawBody);
     const key = `${keyPrefix}:${body.conversationId}`;
+    return inTurn(key, () => turnOf(res, current, key, body));
+  }
+
+  async function turnOf(res: Response, current: Served, key: string, body: DialogBody): Promise<void> {
     const previous = await store.get(key);
 
     // The commit answering: the conversation's own, else what the token serves now (or, while
@@ -155,7 +170,14 @@ function channelSecret(live: LiveSnapshot): RequestHandler {
   };
 }
 
-function dialogBody(raw: unknown): { text: string; conversationId: string; memory: Record<string, unknown>; language?: string } {
+interface DialogBody {
+  text: string;
+  conversationId: string;
+  memory: Record<string, unknown>;
+  language?: string;
+}
+
+function dialogBody(raw: unknown): DialogBody {
   const b = (raw ?? {}) as Record<string, unknown>;
   const message = b.message as { type?: unknown; content?: unknown } | undefined;
   if (!message || typeof message !== 'object' || typeof message.type !== 'string') throw new HttpError(400, 'BAD_REQUEST', 'the body needs "message": {"type": "text", "content": "…"}');
