@@ -94,3 +94,25 @@ describe('names every JavaScript object has', () => {
     expect(r.stdout).toMatch(/skills\/proto\.yaml:\d+:\d+ alias "__proto__" is reserved/);
   });
 });
+
+describe('history across a manifest that does not parse', () => {
+  it('skips the broken commit: the change shows once, at the commit that made it readable again', async () => {
+    const { nativeCommit } = await import('./resolver-helpers.js');
+    const { manifestAt } = await import('./helpers.js');
+    const dir = await exampleBotRepo();
+    const good = git(dir, 'rev-parse', 'main');
+    const text = manifestAt(dir);
+    // A hand edit that breaks the YAML, then a fix that also relinks staging to v1.
+    const broken = nativeCommit(dir, { 'environments.yaml': `${text}  : [oops\n` }, [good], 'broken by hand');
+    const fixed = nativeCommit(dir, { 'environments.yaml': text.replace(/(staging:\n\s+version:) v2/, '$1 v1') }, [broken], 'fix, and staging on v1');
+    git(dir, 'reset', '-q', '--hard', fixed); // main is checked out: move it with its work tree
+    const history = await ok(dir, 'history', 'staging', '--json');
+    expect(history.map((c: any) => [c.commit, c.from?.version ?? null, c.to?.version ?? null])).toEqual([
+      [fixed, 'v2', 'v1'],
+      [expect.any(String), null, 'v2'],
+    ]);
+    // Rolling back undoes the fix's relink, not a phantom deletion.
+    await ok(dir, 'rollback', 'staging');
+    expect(manifestAt(dir)).toMatch(/staging:\n\s+version: v2\n/);
+  });
+});

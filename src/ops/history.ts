@@ -22,6 +22,8 @@ function linkOf(manifest: ManifestDoc | null, environment: string): Link | null 
   return { version: env.version, ...(env.commit && { commit: env.commit }) };
 }
 
+const BROKEN = Symbol('unparsable manifest');
+
 const sameLink = (a: Link | null, b: Link | null) => a?.version === b?.version && a?.commit === b?.commit;
 
 /**
@@ -32,50 +34,64 @@ const sameLink = (a: Link | null, b: Link | null) => a?.version === b?.version &
 export async function environmentHistory(repo: BotRepo, environment: string, options: { limit?: number; from?: string } = {}): Promise<LinkChange[]> {
   const head = options.from ?? (await repo.git.branchHead(repo.controlBranch));
   if (!head) throw new NotFoundError('branch', repo.controlBranch);
-  const parsed = new Map<string, ManifestDoc | null>();
-  const manifestAt = async (blob: string | null) => {
+  const parsed = new Map<string, ManifestDoc | typeof BROKEN>();
+  /** The manifest of a blob; null when there is none; BROKEN when it does not parse. */
+  const manifestAt = async (blob: string | null): Promise<ManifestDoc | null | typeof BROKEN> => {
     if (!blob) return null;
     if (!parsed.has(blob)) {
       const text = Buffer.from(await repo.git.readBlob(blob)).toString('utf8');
-      let doc: ManifestDoc | null = null;
+      let doc: ManifestDoc | typeof BROKEN = BROKEN;
       try {
         doc = ManifestDoc.parse(text);
+        if (doc.schemaProblems().length) doc = BROKEN;
       } catch {
-        // A commit with a broken manifest changed nothing we can read; skip over it.
+        // left BROKEN
       }
       parsed.set(blob, doc);
     }
     return parsed.get(blob)!;
   };
 
+  // Each commit where the manifest's blob changed introduces a state. A state whose manifest
+  // does not parse is skipped: the change is reported at the next readable state, compared with
+  // the last readable one before it (no phantom "deleted, then recreated" around a bad commit).
   const changes: LinkChange[] = [];
   let known = false;
+  let newer: { link: Link | null; by: string; info: Awaited<ReturnType<typeof repo.git.readCommit>> } | null = null;
+  const emit = (from: Link | null) => {
+    if (!newer || sameLink(from, newer.link)) return false;
+    const { info, by, link } = newer;
+    changes.push({
+      commit: by,
+      date: new Date(info.author.timestamp * 1000).toISOString(),
+      author: `${info.author.name} <${info.author.email}>`,
+      from,
+      to: link,
+      message: info.message.split('\n')[0] ?? '',
+    });
+    return !!options.limit && changes.length >= options.limit;
+  };
   let oid: string | undefined = head;
   let blob = await repo.git.fileOid(head, MANIFEST_FILE);
-  while (oid) {
+  let done = false;
+  while (oid && !done) {
     const commit = await repo.git.readCommit(oid);
     const parent = commit.parents[0];
     const parentBlob = parent ? await repo.git.fileOid(parent, MANIFEST_FILE) : null;
     if (parentBlob !== blob) {
-      const [after, before] = [await manifestAt(blob), await manifestAt(parentBlob)];
-      const to = linkOf(after, environment);
-      const from = linkOf(before, environment);
-      if (to || from) known = true;
-      if (!sameLink(from, to)) {
-        changes.push({
-          commit: oid,
-          date: new Date(commit.author.timestamp * 1000).toISOString(),
-          author: `${commit.author.name} <${commit.author.email}>`,
-          from,
-          to,
-          message: commit.message.split('\n')[0] ?? '',
-        });
-        if (options.limit && changes.length >= options.limit) break;
+      const after = await manifestAt(blob);
+      if (after !== BROKEN) {
+        const link = linkOf(after, environment);
+        if (link) known = true;
+        done = emit(link);
+        newer = { link, by: oid, info: commit };
       }
     }
     oid = parent;
     blob = parentBlob;
   }
+  // The oldest state is compared with no manifest at all (before the first commit that had one).
+  if (!done && blob === null) emit(null);
   if (!known) throw new NotFoundError('environment', environment, `no commit of ${repo.controlBranch} ever had it`);
   return changes;
 }
