@@ -116,3 +116,11 @@ describe('history across a manifest that does not parse', () => {
     expect(manifestAt(dir)).toMatch(/staging:\n\s+version: v2\n/);
   });
 });
+
+describe('version create', () => {
+  it('writes the new branch reflog entry as git branch does', async () => {
+    const { dir } = await (await import('./helpers.js')).newBotRepo();
+    await ok(dir, 'version', 'create', 'v2', '--from', 'v1');
+    expect(git(dir, 'reflog', 'show', '--format=%gs', 'v2')).toBe('branch: Created from v1');
+  });
+});

@@ -276,6 +276,12 @@ export class GitRepo {
     );
   }
 
+  /** Creates `branch` at `commit` (RefMovedError if it exists meanwhile), with a reflog entry as `git branch` writes. */
+  async createBranch(branch: string, commit: string, signature: Signature, reflogMessage: string, lock: LockOptions = {}): Promise<void> {
+    const reflog = this.bare ? undefined : { identity: formatIdentity(signature.committer), message: reflogMessage };
+    await updateRef(this.gitdir, `refs/heads/${branch}`, commit, null, { ...lock, reflog });
+  }
+
   /** Refuses (CONFLICT) when `branch` is this work tree's checked-out branch. */
   async assertNotCheckedOut(branch: string): Promise<void> {
     if (this.location.workdir !== null && (await readHeadTarget(this.location.headGitdir)) === `refs/heads/${branch}`) {

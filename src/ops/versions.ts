@@ -1,4 +1,4 @@
-import { updateRef, deleteRef } from '../git/refs.js';
+import { deleteRef } from '../git/refs.js';
 import { assertValidName } from '../model/names.js';
 import { generateToken, sha256Hex } from '../model/tokens.js';
 import { AlreadyExistsError, NotFoundError, RuleViolationError } from '../errors.js';
@@ -51,7 +51,7 @@ export async function createVersion(repo: BotRepo, name: string, from: string, d
   const ref = `refs/heads/${name}`;
   if (await repo.git.branchHead(name)) throw new AlreadyExistsError('branch', name, `${ref} exists but is not a version; choose another name`);
   const head = await repo.versionHead(from);
-  await updateRef(repo.git.gitdir, ref, head, null, repo.lock);
+  await repo.git.createBranch(name, head, await repo.sign(), `branch: Created from ${from}`, repo.lock);
   const token = generateToken();
   try {
     const { manifestCommit } = await repo.updateManifest(async (m) => {
