@@ -124,3 +124,12 @@ describe('version create', () => {
     expect(git(dir, 'reflog', 'show', '--format=%gs', 'v2')).toBe('branch: Created from v1');
   });
 });
+
+describe('--json', () => {
+  it('prints a usage error as one JSON document too', async () => {
+    const { dir } = await (await import('./helpers.js')).newBotRepo();
+    const r = await botver(dir, '--json', 'env', 'set', 'production');
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'USAGE', message: expect.stringContaining("missing required argument 'version'") } });
+  });
+});

@@ -366,7 +366,9 @@ function reportError(err: unknown, json: boolean, io: Io): number {
   if (err instanceof ExitCode) return err.code;
   if (err instanceof CommanderError) {
     if (['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(err.code)) return 0;
-    return 2; // commander already printed the message
+    // commander printed the message on stderr; --json still promises one JSON document on stdout.
+    if (json) io.stdout(`${JSON.stringify({ error: { code: 'USAGE', message: err.message.replace(/^error: /, '') } }, null, 2)}\n`);
+    return 2;
   }
   if (err instanceof BotverError) {
     const exit = err.code === 'USAGE' || err.code === 'INVALID_NAME' ? 2 : 1;
