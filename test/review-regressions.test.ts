@@ -133,3 +133,17 @@ describe('--json', () => {
     expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'USAGE', message: expect.stringContaining("missing required argument 'version'") } });
   });
 });
+
+describe('init on an empty bare repository made by git', () => {
+  it('points HEAD at the control branch, so that a clone checks out the manifest', async () => {
+    const { tempDir } = await import('./helpers.js');
+    const bare = tempDir();
+    git(bare, '-c', 'init.defaultBranch=master', 'init', '-q', '--bare');
+    await ok(bare, 'init', '--bot', 'b');
+    expect(git(bare, 'symbolic-ref', 'HEAD')).toBe('refs/heads/main');
+    const clone = join(tempDir(), 'clone');
+    git(bare, 'clone', '-q', bare, clone);
+    expect(git(clone, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('main');
+    expect(git(clone, 'ls-files')).toBe('environments.yaml');
+  });
+});

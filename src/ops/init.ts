@@ -1,8 +1,9 @@
 import { promises as fsp } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import git from 'isomorphic-git';
 import { stringify } from 'yaml';
-import { atomicFs } from '../git/atomic-fs.js';
+import { atomicFs, writeFileAtomic } from '../git/atomic-fs.js';
+import { readHeadTarget, readRef } from '../git/refs.js';
 import { repoAt } from '../git/location.js';
 import { GitRepo } from '../git/repo.js';
 import { ManifestDoc, MANIFEST_FILE, PRODUCTION, DEFAULT_MAX_VERSIONS } from '../manifest/manifest.js';
@@ -101,6 +102,15 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
     // Leave the repository as it was: the version branch goes again.
     await store.deleteBranch(FIRST_VERSION, versionCommit, repo.lock).catch(() => undefined);
     throw err;
+  }
+  // A bare repository made by `git init --bare` points HEAD at an unborn "master": point it at
+  // the control branch, so that a clone checks out the manifest (a work tree's HEAD is left as
+  // the user has it).
+  if (store.bare) {
+    const target = await readHeadTarget(store.gitdir).catch(() => null);
+    if (target && target !== `refs/heads/${controlBranch}` && !(await readRef(store.gitdir, target).catch(() => null))) {
+      await writeFileAtomic(join(store.gitdir, 'HEAD'), `ref: refs/heads/${controlBranch}\n`);
+    }
   }
   return {
     bot,
