@@ -147,3 +147,18 @@ describe('init on an empty bare repository made by git', () => {
     expect(git(clone, 'ls-files')).toBe('environments.yaml');
   });
 });
+
+describe('commitFiles', () => {
+  it('refuses a file where a folder is, a folder where a file is, and both in one change, changing nothing', async () => {
+    const { newBotRepo, refsSnapshot } = await import('./helpers.js');
+    const { dir } = await newBotRepo();
+    const repo = await openBotRepo({ repo: dir });
+    const before = refsSnapshot(dir);
+    await expect(commitFiles(repo, 'v1', { skills: 'not a folder' }, 'x')).rejects.toThrow('cannot commit "skills" on v1: it is a folder there');
+    await expect(commitFiles(repo, 'v1', { 'skills/greetings.yaml/inner.yaml': 'x' }, 'x')).rejects.toThrow('"skills/greetings.yaml" is a file there');
+    await expect(commitFiles(repo, 'v1', { 'a/b': 'x', 'a/b/c': 'y' }, 'x')).rejects.toThrow('cannot commit both "a/b" and "a/b/c"');
+    expect(refsSnapshot(dir)).toBe(before);
+    // Replacing a file by a folder in one change (deleting the file) is fine.
+    await commitFiles(repo, 'v1', { 'skills/greetings.yaml': null, 'skills/greetings.yaml.d/x.yaml': 'y' }, 'ok');
+  });
+});

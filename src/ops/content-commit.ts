@@ -40,8 +40,22 @@ export async function commitFiles(
   const changes = new Map(files instanceof Map ? files : Object.entries(files));
   for (const path of changes.keys()) checkPath(path);
   if (!message.trim()) throw new BotverError('USAGE', 'a commit message is required');
+  // Within the change itself: "a" and "a/b" cannot both be files.
+  const written: string[] = [...changes].filter(([, text]) => text !== null).map(([path]) => path);
+  for (const path of written) {
+    const inside = written.find((other) => other.startsWith(`${path}/`));
+    if (inside) throw new BotverError('USAGE', `cannot commit both "${path}" and "${inside}": a path is a file or a folder, not both`);
+  }
   const { commit, parent } = await repo.commitToBranch(branch, async (head) => {
     if (!head) throw new NotFoundError('branch', branch, `refs/heads/${branch} does not exist`);
+    // Against the branch: a file does not silently replace a folder, nor a folder a file.
+    const existing = new Set((await repo.git.listFiles(head)).map((f) => f.path).filter((p) => changes.get(p) !== null));
+    for (const path of written) {
+      const segments = path.split('/');
+      const fileOnTheWay = segments.slice(0, -1).map((_, i) => segments.slice(0, i + 1).join('/')).find((prefix) => existing.has(prefix));
+      if (fileOnTheWay) throw new BotverError('CONFLICT', `cannot commit "${path}" on ${branch}: "${fileOnTheWay}" is a file there`);
+      if ([...existing].some((p) => p.startsWith(`${path}/`))) throw new BotverError('CONFLICT', `cannot commit "${path}" on ${branch}: it is a folder there`);
+    }
     // A commit that changes nothing is not made.
     const unchanged = await Promise.all([...changes].map(async ([path, text]) => (await repo.git.readText(head, path)) === text));
     return unchanged.every(Boolean) ? null : { changes, message };
