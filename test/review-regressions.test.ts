@@ -162,3 +162,19 @@ describe('commitFiles', () => {
     await commitFiles(repo, 'v1', { 'skills/greetings.yaml': null, 'skills/greetings.yaml.d/x.yaml': 'y' }, 'ok');
   });
 });
+
+describe('a branch checked out in another work tree', () => {
+  it('is not moved under it: the command is refused, changing nothing', async () => {
+    const { newBotRepo, refsSnapshot, tempDir } = await import('./helpers.js');
+    const { dir } = await newBotRepo();
+    git(dir, 'checkout', '-q', '--detach'); // the main work tree leaves main...
+    const linked = join(tempDir(), 'linked');
+    git(dir, 'worktree', 'add', '-q', linked, 'main'); // ...which a linked work tree checks out
+    const before = refsSnapshot(dir);
+    const r = await botver(dir, 'env', 'create', 'staging', '--version', 'v1');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`branch main is checked out in the work tree ${linked}`);
+    expect(refsSnapshot(dir)).toBe(before);
+    expect(git(linked, 'status', '--porcelain')).toBe('');
+  });
+});

@@ -1,3 +1,5 @@
+import { promises as fsp } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import git from 'isomorphic-git';
 import { atomicFs } from './atomic-fs.js';
 import { locateRepo, type RepoLocation } from './location.js';
@@ -263,6 +265,8 @@ export class GitRepo {
     const checkedOut =
       this.location.workdir !== null && (await readHeadTarget(this.location.headGitdir).catch(() => null)) === ref;
     if (!checkedOut) {
+      const elsewhere = await this.checkedOutElsewhere(ref);
+      if (elsewhere) throw new BotverError('DIRTY_WORKTREE', `branch ${branch} is checked out in the work tree ${elsewhere}; botver cannot keep that one in step (switch it to another branch, or run botver there)`);
       await updateRef(this.gitdir, ref, commit, expectedOld, { ...lock, reflog });
       return;
     }
@@ -274,6 +278,28 @@ export class GitRepo {
       { ref, commit, expectedOld, changedPaths, lock, readText: (c, p) => this.readText(c, p) },
       () => updateRef(this.gitdir, ref, commit, expectedOld, { ...lock, reflog }),
     );
+  }
+
+  /**
+   * The other work tree (linked, from `git worktree add`, or the main one seen from a linked
+   * one) that has `ref` checked out, or null. git refuses to move such a branch under it too.
+   */
+  private async checkedOutElsewhere(ref: string): Promise<string | null> {
+    const heads: { headGitdir: string; where: () => Promise<string> }[] = [];
+    const worktrees = join(this.gitdir, 'worktrees');
+    for (const name of await fsp.readdir(worktrees).catch(() => [] as string[])) {
+      const headGitdir = join(worktrees, name);
+      heads.push({ headGitdir, where: async () => dirname((await fsp.readFile(join(headGitdir, 'gitdir'), 'utf8')).trim()) });
+    }
+    // Seen from a linked work tree, the main one (a non-bare repository's ".git") counts too.
+    if (this.location.headGitdir !== this.gitdir && basename(this.gitdir) === '.git') {
+      heads.push({ headGitdir: this.gitdir, where: async () => dirname(this.gitdir) });
+    }
+    for (const h of heads) {
+      if (h.headGitdir === this.location.headGitdir) continue;
+      if ((await readHeadTarget(h.headGitdir).catch(() => null)) === ref) return h.where().catch(() => h.headGitdir);
+    }
+    return null;
   }
 
   /** Creates `branch` at `commit` (RefMovedError if it exists meanwhile), with a reflog entry as `git branch` writes. */
