@@ -178,3 +178,19 @@ describe('a branch checked out in another work tree', () => {
     expect(git(linked, 'status', '--porcelain')).toBe('');
   });
 });
+
+describe('version create after an interrupted one', () => {
+  it("adopts an undeclared branch at exactly the source's head, and still refuses any other", async () => {
+    const { newBotRepo } = await import('./helpers.js');
+    const { dir } = await newBotRepo();
+    git(dir, 'branch', 'v2', 'v1'); // what a create killed between its two ref updates leaves
+    const created = await ok(dir, 'version', 'create', 'v2', '--from', 'v1', '--json');
+    expect(created).toMatchObject({ name: 'v2', from: 'v1', commit: git(dir, 'rev-parse', 'v1') });
+    expect(git(dir, 'show', 'main:environments.yaml')).toMatch(/\n {2}v2:\n/);
+
+    git(dir, 'branch', 'v3', 'main'); // a branch of its own: not a leftover
+    const refused = await botver(dir, 'version', 'create', 'v3', '--from', 'v1');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('refs/heads/v3 exists but is not a version');
+  });
+});

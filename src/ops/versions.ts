@@ -49,9 +49,11 @@ export async function createVersion(repo: BotRepo, name: string, from: string, d
     throw new RuleViolationError(`cannot create version "${name}": ${count} versions exist, the limit is maxVersions = ${manifest.maxVersions}; delete one or raise maxVersions in environments.yaml`);
   }
   const ref = `refs/heads/${name}`;
-  if (await repo.git.branchHead(name)) throw new AlreadyExistsError('branch', name, `${ref} exists but is not a version; choose another name`);
   const head = await repo.versionHead(from);
-  await repo.git.createBranch(name, head, await repo.sign(), `branch: Created from ${from}`, repo.lock);
+  const existing = await repo.git.branchHead(name);
+  // A branch at exactly `from`'s head, undeclared, is what an interrupted create leaves: adopt it.
+  if (existing && existing !== head) throw new AlreadyExistsError('branch', name, `${ref} exists but is not a version; choose another name`);
+  if (!existing) await repo.git.createBranch(name, head, await repo.sign(), `branch: Created from ${from}`, repo.lock);
   const token = generateToken();
   try {
     const { manifestCommit } = await repo.updateManifest(async (m) => {
@@ -70,7 +72,7 @@ export async function createVersion(repo: BotRepo, name: string, from: string, d
     });
     return { name, from, commit: head, token, manifestCommit };
   } catch (err) {
-    await deleteRef(repo.git.gitdir, ref, head, repo.lock).catch(() => undefined);
+    if (!existing) await deleteRef(repo.git.gitdir, ref, head, repo.lock).catch(() => undefined);
     throw err;
   }
 }
