@@ -236,6 +236,32 @@ export class RequestLog {
   }
 
   /**
+   * What both loaders do with the file's lines: `take` parses one (skipping a corrupt one, or
+   * the line an over-long fragment belonged to); `bound` drops a partial line past
+   * MAX_LINE_BYTES and remembers to skip the rest of it.
+   */
+  private lineReader(onEntry: (entry: RequestLogEntry) => void) {
+    const state = {
+      overlong: false,
+      take: (line: Buffer): void => {
+        if (state.overlong) {
+          state.overlong = false;
+          this.skippedOnLoad++;
+          return;
+        }
+        const entry = this.loadLine(line);
+        if (entry !== undefined) onEntry(entry);
+      },
+      bound: (rest: Buffer): Buffer => {
+        if (rest.length <= MAX_LINE_BYTES) return rest;
+        state.overlong = true;
+        return Buffer.alloc(0);
+      },
+    };
+    return state;
+  }
+
+  /**
    * Reads the file backwards in chunks until `capacity` entries are found: start-up time does
    * not grow with the file. Returns whether the file is empty or ends with a newline.
    */
@@ -251,17 +277,9 @@ export class RequestLog {
 
       const found: RequestLogEntry[] = []; // newest first
       let pos = size;
-      let rest = Buffer.alloc(0); // the start of a line whose beginning is further back
-      let overlong = false; // `rest` was dropped: the line it belonged to is skipped
-      const take = (line: Buffer): void => {
-        if (overlong) {
-          overlong = false;
-          this.skippedOnLoad++;
-          return;
-        }
-        const entry = this.loadLine(line);
-        if (entry !== undefined) found.push(entry);
-      };
+      let rest: Buffer = Buffer.alloc(0); // the start of a line whose beginning is further back
+      const lines = this.lineReader((entry) => found.push(entry));
+      const take = lines.take;
       while (pos > 0 && found.length < this.capacity) {
         const length = Math.min(CHUNK_BYTES, pos);
         pos -= length;
@@ -274,13 +292,9 @@ export class RequestLog {
           take(data.subarray(i + 1, end));
           end = i;
         }
-        rest = found.length < this.capacity ? data.subarray(0, end) : Buffer.alloc(0);
-        if (rest.length > MAX_LINE_BYTES) {
-          rest = Buffer.alloc(0);
-          overlong = true;
-        }
+        rest = lines.bound(found.length < this.capacity ? data.subarray(0, end) : Buffer.alloc(0));
       }
-      if (pos === 0 && found.length < this.capacity && (rest.length > 0 || overlong)) take(rest);
+      if (pos === 0 && found.length < this.capacity && (rest.length > 0 || lines.overlong)) take(rest);
       for (let i = found.length - 1; i >= 0; i--) {
         const entry = found[i]!;
         this.push(entry, Date.parse(entry.time));
@@ -296,20 +310,13 @@ export class RequestLog {
     const handle = await openOrMissing(file);
     if (handle === undefined) return true;
     try {
-      let rest = Buffer.alloc(0);
-      let overlong = false;
+      let rest: Buffer = Buffer.alloc(0);
       let lastByte: number | undefined;
-      const take = (line: Buffer): void => {
-        if (overlong) {
-          overlong = false;
-          this.skippedOnLoad++;
-          return;
-        }
-        const entry = this.loadLine(line);
-        if (entry === undefined) return;
+      const lines = this.lineReader((entry) => {
         this.push(entry, Date.parse(entry.time));
         onLoad({ ...entry });
-      };
+      });
+      const take = lines.take;
       for (;;) {
         const chunk = Buffer.alloc(CHUNK_BYTES);
         const { bytesRead } = await handle.read(chunk, 0, CHUNK_BYTES, null);
@@ -322,13 +329,9 @@ export class RequestLog {
           take(data.subarray(start, i));
           start = i + 1;
         }
-        rest = data.subarray(start);
-        if (rest.length > MAX_LINE_BYTES) {
-          rest = Buffer.alloc(0);
-          overlong = true;
-        }
+        rest = lines.bound(data.subarray(start));
       }
-      if (rest.length > 0 || overlong) take(rest);
+      if (rest.length > 0 || lines.overlong) take(rest);
       return lastByte === undefined || lastByte === NEWLINE;
     } finally {
       await handle.close();
