@@ -25,7 +25,7 @@ import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { copyLargeRepo, ensureLargeRepo, manifestEnvVersion } from './fixture.js';
-import { BenchError, fmtMb, fmtMs, hasGnuTime, measure, table } from './measure.js';
+import { BenchError, finishReport, fmtMb, fmtMs, hasGnuTime, hostInfo, measure, table, versionOf } from './measure.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
@@ -135,10 +135,6 @@ git update-ref -m "promote staging to $target" refs/heads/main "$new" "$old"
 
 // ---------------------------------------------------------------------------
 
-function versionOf(cmd) {
-  const r = spawnSync(cmd, ['--version'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
 
 async function main() {
   const started = performance.now();
@@ -307,7 +303,7 @@ async function main() {
   const report = {
     benchmark: 'core',
     generatedAt: new Date().toISOString(),
-    host: { platform: `${os.platform()} ${os.release()}`, arch: os.arch(), cpus: cpus.length, cpuModel: cpus[0]?.model, totalMemMb: Math.round(os.totalmem() / 2 ** 20), node: process.version, git: versionOf('git'), gnuTime: hasGnuTime() },
+    host: hostInfo({ git: versionOf('git'), gnuTime: hasGnuTime() }),
     options: { quick: QUICK, runs: RUNS ?? null },
     fixture: { fixtureVersion: fixture.info.fixtureVersion, cached: fixture.cached, buildMs: fixture.info.timingsMs.total, stats: s },
     targets: TARGETS,
@@ -316,17 +312,7 @@ async function main() {
     failures,
     missedTargets: missed,
   };
-  writeFileSync(RESULTS, JSON.stringify(report, null, 2) + '\n');
-  console.log(`\nwrote ${relative(ROOT, RESULTS)}`);
-
-  if (failures.length) {
-    console.error(`\n${failures.length} benchmark(s) FAILED:`);
-    for (const f of failures) console.error(`\n## ${f.label}\n${f.error}`);
-    process.exitCode = 1;
-  } else if (missed.length) {
-    console.log(`\ntargets missed: ${missed.join('; ')}`);
-    if (ENFORCE) process.exitCode = 1;
-  }
+  finishReport({ file: RESULTS, root: ROOT, report, failures, missed, enforce: ENFORCE, label: (f) => f.label });
 }
 
 main().catch((err) => {

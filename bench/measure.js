@@ -6,9 +6,10 @@
 // reported as null ("n/a") and everything else still works.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 const TIME_BIN = process.env.BENCH_TIME_BIN ?? '/usr/bin/time'; // set to a missing path to test the fallback
 let timeAvailable;
@@ -158,4 +159,33 @@ export function table(headers, rows, align = []) {
   const line = (r) => '| ' + r.map((c, j) => (align[j] === 'r' ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join(' | ') + ' |';
   const sep = '|' + widths.map((w, j) => (align[j] === 'r' ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|';
   return [line(cells[0]), sep, ...cells.slice(1).map(line)].join('\n');
+}
+
+/** `cmd --version`, or null when it does not run. */
+export function versionOf(cmd) {
+  const r = spawnSync(cmd, ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+/** The machine a bench ran on, for its results file. */
+export function hostInfo(extra = {}) {
+  const cpus = os.cpus();
+  return { platform: `${os.platform()} ${os.release()}`, arch: os.arch(), cpus: cpus.length, cpuModel: cpus[0]?.model, totalMemMb: Math.round(os.totalmem() / 2 ** 20), node: process.version, ...extra };
+}
+
+/**
+ * Writes a bench's results file and reports how it ended: failures make the exit code 1;
+ * missed targets are listed, and make it 1 only with --enforce-targets.
+ */
+export function finishReport({ file, root, report, failures, missed, enforce, label = (f) => f.label ?? f.what }) {
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  console.log(`\nwrote ${relative(root, file)}`);
+  if (failures.length) {
+    console.error(`\n${failures.length} benchmark(s) FAILED:`);
+    for (const f of failures) console.error(`\n## ${label(f)}\n${f.error}`);
+    process.exitCode = 1;
+  } else if (missed.length) {
+    console.log(`\ntargets missed: ${missed.join('; ')}`);
+    if (enforce) process.exitCode = 1;
+  }
 }

@@ -42,7 +42,7 @@ import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CACHE_DIR } from './fixture.js';
-import { BenchError, fmtMb, fmtMs, median, percentile, table } from './measure.js';
+import { BenchError, finishReport, fmtMb, fmtMs, hostInfo, median, percentile, table } from './measure.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
@@ -684,10 +684,6 @@ const diff = (a, b) => {
 const f3 = (x) => (x == null ? 'n/a' : x.toFixed(3));
 const fmtBytes = (b) => (b == null ? 'n/a' : Math.abs(b) >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(2)} MB` : `${(b / 1024).toFixed(0)} KB`);
 
-function versionOf(cmd) {
-  const r = spawnSync(cmd, ['--version'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
 
 async function main() {
   const started = performance.now();
@@ -891,7 +887,7 @@ async function main() {
   const report = {
     benchmark: 'nlu',
     generatedAt: new Date().toISOString(),
-    host: { platform: `${os.platform()} ${os.release()}`, arch: os.arch(), cpus: cpus.length, cpuModel: cpus[0]?.model, totalMemMb: Math.round(os.totalmem() / 2 ** 20), node: process.version },
+    host: hostInfo({}),
     options: { quick: QUICK, durationS: DURATION_S, warmupS: WARMUP_S, connections: CONNECTIONS, trainRuns: TRAIN_RUNS, modelCopies: MODEL_COPIES },
     modelFormat: engine.MODEL_FORMAT,
     targets: TARGETS,
@@ -904,17 +900,7 @@ async function main() {
     missedTargets: missed,
     totalMs: round(performance.now() - started),
   };
-  writeFileSync(RESULTS, JSON.stringify(report, null, 2) + '\n');
-  console.log(`\nwrote ${relative(ROOT, RESULTS)}`);
-
-  if (failures.length) {
-    console.error(`\n${failures.length} benchmark(s) FAILED:`);
-    for (const f of failures) console.error(`\n## ${f.what}\n${f.error}`);
-    process.exitCode = 1;
-  } else if (missed.length) {
-    console.log(`\ntargets missed: ${missed.join('; ')}`);
-    if (ENFORCE) process.exitCode = 1;
-  }
+  finishReport({ file: RESULTS, root: ROOT, report, failures, missed, enforce: ENFORCE, label: (f) => f.what });
 }
 
 if (argv[0] === '--memory-child') {

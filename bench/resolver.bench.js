@@ -38,7 +38,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { copyLargeRepo, ensureLargeRepo, envToken } from './fixture.js';
-import { BenchError, fmtMb, fmtMs, median, percentile, table } from './measure.js';
+import { BenchError, finishReport, fmtMb, fmtMs, hostInfo, median, percentile, table, versionOf } from './measure.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
@@ -102,10 +102,6 @@ function git(repo, ...args) {
   return r.stdout.trim();
 }
 
-function versionOf(cmd) {
-  const r = spawnSync(cmd, ['--version'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
 
 /** A port free right now on HOST (the server is then started on it). */
 function freePort() {
@@ -677,7 +673,7 @@ async function main() {
   const report = {
     benchmark: 'resolver',
     generatedAt: new Date().toISOString(),
-    host: { platform: `${os.platform()} ${os.release()}`, arch: os.arch(), cpus: cpus.length, cpuModel: cpus[0]?.model, totalMemMb: Math.round(os.totalmem() / 2 ** 20), node: process.version, git: versionOf('git') },
+    host: hostInfo({ git: versionOf('git') }),
     options: { quick: QUICK, durationS: DURATION_S, warmupS: WARMUP_S, connections: CONNECTIONS, promotions: PROMOTIONS, coldRuns: COLD_RUNS, cpuProf: CPU_PROF },
     fixture: { fixtureVersion: fixture.info.fixtureVersion, cached: fixture.cached, stats: s },
     targets: TARGETS,
@@ -689,17 +685,7 @@ async function main() {
     failures,
     missedTargets: missed,
   };
-  writeFileSync(RESULTS, JSON.stringify(report, null, 2) + '\n');
-  console.log(`\nwrote ${relative(ROOT, RESULTS)}`);
-
-  if (failures.length) {
-    console.error(`\n${failures.length} benchmark(s) FAILED:`);
-    for (const f of failures) console.error(`\n## ${f.what}\n${f.error}`);
-    process.exitCode = 1;
-  } else if (missed.length) {
-    console.log(`\ntargets missed: ${missed.join('; ')}`);
-    if (ENFORCE) process.exitCode = 1;
-  }
+  finishReport({ file: RESULTS, root: ROOT, report, failures, missed, enforce: ENFORCE, label: (f) => f.what });
 }
 
 main().catch((err) => {
