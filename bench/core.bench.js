@@ -25,7 +25,7 @@ import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { copyLargeRepo, ensureLargeRepo, manifestEnvVersion } from './fixture.js';
-import { BenchError, finishReport, fmtMb, fmtMs, hasGnuTime, hostInfo, measure, table, versionOf } from './measure.js';
+import { BENCH_ENV, BenchError, benchArgs, finishReport, fmtMb, fmtMs, hasGnuTime, hostInfo, measure, table, versionOf } from './measure.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
@@ -34,12 +34,7 @@ const BOTVER = process.env.BOTVER_BIN ? resolve(process.env.BOTVER_BIN) : join(R
 const RESULTS = join(BENCH_DIR, 'results', 'core.json');
 const NODE = process.execPath;
 
-const argv = process.argv.slice(2);
-const flag = (f) => argv.includes(f);
-const opt = (f) => {
-  const i = argv.indexOf(f);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const { flag, opt } = benchArgs();
 const QUICK = flag('--quick');
 const RUNS = opt('--runs') ? Math.max(1, Number(opt('--runs'))) : undefined;
 const KEEP = flag('--keep');
@@ -54,14 +49,7 @@ const TARGETS = {
 
 // A fixed, clean identity and git environment for every row (same for git and botver).
 const ENV = {
-  GIT_AUTHOR_NAME: 'Bench Runner',
-  GIT_AUTHOR_EMAIL: 'bench@botver.example',
-  GIT_COMMITTER_NAME: 'Bench Runner',
-  GIT_COMMITTER_EMAIL: 'bench@botver.example',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_TERMINAL_PROMPT: '0',
-  NO_COLOR: '1',
-  LC_ALL: 'C',
+  ...BENCH_ENV,
 };
 
 const runs = (n) => RUNS ?? (QUICK ? Math.max(3, Math.ceil(n / 4)) : n);

@@ -57,7 +57,8 @@ export const ENVIRONMENTS = Object.freeze({ production: 'v1', staging: 'v2', dev
 // ---------------------------------------------------------------------------
 // deterministic content
 
-function mulberry32(seed) {
+/** A small seeded PRNG: the same fixture on every machine. */
+export function mulberry32(seed) {
   let a = seed >>> 0;
   return function rand() {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -189,3 +189,27 @@ export function finishReport({ file, root, report, failures, missed, enforce, la
     if (enforce) process.exitCode = 1;
   }
 }
+
+/** A pinned git identity and no user/system config, for every process a bench starts. */
+export const BENCH_ENV = Object.freeze({
+  GIT_AUTHOR_NAME: 'Bench Runner',
+  GIT_AUTHOR_EMAIL: 'bench@botver.example',
+  GIT_COMMITTER_NAME: 'Bench Runner',
+  GIT_COMMITTER_EMAIL: 'bench@botver.example',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_TERMINAL_PROMPT: '0',
+  NO_COLOR: '1',
+  LC_ALL: 'C',
+});
+
+/** The command line of a bench: `flag('--quick')`, `opt('--duration')` (the value after it). */
+export function benchArgs(argv = process.argv.slice(2)) {
+  return {
+    argv,
+    flag: (f) => argv.includes(f),
+    opt: (f) => {
+      const i = argv.indexOf(f);
+      return i >= 0 ? argv[i + 1] : undefined;
+    },
+  };
+}

@@ -41,8 +41,8 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CACHE_DIR } from './fixture.js';
-import { BenchError, finishReport, fmtMb, fmtMs, hostInfo, median, percentile, table } from './measure.js';
+import { CACHE_DIR, mulberry32 } from './fixture.js';
+import { BENCH_ENV, BenchError, benchArgs, finishReport, fmtMb, fmtMs, hostInfo, median, percentile, table } from './measure.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
@@ -54,12 +54,7 @@ const CORPUS_DIR = join(CACHE_DIR, 'nlu-corpora');
 const NODE = process.execPath;
 const HOST = '127.0.0.1';
 
-const argv = process.argv.slice(2);
-const flag = (f) => argv.includes(f);
-const opt = (f) => {
-  const i = argv.indexOf(f);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const { argv, flag, opt } = benchArgs();
 const QUICK = flag('--quick');
 const KEEP = flag('--keep');
 const ENFORCE = flag('--enforce-targets');
@@ -270,16 +265,6 @@ function prf({ tp, fp, fn }) {
 // ---------------------------------------------------------------------------
 // 1,000 expressions, generated deterministically
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return function rand() {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const W = {
   openers: ['', '', '', 'hey', 'hi', 'hello', 'ok so', 'excuse me', 'quick question', 'um', 'sorry', 'good morning'],
@@ -385,14 +370,7 @@ async function trainingSection(engine, ModelStore, SILENT, bundle, tmp) {
 // 3. /v2/request
 
 const ENV = {
-  GIT_AUTHOR_NAME: 'Bench Runner',
-  GIT_AUTHOR_EMAIL: 'bench@botver.example',
-  GIT_COMMITTER_NAME: 'Bench Runner',
-  GIT_COMMITTER_EMAIL: 'bench@botver.example',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_TERMINAL_PROMPT: '0',
-  NO_COLOR: '1',
-  LC_ALL: 'C',
+  ...BENCH_ENV,
   BOTVER_LOG_LEVEL: 'info',
   BOTVER_CONTROL_BRANCH: '',
   BOTVER_ADMIN_TOKEN: '',

@@ -38,7 +38,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { copyLargeRepo, ensureLargeRepo, envToken } from './fixture.js';
-import { BenchError, finishReport, fmtMb, fmtMs, hostInfo, median, percentile, table, versionOf } from './measure.js';
+import { BENCH_ENV, BenchError, benchArgs, finishReport, fmtMb, fmtMs, hostInfo, median, percentile, table, versionOf } from './measure.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
@@ -49,12 +49,7 @@ const PROF_DIR = join(BENCH_DIR, 'results', 'resolver-prof');
 const NODE = process.execPath;
 const HOST = '127.0.0.1';
 
-const argv = process.argv.slice(2);
-const flag = (f) => argv.includes(f);
-const opt = (f) => {
-  const i = argv.indexOf(f);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const { flag, opt } = benchArgs();
 const QUICK = flag('--quick');
 const KEEP = flag('--keep');
 const ENFORCE = flag('--enforce-targets');
@@ -80,14 +75,7 @@ const TARGETS = {
 
 // A fixed, clean identity and git environment for every process (as in core.bench.js).
 const ENV = {
-  GIT_AUTHOR_NAME: 'Bench Runner',
-  GIT_AUTHOR_EMAIL: 'bench@botver.example',
-  GIT_COMMITTER_NAME: 'Bench Runner',
-  GIT_COMMITTER_EMAIL: 'bench@botver.example',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_TERMINAL_PROMPT: '0',
-  NO_COLOR: '1',
-  LC_ALL: 'C',
+  ...BENCH_ENV,
   BOTVER_LOG_LEVEL: 'info',
   BOTVER_CONTROL_BRANCH: '',
   BOTVER_ADMIN_TOKEN: '',
