@@ -1,5 +1,5 @@
 import type { BotRepo } from './bot-repo.js';
-import { loadVersionContent } from '../resolver/version-content.js';
+import { bundleData } from '../resolver/version-content.js';
 import { loadBundle } from '../content/bundle.js';
 import { ModelStore, SILENT } from '../nlu/model-store.js';
 import { emptyState, runTurn, type DialogState, type NlpResults } from '../dialog/engine.js';
@@ -32,20 +32,21 @@ export interface TestReport {
 
 export async function testVersion(repo: BotRepo, ref: string, commit?: string): Promise<TestReport> {
   const at = commit ?? (await repo.git.resolveCommit(ref));
-  const content = await loadVersionContent(repo.git, at);
-  if (!content.bundle) throw new InvalidContentError(content.problems.filter((p) => p.severity === 'error').map((p) => ({ ...p, ref })), `${ref} does not validate: `);
+  const { bundle: files, problems } = await loadBundle(repo.git, at);
+  const errors = problems.filter((p) => p.severity === 'error');
+  if (errors.length) throw new InvalidContentError(errors.map((p) => ({ ...p, ref })), `${ref} does not validate: `);
+  const content = { bundle: bundleData(files) };
   const { manifest } = await repo.readManifest();
   const language = manifest.data.language ?? 'en';
   const threshold = manifest.data.nluThreshold ?? DEFAULT_NLU_THRESHOLD;
   const store = new ModelStore({ gitdir: repo.git.gitdir, logger: SILENT, inline: true });
-  const model = await store.get(at, () => ({ bundle: content.bundle!, language }));
+  const model = await store.get(at, () => ({ bundle: content.bundle, language }));
   await store.close();
 
   const botver = { environment: null, version: ref, commit: at };
   const checks: TestCheck[] = [];
   let utterances = 0;
   let intentsRight = 0;
-  const { bundle: files } = await loadBundle(repo.git, at); // for the test files' paths
   for (const [index, file] of content.bundle.tests.entries()) {
     const path = files.tests[index]!.path;
     const lang = file.language ?? language;

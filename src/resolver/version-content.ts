@@ -1,5 +1,5 @@
 import type { GitRepo } from '../git/repo.js';
-import { loadBundle } from '../content/bundle.js';
+import { loadBundle, type Bundle } from '../content/bundle.js';
 import type { Entity, Intent, Skill, TestFile } from '../content/types.js';
 import type { Problem } from '../errors.js';
 
@@ -31,13 +31,18 @@ export async function loadVersionContent(git: GitRepo, commit: string): Promise<
   const { bundle, problems } = await loadBundle(git, commit);
   const ok = !problems.some((p) => p.severity === 'error');
   if (!ok) return { commit, problems, ok, bundle: null, bundleJson: null };
-  const data: BundleData = {
+  const data = bundleData(bundle);
+  return { commit, problems, ok, bundle: data, bundleJson: JSON.stringify(data) };
+}
+
+/** A checked bundle as plain data, without the YAML documents. */
+export function bundleData(bundle: Bundle): BundleData {
+  return {
     intents: bundle.intents.map((f) => f.data),
     entities: bundle.entities.map((f) => f.data),
     skills: bundle.skills.map((f) => f.data),
     tests: bundle.tests.map((f) => f.data),
   };
-  return { commit, problems, ok, bundle: data, bundleJson: JSON.stringify(data) };
 }
 
 /**
