@@ -3,7 +3,7 @@ import type { LiveSnapshot } from './live-snapshot.js';
 import { recordWhenFinished, type Monitoring } from './monitoring/index.js';
 import { tokenOwner } from './auth.js';
 import { resolveBody, resolveHeaders } from './routes/content.js';
-import { matchesEtag } from './served.js';
+import { matchesEtag, targetOf } from './served.js';
 
 // GET /v1/resolve is what every bot calls, often on every conversation: it is answered here,
 // from a plain request listener, before Express. Express costs ~100 µs of CPU per request
@@ -21,13 +21,11 @@ export function fastResolve(live: LiveSnapshot, monitoring: Monitoring): (req: I
     if (!snapshot) return false;
     const owner = tokenOwner(snapshot, req.headers.authorization);
     if (!owner) return false;
-    const environment = owner.kind === 'environment' ? snapshot.environments.get(owner.name)! : null;
-    const version = environment ? environment.version : owner.name;
-    const content = environment ? environment.content : snapshot.versions.get(version)!.content;
+    const { environment, version, content } = targetOf(snapshot, owner);
     if (!content) return false;
 
-    const served = { snapshot, owner, environment: environment?.name ?? null, version, content };
-    const attribution = { environment: served.environment, version, commit: content.commit };
+    const served = { snapshot, owner, environment, version, content };
+    const attribution = { environment, version, commit: content.commit };
     recordWhenFinished(monitoring, req, res, () => '/v1/resolve', () => attribution);
     const headers = resolveHeaders(served);
     for (const name in headers) res.setHeader(name, headers[name]!);

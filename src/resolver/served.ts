@@ -28,19 +28,26 @@ export function resolveToken(live: LiveSnapshot): RequestHandler {
     if (!snapshot) return next(notReady('the resolver has no valid manifest to serve yet; see /readyz'));
     const owner = tokenOwner(snapshot, req.headers.authorization);
     if (!owner) return next(unauthorized());
-    const environment = owner.kind === 'environment' ? snapshot.environments.get(owner.name)! : null;
-    const version = environment ? environment.version : owner.name;
-    res.locals.environment = environment?.name ?? null;
+    const { environment, version, content } = targetOf(snapshot, owner);
+    res.locals.environment = environment;
     res.locals.version = version;
-    const content = environment ? environment.content : snapshot.versions.get(version)!.content;
     if (!content) {
-      const what = environment ? `environment ${environment.name} (version ${version})` : `version ${version}`;
+      const what = environment ? `environment ${environment} (version ${version})` : `version ${version}`;
       return next(new HttpError(503, 'VERSION_UNAVAILABLE', `${what} has no commit that passes validation; see /readyz`, { 'Retry-After': '5' }));
     }
     res.locals.commit = content.commit;
-    res.locals.served = { snapshot, owner, environment: environment?.name ?? null, version, content } satisfies Served;
+    res.locals.served = { snapshot, owner, environment, version, content } satisfies Served;
     next();
   };
+}
+
+/** What a token owner resolves to in a snapshot: its environment (if any), version and the content served. */
+export function targetOf(snapshot: Snapshot, owner: TokenOwner): { environment: string | null; version: string; content: VersionContent | null } {
+  if (owner.kind === 'environment') {
+    const env = snapshot.environments.get(owner.name)!;
+    return { environment: env.name, version: env.version, content: env.content };
+  }
+  return { environment: null, version: owner.name, content: snapshot.versions.get(owner.name)!.content };
 }
 
 /** Whether an If-None-Match header matches the entity tag `etag` (weak comparison, as for GET). */
