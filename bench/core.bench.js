@@ -20,12 +20,24 @@
 // command fails or does not do what it should (the failure is printed in full).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { copyLargeRepo, ensureLargeRepo, manifestEnvVersion } from './fixture.js';
-import { BENCH_ENV, BenchError, benchArgs, finishReport, fmtMb, fmtMs, hasGnuTime, hostInfo, measure, table, versionOf } from './measure.js';
+import {
+  BENCH_ENV,
+  BenchError,
+  benchArgs,
+  finishReport,
+  fmtMb,
+  fmtMs,
+  hasGnuTime,
+  hostInfo,
+  measure,
+  table,
+  versionOf,
+} from './measure.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
@@ -95,11 +107,20 @@ function promotionChecks(repo, target, label) {
       const manifest = git(repo, 'show', 'refs/heads/main:environments.yaml');
       const got = manifestEnvVersion(manifest, 'staging');
       if (got !== want) {
-        const envs = manifest.slice(Math.max(0, manifest.search(/^environments\s*:/m))).split('\n').slice(0, 20).join('\n');
-        throw new BenchError(`${label}: after promoting, main:environments.yaml links staging to ${got ?? '(nothing)'}, expected ${want}\n${envs}`);
+        const envs = manifest
+          .slice(Math.max(0, manifest.search(/^environments\s*:/m)))
+          .split('\n')
+          .slice(0, 20)
+          .join('\n');
+        throw new BenchError(
+          `${label}: after promoting, main:environments.yaml links staging to ${got ?? '(nothing)'}, expected ${want}\n${envs}`,
+        );
       }
       const n = changedLines(manifestBefore, manifest);
-      if (n !== 1) notes.add(`manifest rewritten beyond the staging line (${n === Infinity ? 'line count changed' : `${n} lines changed`})`);
+      if (n !== 1)
+        notes.add(
+          `manifest rewritten beyond the staging line (${n === Infinity ? 'line count changed' : `${n} lines changed`})`,
+        );
     },
   };
 }
@@ -123,22 +144,27 @@ git update-ref -m "promote staging to $target" refs/heads/main "$new" "$old"
 
 // ---------------------------------------------------------------------------
 
-
 async function main() {
   const started = performance.now();
   console.log('# botver core benchmark\n');
   const fixture = await ensureLargeRepo({ log: (m) => console.log(m) });
   const s = fixture.info.stats;
   console.log(
-    `fixture: ${s.commits} commits (${Object.entries(s.commitsByBranch).map(([b, n]) => `${b}: ${n}`).join(', ')}), ` +
+    `fixture: ${s.commits} commits (${Object.entries(s.commitsByBranch)
+      .map(([b, n]) => `${b}: ${n}`)
+      .join(', ')}), ` +
       `${s.stagingChanges} staging promotions, ${s.countObjects['size-pack']} KiB in ${s.countObjects.packs} pack`,
   );
   if (!hasGnuTime()) console.log('note: /usr/bin/time (GNU time) not available: peak RSS is reported as n/a');
   const haveBotver = existsSync(BOTVER);
-  if (!haveBotver) console.log(`note: ${relative(ROOT, BOTVER)} not found: botver rows are SKIPPED (only node and native git are measured)`);
+  if (!haveBotver)
+    console.log(
+      `note: ${relative(ROOT, BOTVER)} not found: botver rows are SKIPPED (only node and native git are measured)`,
+    );
 
   const tmp = mkdtempSync(join(os.tmpdir(), 'botver-bench-core-'));
-  const cleanup = () => (KEEP ? console.log(`kept temporary copies in ${tmp}`) : rmSync(tmp, { recursive: true, force: true }));
+  const cleanup = () =>
+    KEEP ? console.log(`kept temporary copies in ${tmp}`) : rmSync(tmp, { recursive: true, force: true });
   process.on('exit', cleanup);
   const copy = async (name) => copyLargeRepo(join(tmp, name));
 
@@ -175,7 +201,14 @@ async function main() {
     const repo = await copy('git-promote.git');
     const checks = promotionChecks(repo, alt, 'native git promotion');
     return {
-      spec: { cmd: 'bash', args: (i) => ['-c', NATIVE_PROMOTE, 'promote', repo, alt(i)], runs: runs(20), warmup: warm(2), before: checks.before, after: checks.after },
+      spec: {
+        cmd: 'bash',
+        args: (i) => ['-c', NATIVE_PROMOTE, 'promote', repo, alt(i)],
+        runs: runs(20),
+        warmup: warm(2),
+        before: checks.before,
+        after: checks.after,
+      },
       notes: checks.notes,
     };
   });
@@ -191,7 +224,15 @@ async function main() {
       const repo = await copy('env-set.git');
       const checks = promotionChecks(repo, alt, 'botver env set');
       return {
-        spec: { cmd: NODE, args: (i) => botver(repo, 'env', 'set', 'staging', alt(i)), runs: runs(20), warmup: warm(2), budgetMs: 20_000, before: checks.before, after: checks.after },
+        spec: {
+          cmd: NODE,
+          args: (i) => botver(repo, 'env', 'set', 'staging', alt(i)),
+          runs: runs(20),
+          warmup: warm(2),
+          budgetMs: 20_000,
+          before: checks.before,
+          after: checks.after,
+        },
         notes: checks.notes,
         // whatever botver wrote must be valid for native git too
         finish: () => git(repo, 'fsck', '--strict', '--no-progress', '--no-dangling'),
@@ -207,13 +248,23 @@ async function main() {
   await row(
     'botver-validate-one',
     '`botver validate v1`',
-    async () => ({ spec: { cmd: NODE, args: botver(await readOnly(), 'validate', 'v1'), runs: runs(10), warmup: warm(1), budgetMs: 30_000 } }),
+    async () => ({
+      spec: {
+        cmd: NODE,
+        args: botver(await readOnly(), 'validate', 'v1'),
+        runs: runs(10),
+        warmup: warm(1),
+        budgetMs: 30_000,
+      },
+    }),
     { target: { medianMs: TARGETS.validateOneMs, peakRssKb: TARGETS.peakRssKb }, skip },
   );
   await row(
     'botver-validate-all',
     '`botver validate` (manifest + 5 versions)',
-    async () => ({ spec: { cmd: NODE, args: botver(await readOnly(), 'validate'), runs: runs(5), warmup: warm(1), budgetMs: 30_000 } }),
+    async () => ({
+      spec: { cmd: NODE, args: botver(await readOnly(), 'validate'), runs: runs(5), warmup: warm(1), budgetMs: 30_000 },
+    }),
     { target: { peakRssKb: TARGETS.peakRssKb }, skip },
   );
   await row(
@@ -229,9 +280,12 @@ async function main() {
           runs: runs(5),
           warmup: warm(1),
           budgetMs: 20_000,
-          after: (i, r) => {
+          after: (_i, r) => {
             const lines = r.stdout.trim().split('\n').length;
-            if (lines < 2) throw new BenchError(`botver history staging printed ${lines} line(s); expected about ${s.stagingChanges + 1} changes`);
+            if (lines < 2)
+              throw new BenchError(
+                `botver history staging printed ${lines} line(s); expected about ${s.stagingChanges + 1} changes`,
+              );
             notes.clear();
             notes.add(`printed ${lines} lines`);
           },
@@ -269,11 +323,25 @@ async function main() {
     const x = r.result;
     const d = x && floor != null && r.key !== 'node-floor' ? x.medianMs - floor : null;
     const overFloor = d == null ? '' : `${d < 0 ? '−' : '+'}${fmtMs(Math.abs(d))}`;
-    return [r.label, x?.runs ?? '-', fmtMs(x?.minMs), fmtMs(x?.medianMs), fmtMs(x?.p95Ms), overFloor, fmtMb(x?.peakRssKb), targetText(r), verdict(r)];
+    return [
+      r.label,
+      x?.runs ?? '-',
+      fmtMs(x?.minMs),
+      fmtMs(x?.medianMs),
+      fmtMs(x?.p95Ms),
+      overFloor,
+      fmtMb(x?.peakRssKb),
+      targetText(r),
+      verdict(r),
+    ];
   });
   console.log('');
   console.log(
-    table(['benchmark', 'runs', 'min', 'median', 'p95', 'median over node floor', 'peak RSS', 'target', 'status'], tableRows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l']),
+    table(
+      ['benchmark', 'runs', 'min', 'median', 'p95', 'median over node floor', 'peak RSS', 'target', 'status'],
+      tableRows,
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+    ),
   );
   const notes = rows.filter((r) => r.notes.length && r.status !== 'FAILED');
   if (notes.length) {
@@ -293,10 +361,22 @@ async function main() {
     generatedAt: new Date().toISOString(),
     host: hostInfo({ git: versionOf('git'), gnuTime: hasGnuTime() }),
     options: { quick: QUICK, runs: RUNS ?? null },
-    fixture: { fixtureVersion: fixture.info.fixtureVersion, cached: fixture.cached, buildMs: fixture.info.timingsMs.total, stats: s },
+    fixture: {
+      fixtureVersion: fixture.info.fixtureVersion,
+      cached: fixture.cached,
+      buildMs: fixture.info.timingsMs.total,
+      stats: s,
+    },
     targets: TARGETS,
     botverAvailable: haveBotver,
-    rows: rows.map((r) => ({ key: r.key, label: r.label, status: r.status, target: r.target ?? null, notes: r.notes, ...(r.result ?? {}) })),
+    rows: rows.map((r) => ({
+      key: r.key,
+      label: r.label,
+      status: r.status,
+      target: r.target ?? null,
+      notes: r.notes,
+      ...(r.result ?? {}),
+    })),
     failures,
     missedTargets: missed,
   };

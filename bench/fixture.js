@@ -70,13 +70,127 @@ export function mulberry32(seed) {
 }
 
 const W = {
-  openers: ['', '', '', 'hey', 'hi', 'hello', 'please', 'ok so', 'excuse me', 'quick question', 'um', 'well', 'sorry', 'good morning'],
-  requests: ['can you', 'could you', 'I want to', "I'd like to", 'help me', 'I need to', 'is it possible to', 'how do I', 'let me', 'please', 'I would love to', 'where can I', 'can I', 'we need to'],
-  verbs: ['book', 'cancel', 'change', 'check', 'order', 'find', 'track', 'update', 'reset', 'open', 'close', 'renew', 'pay', 'transfer', 'schedule', 'return', 'upgrade', 'compare', 'report', 'confirm'],
+  openers: [
+    '',
+    '',
+    '',
+    'hey',
+    'hi',
+    'hello',
+    'please',
+    'ok so',
+    'excuse me',
+    'quick question',
+    'um',
+    'well',
+    'sorry',
+    'good morning',
+  ],
+  requests: [
+    'can you',
+    'could you',
+    'I want to',
+    "I'd like to",
+    'help me',
+    'I need to',
+    'is it possible to',
+    'how do I',
+    'let me',
+    'please',
+    'I would love to',
+    'where can I',
+    'can I',
+    'we need to',
+  ],
+  verbs: [
+    'book',
+    'cancel',
+    'change',
+    'check',
+    'order',
+    'find',
+    'track',
+    'update',
+    'reset',
+    'open',
+    'close',
+    'renew',
+    'pay',
+    'transfer',
+    'schedule',
+    'return',
+    'upgrade',
+    'compare',
+    'report',
+    'confirm',
+  ],
   dets: ['my', 'a', 'the', 'our', 'this', 'that', 'another', 'one more', 'their'],
-  adjs: ['', '', '', 'new', 'old', 'large', 'small', 'cheap', 'premium', 'weekly', 'monthly', 'blue', 'red', 'quick', 'late', 'next', 'last', 'shared', 'family', 'business'],
-  nouns: ['pizza', 'flight', 'order', 'account', 'password', 'table', 'ticket', 'subscription', 'invoice', 'delivery', 'appointment', 'hotel room', 'card', 'parcel', 'refund', 'plan', 'car', 'meeting', 'reservation', 'package'],
-  tails: ['', '', '', 'today', 'tomorrow', 'right now', 'for tonight', 'next week', 'in Paris', 'before friday', 'as soon as possible', 'please', 'for two people', 'online', 'again', 'from my phone', 'this weekend', 'in London', 'for my mother', 'at noon'],
+  adjs: [
+    '',
+    '',
+    '',
+    'new',
+    'old',
+    'large',
+    'small',
+    'cheap',
+    'premium',
+    'weekly',
+    'monthly',
+    'blue',
+    'red',
+    'quick',
+    'late',
+    'next',
+    'last',
+    'shared',
+    'family',
+    'business',
+  ],
+  nouns: [
+    'pizza',
+    'flight',
+    'order',
+    'account',
+    'password',
+    'table',
+    'ticket',
+    'subscription',
+    'invoice',
+    'delivery',
+    'appointment',
+    'hotel room',
+    'card',
+    'parcel',
+    'refund',
+    'plan',
+    'car',
+    'meeting',
+    'reservation',
+    'package',
+  ],
+  tails: [
+    '',
+    '',
+    '',
+    'today',
+    'tomorrow',
+    'right now',
+    'for tonight',
+    'next week',
+    'in Paris',
+    'before friday',
+    'as soon as possible',
+    'please',
+    'for two people',
+    'online',
+    'again',
+    'from my phone',
+    'this weekend',
+    'in London',
+    'for my mother',
+    'at noon',
+  ],
   puncts: ['', '', '?', '!', '.'],
 };
 
@@ -176,7 +290,7 @@ function manifestYaml(o, staging) {
   for (const [e, v] of Object.entries(ENVIRONMENTS)) {
     lines.push(`  ${e}:`, `    version: ${e === 'staging' ? staging : v}`, `    tokenSha256: ${sha256(envToken(e))}`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 const README = `# bench-bot
@@ -270,7 +384,8 @@ export function generateStream(opts = {}) {
   }
   const files = [];
   for (let i = 0; i < o.intents; i++) files.push([`training/intents/${intentSlug(i)}.yaml`, intentYaml(i, base[i])]);
-  for (const [slug, values] of Object.entries(ENTITIES)) files.push([`training/entities/${slug}.yaml`, entityYaml(slug, values)]);
+  for (const [slug, values] of Object.entries(ENTITIES))
+    files.push([`training/entities/${slug}.yaml`, entityYaml(slug, values)]);
   for (let k = 1; k <= o.skills; k++) files.push([`skills/skill-${pad2(k)}.yaml`, skillYaml(k, o.intents)]);
   files.push(['skills/fallback.yaml', FALLBACK_YAML]);
   const v1Base = commit('v1', 'Create version v1\n', files);
@@ -309,7 +424,7 @@ export function generateStream(opts = {}) {
     let n = 0;
     while (r >= weights[n]) r -= weights[n++];
     const v = `v${n + 1}`;
-    const i = Math.floor(Math.pow(rand(), 1.5) * o.intents); // low intents edited more often
+    const i = Math.floor(rand() ** 1.5 * o.intents); // low intents edited more often
     const ex = state[v][i];
     let msg;
     const remove = ex.length >= o.expressions + 10 || (ex.length > o.expressions - 10 && rand() < 0.45);
@@ -330,7 +445,9 @@ export function generateStream(opts = {}) {
     commitsByBranch: commitCount,
     stagingFinal: staging,
     stagingChanges: o.mainRelinks,
-    expressionsPerVersion: Object.fromEntries(Object.entries(state).map(([v, s]) => [v, s.reduce((a, e) => a + e.length, 0)])),
+    expressionsPerVersion: Object.fromEntries(
+      Object.entries(state).map(([v, s]) => [v, s.reduce((a, e) => a + e.length, 0)]),
+    ),
   };
   return { stream: Buffer.from(out.join(''), 'utf8'), stats };
 }
@@ -378,7 +495,7 @@ function parseCountObjects(text) {
  * opts: DEFAULTS overrides, plus { log: fn|false, fsck: true }.
  */
 export async function buildLargeRepo(dir, opts = {}) {
-  const log = opts.log === false ? () => {} : opts.log ?? ((m) => console.error(m));
+  const log = opts.log === false ? () => {} : (opts.log ?? ((m) => console.error(m)));
   const t0 = performance.now();
   dir = resolve(dir);
   if (existsSync(dir) && readdirSync(dir).length > 0) throw new Error(`${dir} exists and is not empty`);
@@ -414,9 +531,17 @@ export async function buildLargeRepo(dir, opts = {}) {
     fixtureVersion: FIXTURE_VERSION,
     options: { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([k]) => k in DEFAULTS)) },
     stats: { ...stats, streamBytes: stream.length, countObjects: count },
-    timingsMs: { total: Math.round(buildMs), generate: Math.round(genMs), fastImport: Math.round(importMs), gc: Math.round(gcMs), fsck: fsckMs && Math.round(fsckMs) },
+    timingsMs: {
+      total: Math.round(buildMs),
+      generate: Math.round(genMs),
+      fastImport: Math.round(importMs),
+      gc: Math.round(gcMs),
+      fsck: fsckMs && Math.round(fsckMs),
+    },
     tokens: {
-      versions: Object.fromEntries(Array.from({ length: { ...DEFAULTS, ...opts }.versions }, (_, n) => [`v${n + 1}`, versionToken(`v${n + 1}`)])),
+      versions: Object.fromEntries(
+        Array.from({ length: { ...DEFAULTS, ...opts }.versions }, (_, n) => [`v${n + 1}`, versionToken(`v${n + 1}`)]),
+      ),
       environments: Object.fromEntries(Object.keys(ENVIRONMENTS).map((e) => [e, envToken(e)])),
     },
   };
@@ -441,11 +566,13 @@ export async function cachedInfo() {
 
 /** The cached default fixture, built on first use (or when FIXTURE_VERSION changed). */
 export async function ensureLargeRepo({ force = false, log } = {}) {
-  const say = log === false ? () => {} : log ?? ((m) => console.error(m));
+  const say = log === false ? () => {} : (log ?? ((m) => console.error(m)));
   if (!force) {
     const info = await cachedInfo();
     if (info) {
-      say(`fixture: using cached ${CACHE_REPO} (fixture version ${FIXTURE_VERSION}, built in ${(info.timingsMs.total / 1000).toFixed(2)} s)`);
+      say(
+        `fixture: using cached ${CACHE_REPO} (fixture version ${FIXTURE_VERSION}, built in ${(info.timingsMs.total / 1000).toFixed(2)} s)`,
+      );
       return { path: CACHE_REPO, cached: true, buildMs: 0, info };
     }
   }
@@ -457,7 +584,7 @@ export async function ensureLargeRepo({ force = false, log } = {}) {
   await rm(CACHE_STAMP, { force: true });
   await rm(CACHE_REPO, { recursive: true, force: true });
   await rename(tmp, CACHE_REPO);
-  await writeFile(CACHE_STAMP, JSON.stringify(info, null, 2) + '\n');
+  await writeFile(CACHE_STAMP, `${JSON.stringify(info, null, 2)}\n`);
   say(`fixture: cached as ${CACHE_REPO} (fixture version ${FIXTURE_VERSION})`);
   return { path: CACHE_REPO, cached: false, buildMs, info };
 }

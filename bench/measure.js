@@ -156,8 +156,9 @@ export const fmtMb = (kb) => (kb == null ? 'n/a' : `${(kb / 1024).toFixed(1)} MB
 export function table(headers, rows, align = []) {
   const cells = [headers, ...rows].map((r) => r.map((c) => String(c ?? '')));
   const widths = headers.map((_, j) => Math.max(3, ...cells.map((r) => r[j].length)));
-  const line = (r) => '| ' + r.map((c, j) => (align[j] === 'r' ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join(' | ') + ' |';
-  const sep = '|' + widths.map((w, j) => (align[j] === 'r' ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|';
+  const line = (r) =>
+    `| ${r.map((c, j) => (align[j] === 'r' ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join(' | ')} |`;
+  const sep = `|${widths.map((w, j) => (align[j] === 'r' ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [line(cells[0]), sep, ...cells.slice(1).map(line)].join('\n');
 }
 
@@ -170,7 +171,15 @@ export function versionOf(cmd) {
 /** The machine a bench ran on, for its results file. */
 export function hostInfo(extra = {}) {
   const cpus = os.cpus();
-  return { platform: `${os.platform()} ${os.release()}`, arch: os.arch(), cpus: cpus.length, cpuModel: cpus[0]?.model, totalMemMb: Math.round(os.totalmem() / 2 ** 20), node: process.version, ...extra };
+  return {
+    platform: `${os.platform()} ${os.release()}`,
+    arch: os.arch(),
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model,
+    totalMemMb: Math.round(os.totalmem() / 2 ** 20),
+    node: process.version,
+    ...extra,
+  };
 }
 
 /**
@@ -178,7 +187,7 @@ export function hostInfo(extra = {}) {
  * missed targets are listed, and make it 1 only with --enforce-targets.
  */
 export function finishReport({ file, root, report, failures, missed, enforce, label = (f) => f.label ?? f.what }) {
-  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nwrote ${relative(root, file)}`);
   if (failures.length) {
     console.error(`\n${failures.length} benchmark(s) FAILED:`);

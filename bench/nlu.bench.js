@@ -42,7 +42,18 @@ import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CACHE_DIR, mulberry32 } from './fixture.js';
-import { BENCH_ENV, BenchError, benchArgs, finishReport, fmtMb, fmtMs, hostInfo, median, percentile, table } from './measure.js';
+import {
+  BENCH_ENV,
+  BenchError,
+  benchArgs,
+  finishReport,
+  fmtMb,
+  fmtMs,
+  hostInfo,
+  median,
+  percentile,
+  table,
+} from './measure.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
@@ -79,12 +90,31 @@ const TARGETS = {
 
 const CORPUS_PACKAGE = 'node-nlp@2.4.2';
 const CORPUS_SOURCE = `npm package ${CORPUS_PACKAGE}, package/examples/nlu-benchmark/ (from github.com/sebischair/NLU-Evaluation-Corpora)`;
-const CORPUS_LICENSE = 'CC BY-SA 3.0 (Braun, Hernandez-Mendez, Matthes, Langen: "Evaluating Natural Language Understanding Services for Conversational Question Answering Systems", SIGDIAL 2017)';
+const CORPUS_LICENSE =
+  'CC BY-SA 3.0 (Braun, Hernandez-Mendez, Matthes, Langen: "Evaluating Natural Language Understanding Services for Conversational Question Answering Systems", SIGDIAL 2017)';
 const CORPORA = [
   // published: NLP.js docs/v3/benchmarking.md, "Full data by system", NLP.js, Total rows (correct / test sentences)
-  { key: 'chatbot', name: 'Chatbot', file: 'ChatbotCorpus.json', published: { f1: 0.991, correct: 105, total: 106 }, split: { train: 100, test: 106 } },
-  { key: 'askubuntu', name: 'Ask Ubuntu', file: 'AskUbuntuCorpus.json', published: { f1: 0.944, correct: 102, total: 108 }, split: { train: 53, test: 109 } },
-  { key: 'webapps', name: 'Web Applications', file: 'WebApplicationCorpus.json', published: { f1: 0.797, correct: 47, total: 59 }, split: { train: 30, test: 59 } },
+  {
+    key: 'chatbot',
+    name: 'Chatbot',
+    file: 'ChatbotCorpus.json',
+    published: { f1: 0.991, correct: 105, total: 106 },
+    split: { train: 100, test: 106 },
+  },
+  {
+    key: 'askubuntu',
+    name: 'Ask Ubuntu',
+    file: 'AskUbuntuCorpus.json',
+    published: { f1: 0.944, correct: 102, total: 108 },
+    split: { train: 53, test: 109 },
+  },
+  {
+    key: 'webapps',
+    name: 'Web Applications',
+    file: 'WebApplicationCorpus.json',
+    published: { f1: 0.797, correct: 47, total: 59 },
+    split: { train: 30, test: 59 },
+  },
 ];
 const PUBLISHED_OVERALL = { f1: 0.93, correct: 254, total: 273 };
 
@@ -97,8 +127,15 @@ function ensureCorpora(log) {
   if (missing.length) {
     mkdirSync(CORPUS_DIR, { recursive: true });
     log(`fetching the corpora: npm pack ${CORPUS_PACKAGE} into ${relative(ROOT, CORPUS_DIR)}/ ...`);
-    const pack = spawnSync('npm', ['pack', CORPUS_PACKAGE, '--json', '--silent'], { cwd: CORPUS_DIR, encoding: 'utf8', timeout: 120_000 });
-    if (pack.status !== 0) throw new BenchError(`npm pack ${CORPUS_PACKAGE} failed (${pack.error?.message ?? `exit ${pack.status}`}): ${(pack.stderr || pack.stdout).trim().split('\n').slice(-5).join('\n')}`);
+    const pack = spawnSync('npm', ['pack', CORPUS_PACKAGE, '--json', '--silent'], {
+      cwd: CORPUS_DIR,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    if (pack.status !== 0)
+      throw new BenchError(
+        `npm pack ${CORPUS_PACKAGE} failed (${pack.error?.message ?? `exit ${pack.status}`}): ${(pack.stderr || pack.stdout).trim().split('\n').slice(-5).join('\n')}`,
+      );
     let tgz;
     try {
       tgz = join(CORPUS_DIR, JSON.parse(pack.stdout)[0].filename);
@@ -106,7 +143,9 @@ function ensureCorpora(log) {
       tgz = join(CORPUS_DIR, readdirSync(CORPUS_DIR).find((f) => f.endsWith('.tgz')) ?? 'node-nlp-2.4.2.tgz');
     }
     const members = CORPORA.map((c) => `package/examples/nlu-benchmark/${c.file}`);
-    const tar = spawnSync('tar', ['-xzf', tgz, '-C', CORPUS_DIR, '--strip-components=3', ...members], { encoding: 'utf8' });
+    const tar = spawnSync('tar', ['-xzf', tgz, '-C', CORPUS_DIR, '--strip-components=3', ...members], {
+      encoding: 'utf8',
+    });
     if (tar.status !== 0) throw new BenchError(`tar -xzf ${tgz} failed: ${tar.stderr.trim()}`);
     rmSync(tgz, { force: true }); // only the three JSON files are kept
     writeFileSync(
@@ -129,8 +168,12 @@ function ensureCorpora(log) {
 const SLUG = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 /** "Software Recommendation" -> "software-recommendation", "None" -> "none". */
 function intentSlug(name) {
-  const slug = String(name).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
-  if (!SLUG.test(slug)) throw new BenchError(`corpus intent "${name}" gives slug "${slug}", which is not a valid intent slug`);
+  const slug = String(name)
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  if (!SLUG.test(slug))
+    throw new BenchError(`corpus intent "${name}" gives slug "${slug}", which is not a valid intent slug`);
   return slug;
 }
 
@@ -173,26 +216,50 @@ function corpusBundle(sentences, { dropNone = false, entities = false } = {}) {
 const VARIANTS = [
   {
     key: 'botver',
-    label: 'botver as is: training sentences as expressions, `none` an ordinary intent; top intent, `none` when analyse returns none',
+    label:
+      'botver as is: training sentences as expressions, `none` an ordinary intent; top intent, `none` when analyse returns none',
     bundle: {},
     threshold: 0,
   },
-  { key: 'threshold', label: 'as /v2/request answers (default nluThreshold 0.5): `none` when the top intent is below 0.5', bundle: {}, threshold: 0.5 },
-  { key: 'no-none', label: 'corpus `None` not trained (a fallback instead): `none` when no intent reaches 0.5', bundle: { dropNone: true }, threshold: 0.5 },
-  { key: 'entities', label: 'with entities, as NLP.js\'s benchmark: training entity texts as value lists, + `@entity` expressions', bundle: { entities: true }, threshold: 0 },
+  {
+    key: 'threshold',
+    label: 'as /v2/request answers (default nluThreshold 0.5): `none` when the top intent is below 0.5',
+    bundle: {},
+    threshold: 0.5,
+  },
+  {
+    key: 'no-none',
+    label: 'corpus `None` not trained (a fallback instead): `none` when no intent reaches 0.5',
+    bundle: { dropNone: true },
+    threshold: 0.5,
+  },
+  {
+    key: 'entities',
+    label: "with entities, as NLP.js's benchmark: training entity texts as value lists, + `@entity` expressions",
+    bundle: { entities: true },
+    threshold: 0,
+  },
 ];
 
 async function accuracySection(engine, log) {
   const { fetched, corpora } = ensureCorpora(log);
-  process.stdout.write(`running: accuracy on ${corpora.map((c) => c.name).join(', ')} (${VARIANTS.length} variants) ... `);
+  process.stdout.write(
+    `running: accuracy on ${corpora.map((c) => c.name).join(', ')} (${VARIANTS.length} variants) ... `,
+  );
   const started = performance.now();
   const notes = [];
   for (const c of corpora) {
     const train = c.sentences.filter((s) => s.training).length;
     const test = c.sentences.length - train;
-    if (train !== c.split.train || test !== c.split.test) notes.push(`${c.name}: ${train} training / ${test} test sentences, NLP.js's table says ${c.split.train} / ${c.split.test}`);
+    if (train !== c.split.train || test !== c.split.test)
+      notes.push(
+        `${c.name}: ${train} training / ${test} test sentences, NLP.js's table says ${c.split.train} / ${c.split.test}`,
+      );
     const distinct = new Set(c.sentences.filter((s) => s.training).map((s) => `${s.intent}\n${s.text}`)).size;
-    if (distinct !== train) notes.push(`${c.name}: ${train - distinct} of its ${train} training sentences ${train - distinct === 1 ? "is a repeat" : "are repeats"} (same text and intent), trained once`);
+    if (distinct !== train)
+      notes.push(
+        `${c.name}: ${train - distinct} of its ${train} training sentences ${train - distinct === 1 ? 'is a repeat' : 'are repeats'} (same text and intent), trained once`,
+      );
   }
   const variants = [];
   for (const v of VARIANTS) {
@@ -239,17 +306,32 @@ async function accuracySection(engine, log) {
     }
     const correct = rows.reduce((n, r) => n + r.correct, 0);
     const total = rows.reduce((n, r) => n + r.total, 0);
-    variants.push({ key: v.key, label: v.label, threshold: v.threshold, bundle: v.bundle, rows, correct, total, microF1: round(correct / total, 4) });
+    variants.push({
+      key: v.key,
+      label: v.label,
+      threshold: v.threshold,
+      bundle: v.bundle,
+      rows,
+      correct,
+      total,
+      microF1: round(correct / total, 4),
+    });
   }
   const main = variants[0];
-  console.log(`micro-F1 ${main.microF1.toFixed(3)} (${main.correct}/${main.total}) in ${fmtMs(performance.now() - started)}`);
+  console.log(
+    `micro-F1 ${main.microF1.toFixed(3)} (${main.correct}/${main.total}) in ${fmtMs(performance.now() - started)}`,
+  );
   return {
     source: CORPUS_SOURCE,
     license: CORPUS_LICENSE,
     cacheDir: relative(ROOT, CORPUS_DIR),
     fetched,
     files: corpora.map((c) => ({ file: c.file, sha256: c.sha256, sentences: c.sentences.length })),
-    published: { source: 'NLP.js docs/v3/benchmarking.md (Full data by system, NLP.js, Total rows)', corpora: Object.fromEntries(CORPORA.map((c) => [c.key, c.published])), overall: PUBLISHED_OVERALL },
+    published: {
+      source: 'NLP.js docs/v3/benchmarking.md (Full data by system, NLP.js, Total rows)',
+      corpora: Object.fromEntries(CORPORA.map((c) => [c.key, c.published])),
+      overall: PUBLISHED_OVERALL,
+    },
     notes,
     variants,
   };
@@ -258,22 +340,117 @@ async function accuracySection(engine, log) {
 function prf({ tp, fp, fn }) {
   const precision = tp + fp ? tp / (tp + fp) : null;
   const recall = tp + fn ? tp / (tp + fn) : null;
-  const f1 = precision && recall ? (2 * precision * recall) / (precision + recall) : precision === null && recall === null ? null : 0;
+  const f1 =
+    precision && recall
+      ? (2 * precision * recall) / (precision + recall)
+      : precision === null && recall === null
+        ? null
+        : 0;
   return { precision: round(precision, 3), recall: round(recall, 3), f1: round(f1, 3) };
 }
 
 // ---------------------------------------------------------------------------
 // 1,000 expressions, generated deterministically
 
-
 const W = {
   openers: ['', '', '', 'hey', 'hi', 'hello', 'ok so', 'excuse me', 'quick question', 'um', 'sorry', 'good morning'],
-  requests: ['can you', 'could you', 'I want to', "I'd like to", 'help me', 'I need to', 'is it possible to', 'how do I', 'let me', 'please', 'where can I', 'can I', 'we need to', 'I would like to'],
-  verbs: ['book', 'cancel', 'change', 'check', 'order', 'find', 'track', 'update', 'reset', 'renew', 'pay', 'transfer', 'schedule', 'return', 'upgrade', 'compare', 'report', 'confirm', 'close', 'open'],
+  requests: [
+    'can you',
+    'could you',
+    'I want to',
+    "I'd like to",
+    'help me',
+    'I need to',
+    'is it possible to',
+    'how do I',
+    'let me',
+    'please',
+    'where can I',
+    'can I',
+    'we need to',
+    'I would like to',
+  ],
+  verbs: [
+    'book',
+    'cancel',
+    'change',
+    'check',
+    'order',
+    'find',
+    'track',
+    'update',
+    'reset',
+    'renew',
+    'pay',
+    'transfer',
+    'schedule',
+    'return',
+    'upgrade',
+    'compare',
+    'report',
+    'confirm',
+    'close',
+    'open',
+  ],
   dets: ['my', 'a', 'the', 'our', 'this', 'that', 'another'],
-  adjs: ['', '', '', 'new', 'old', 'large', 'cheap', 'premium', 'monthly', 'next', 'last', 'shared', 'family', 'business'],
-  nouns: ['pizza', 'flight', 'account', 'password', 'table', 'ticket', 'subscription', 'invoice', 'delivery', 'appointment', 'hotel room', 'card', 'parcel', 'refund', 'plan', 'car', 'meeting', 'reservation', 'package', 'insurance'],
-  tails: ['', '', '', 'today', 'tomorrow', 'right now', 'for tonight', 'next week', 'in Paris', 'before friday', 'as soon as possible', 'please', 'for two people', 'online', 'again', 'from my phone', 'this weekend', 'at noon'],
+  adjs: [
+    '',
+    '',
+    '',
+    'new',
+    'old',
+    'large',
+    'cheap',
+    'premium',
+    'monthly',
+    'next',
+    'last',
+    'shared',
+    'family',
+    'business',
+  ],
+  nouns: [
+    'pizza',
+    'flight',
+    'account',
+    'password',
+    'table',
+    'ticket',
+    'subscription',
+    'invoice',
+    'delivery',
+    'appointment',
+    'hotel room',
+    'card',
+    'parcel',
+    'refund',
+    'plan',
+    'car',
+    'meeting',
+    'reservation',
+    'package',
+    'insurance',
+  ],
+  tails: [
+    '',
+    '',
+    '',
+    'today',
+    'tomorrow',
+    'right now',
+    'for tonight',
+    'next week',
+    'in Paris',
+    'before friday',
+    'as soon as possible',
+    'please',
+    'for two people',
+    'online',
+    'again',
+    'from my phone',
+    'this weekend',
+    'at noon',
+  ],
   puncts: ['', '', '?', '!', '.'],
 };
 
@@ -300,9 +477,14 @@ function thousandBundle({ intents = 40, expressions = 25, seed = 0x1000 } = {}) 
       if (rand() < 0.4) s = s[0].toUpperCase() + s.slice(1);
       set.add(s);
     }
-    out.push({ slug: `${verb}-${noun.replace(/ /g, '-')}`, description: `The user wants to ${verb} ${noun}`, expressions: [...set] });
+    out.push({
+      slug: `${verb}-${noun.replace(/ /g, '-')}`,
+      description: `The user wants to ${verb} ${noun}`,
+      expressions: [...set],
+    });
   }
-  if (new Set(out.map((x) => x.slug)).size !== intents) throw new BenchError('thousandBundle: two intents share a slug');
+  if (new Set(out.map((x) => x.slug)).size !== intents)
+    throw new BenchError('thousandBundle: two intents share a slug');
   return { intents: out, entities: [], skills: [], tests: [] };
 }
 
@@ -321,7 +503,9 @@ function thousandProbes(bundle, n = 20) {
 
 async function trainingSection(engine, ModelStore, SILENT, bundle, tmp) {
   const expressions = bundle.intents.reduce((n, i) => n + i.expressions.length, 0);
-  process.stdout.write(`running: training ${expressions.toLocaleString('en-US')} expressions (${bundle.intents.length} intents): in-process 1 + ${TRAIN_RUNS}, worker path 1 + ${TRAIN_RUNS} ... `);
+  process.stdout.write(
+    `running: training ${expressions.toLocaleString('en-US')} expressions (${bundle.intents.length} intents): in-process 1 + ${TRAIN_RUNS}, worker path 1 + ${TRAIN_RUNS} ... `,
+  );
   const input = { bundle, language: 'en' };
   const inProcess = [];
   let json;
@@ -335,7 +519,8 @@ async function trainingSection(engine, ModelStore, SILENT, bundle, tmp) {
   const loadMs = performance.now() - t0;
   // sanity: the model knows its own training data
   let recalled = 0;
-  for (const intent of bundle.intents) if ((await model.analyse(intent.expressions[0])).intents[0]?.slug === intent.slug) recalled++;
+  for (const intent of bundle.intents)
+    if ((await model.analyse(intent.expressions[0])).intents[0]?.slug === intent.slug) recalled++;
 
   // the resolver's path: ModelStore -> worker thread -> JSON back -> NluModel.load -> disk cache
   const gitdir = join(tmp, 'model-store.git');
@@ -357,12 +542,23 @@ async function trainingSection(engine, ModelStore, SILENT, bundle, tmp) {
     intents: bundle.intents.length,
     expressions,
     modelJsonBytes: Buffer.byteLength(json),
-    inProcess: { firstMs: round(inProcess[0]), samplesMs: inProcess.slice(1).map((x) => round(x)), medianMs: round(median(inProcess.slice(1))) },
+    inProcess: {
+      firstMs: round(inProcess[0]),
+      samplesMs: inProcess.slice(1).map((x) => round(x)),
+      medianMs: round(median(inProcess.slice(1))),
+    },
     loadMs: round(loadMs),
     recalled,
-    worker: { firstMs: round(worker[0]), samplesMs: worker.slice(1).map((x) => round(x)), medianMs: round(median(worker.slice(1))), cachedFiles: cached },
+    worker: {
+      firstMs: round(worker[0]),
+      samplesMs: worker.slice(1).map((x) => round(x)),
+      medianMs: round(median(worker.slice(1))),
+      cachedFiles: cached,
+    },
   };
-  console.log(`in-process median ${fmtMs(r.inProcess.medianMs)}, worker path median ${fmtMs(r.worker.medianMs)} (first ${fmtMs(r.worker.firstMs)})`);
+  console.log(
+    `in-process median ${fmtMs(r.inProcess.medianMs)}, worker path median ${fmtMs(r.worker.medianMs)} (first ${fmtMs(r.worker.firstMs)})`,
+  );
   return { result: r, json };
 }
 
@@ -427,7 +623,10 @@ async function startResolver(repo, timeoutMs = 60_000) {
   const port = await freePort();
   const url = `http://${HOST}:${port}`;
   const t0 = performance.now();
-  const child = spawn(NODE, [BOTVER, 'serve', '--repo', repo, '--port', String(port), '--host', HOST], { env: { ...process.env, ...ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [BOTVER, 'serve', '--repo', repo, '--port', String(port), '--host', HOST], {
+    env: { ...process.env, ...ENV },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines = [];
   let buffered = '';
   const trainedMs = [];
@@ -447,13 +646,19 @@ async function startResolver(repo, timeoutMs = 60_000) {
   const exit = new Promise((done) => child.once('exit', (code, signal) => done((exited = { code, signal }))));
   const tail = () => lines.slice(-15).join('\n');
   for (;;) {
-    if (exited) throw new BenchError(`botver serve exited (${exited.signal ?? exited.code}) before it was ready\n--- output (tail) ---\n${tail()}`);
+    if (exited)
+      throw new BenchError(
+        `botver serve exited (${exited.signal ?? exited.code}) before it was ready\n--- output (tail) ---\n${tail()}`,
+      );
     if (performance.now() - t0 > timeoutMs) {
       child.kill('SIGKILL');
       throw new BenchError(`botver serve was not ready after ${timeoutMs} ms\n--- output (tail) ---\n${tail()}`);
     }
     const status = await fetch(`${url}/readyz`)
-      .then(async (r) => (await r.arrayBuffer(), r.status))
+      .then(async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      })
       .catch(() => 0);
     if (status === 200) break;
     await sleep(READY_POLL_MS);
@@ -476,14 +681,20 @@ async function loadRun(autocannon, options, seconds, pid, acc) {
   const cpu0 = cpuMsOf(pid);
   const latencies = [];
   const r = await new Promise((done, fail) => {
-    const instance = autocannon({ connections: CONNECTIONS, duration: seconds, ...options }, (err, result) => (err ? fail(err) : done(result)));
+    const instance = autocannon({ connections: CONNECTIONS, duration: seconds, ...options }, (err, result) =>
+      err ? fail(err) : done(result),
+    );
     instance.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
   });
   const cpu1 = cpuMsOf(pid);
   const bad = r.errors + r.timeouts + r.non2xx + r.resets + r.mismatches;
   if (bad) {
-    const codes = Object.entries(r.statusCodeStats ?? {}).map(([c, x]) => `${c}: ${x.count}`).join(', ');
-    throw new BenchError(`${options.url}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx (${codes}), ${r.resets} resets`);
+    const codes = Object.entries(r.statusCodeStats ?? {})
+      .map(([c, x]) => `${c}: ${x.count}`)
+      .join(', ');
+    throw new BenchError(
+      `${options.url}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx (${codes}), ${r.resets} resets`,
+    );
   }
   if (acc) {
     acc.requests += r.requests.total;
@@ -503,7 +714,7 @@ function summariseLoad(acc) {
     p50Ms: round(percentile(l, 50)),
     p90Ms: round(percentile(l, 90)),
     p99Ms: round(percentile(l, 99)),
-    maxMs: round(l.reduce((x, y) => (y > x ? y : x), 0)),
+    maxMs: round(l.reduce((x, y) => Math.max(y, x), 0)),
     meanMs: round(l.reduce((x, y) => x + y, 0) / l.length),
     cpuUsPerRequest: acc.cpuMs === null ? null : round((acc.cpuMs * 1000) / acc.requests, 1),
     cpuShare: acc.cpuMs === null ? null : round(acc.cpuMs / (acc.seconds * 1000)),
@@ -526,11 +737,24 @@ async function latencySection(example, exampleBundle, commitFiles, openBotRepo) 
   const autocannon = (await import('autocannon')).default;
   const lists = exampleBundle.entities.filter((e) => e.regex === undefined);
   const files = Object.fromEntries(lists.map((e) => [`training/entities/${e.slug}.yaml`, regexEntityYaml(e)]));
-  const committed = await commitFiles(await openBotRepo({ repo: example.dir }), 'v2', files, 'bench: value-list entities as regexes');
+  const committed = await commitFiles(
+    await openBotRepo({ repo: example.dir }),
+    'v2',
+    files,
+    'bench: value-list entities as regexes',
+  );
   if (!committed.commit) throw new BenchError('could not commit the regex variant of the example bot onto v2');
   const targets = [
-    { key: 'example', label: 'example bot as shipped (production → v1)', token: example.tokens.environments.production },
-    { key: 'example-regex', label: `same bot, its ${lists.length} value lists as regexes (staging → v2)`, token: example.tokens.environments.staging },
+    {
+      key: 'example',
+      label: 'example bot as shipped (production → v1)',
+      token: example.tokens.environments.production,
+    },
+    {
+      key: 'example-regex',
+      label: `same bot, its ${lists.length} value lists as regexes (staging → v2)`,
+      token: example.tokens.environments.staging,
+    },
   ];
   const rounds = QUICK ? 1 : 2;
   const roundS = Math.max(1, Math.round(DURATION_S / rounds));
@@ -544,28 +768,65 @@ async function latencySection(example, exampleBundle, commitFiles, openBotRepo) 
       // each sentence once: 200, and which intent it gets
       t.answers = [];
       for (const [text, expected] of SENTENCES) {
-        const res = await fetch(`${server.url}/v2/request`, { method: 'POST', headers: headers(t.token), body: JSON.stringify({ text }) });
+        const res = await fetch(`${server.url}/v2/request`, {
+          method: 'POST',
+          headers: headers(t.token),
+          body: JSON.stringify({ text }),
+        });
         const body = await res.text();
-        if (res.status !== 200) throw new BenchError(`POST /v2/request ${JSON.stringify(text)} (${t.key}) answered ${res.status}: ${body.slice(0, 300)}`);
+        if (res.status !== 200)
+          throw new BenchError(
+            `POST /v2/request ${JSON.stringify(text)} (${t.key}) answered ${res.status}: ${body.slice(0, 300)}`,
+          );
         const results = JSON.parse(body).results;
         const top = results.intents[0] ?? null;
-        t.answers.push({ text, expected, intent: top?.slug ?? null, confidence: top?.confidence ?? null, entities: Object.keys(results.entities).sort(), bytes: Buffer.byteLength(body) });
+        t.answers.push({
+          text,
+          expected,
+          intent: top?.slug ?? null,
+          confidence: top?.confidence ?? null,
+          entities: Object.keys(results.entities).sort(),
+          bytes: Buffer.byteLength(body),
+        });
       }
-      const requests = SENTENCES.map(([text]) => ({ method: 'POST', path: '/v2/request', headers: headers(t.token), body: JSON.stringify({ text }) }));
+      const requests = SENTENCES.map(([text]) => ({
+        method: 'POST',
+        path: '/v2/request',
+        headers: headers(t.token),
+        body: JSON.stringify({ text }),
+      }));
       t.options = { url: `${server.url}/v2/request`, method: 'POST', headers: headers(t.token), requests };
       t.acc = newAcc();
     }
     for (const t of targets) await loadRun(autocannon, t.options, WARMUP_S, server.pid, null);
-    for (let i = 0; i < rounds; i++) for (const t of i % 2 ? [...targets].reverse() : targets) await loadRun(autocannon, t.options, roundS, server.pid, t.acc);
+    for (let i = 0; i < rounds; i++)
+      for (const t of i % 2 ? [...targets].reverse() : targets)
+        await loadRun(autocannon, t.options, roundS, server.pid, t.acc);
     const resolveAcc = newAcc();
-    await loadRun(autocannon, { url: `${server.url}/v1/resolve`, headers: { authorization: `Bearer ${targets[0].token}` } }, RESOLVE_S, server.pid, resolveAcc);
+    await loadRun(
+      autocannon,
+      { url: `${server.url}/v1/resolve`, headers: { authorization: `Bearer ${targets[0].token}` } },
+      RESOLVE_S,
+      server.pid,
+      resolveAcc,
+    );
     const memory = memoryOf(server.pid);
     const trained = server.trainedMs;
     const exited = await server.stop();
-    if (exited.code !== 0) throw new BenchError(`botver serve exited with ${exited.signal ?? exited.code} on SIGTERM\n${server.lines.slice(-10).join('\n')}`);
+    if (exited.code !== 0)
+      throw new BenchError(
+        `botver serve exited with ${exited.signal ?? exited.code} on SIGTERM\n${server.lines.slice(-10).join('\n')}`,
+      );
     const rows = targets.map((t) => ({ key: t.key, label: t.label, answers: t.answers, ...summariseLoad(t.acc) }));
     console.log(rows.map((r) => `${r.key} ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms} ms`).join('; '));
-    return { readyMs: round(server.readyMs), trainedInServerMs: trained, rounds, rows, resolve: summariseLoad(resolveAcc), memory };
+    return {
+      readyMs: round(server.readyMs),
+      trainedInServerMs: trained,
+      rounds,
+      rows,
+      resolve: summariseLoad(resolveAcc),
+      memory,
+    };
   } catch (err) {
     await server.stop();
     throw err;
@@ -583,7 +844,12 @@ async function analyseTiming(model, sentences) {
       samples.push(performance.now() - t0);
     }
   }
-  return { calls: samples.length, p50Ms: round(percentile(samples, 50), 3), p99Ms: round(percentile(samples, 99), 3), meanMs: round(samples.reduce((a, b) => a + b, 0) / samples.length, 3) };
+  return {
+    calls: samples.length,
+    p50Ms: round(percentile(samples, 50), 3),
+    p99Ms: round(percentile(samples, 99), 3),
+    meanMs: round(samples.reduce((a, b) => a + b, 0) / samples.length, 3),
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -636,17 +902,35 @@ async function memoryChild(dir) {
 }
 
 function memorySection(models, tmp) {
-  process.stdout.write(`running: memory per loaded model (${models.map((m) => `${MODEL_COPIES[m.key]} x ${m.key}`).join(', ')}; node --expose-gc) ... `);
+  process.stdout.write(
+    `running: memory per loaded model (${models.map((m) => `${MODEL_COPIES[m.key]} x ${m.key}`).join(', ')}; node --expose-gc) ... `,
+  );
   const dir = join(tmp, 'models');
   mkdirSync(dir, { recursive: true });
   for (const m of models) writeFileSync(join(dir, `${m.key}.json`), m.json);
-  writeFileSync(join(dir, 'kinds.json'), JSON.stringify(models.map((m) => ({ key: m.key, file: `${m.key}.json`, copies: MODEL_COPIES[m.key] }))));
-  const r = spawnSync(NODE, ['--expose-gc', SELF, '--memory-child', dir], { encoding: 'utf8', timeout: 120_000, maxBuffer: 16 * 2 ** 20 });
-  if (r.status !== 0) throw new BenchError(`memory child exited with ${r.signal ?? r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-10).join('\n')}`);
+  writeFileSync(
+    join(dir, 'kinds.json'),
+    JSON.stringify(models.map((m) => ({ key: m.key, file: `${m.key}.json`, copies: MODEL_COPIES[m.key] }))),
+  );
+  const r = spawnSync(NODE, ['--expose-gc', SELF, '--memory-child', dir], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    maxBuffer: 16 * 2 ** 20,
+  });
+  if (r.status !== 0)
+    throw new BenchError(
+      `memory child exited with ${r.signal ?? r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-10).join('\n')}`,
+    );
   const out = JSON.parse(r.stdout);
   const rows = out.kinds.map((k) => {
     const m = models.find((x) => x.key === k.key);
-    return { ...k, label: m.label, intents: m.intents, expressions: m.expressions, jsonBytes: Buffer.byteLength(m.json) };
+    return {
+      ...k,
+      label: m.label,
+      intents: m.intents,
+      expressions: m.expressions,
+      jsonBytes: Buffer.byteLength(m.json),
+    };
   });
   console.log(rows.map((x) => `${x.key} ${fmtMb(x.heapBytesPerModel / 1024)} heap`).join(', '));
   return { firstLoads: out.firstLoads, rows, total: out.total };
@@ -660,13 +944,14 @@ const diff = (a, b) => {
   return d === 0 ? '0.000' : `${d > 0 ? '+' : '−'}${(Math.abs(d) / 1000).toFixed(3)}`;
 };
 const f3 = (x) => (x == null ? 'n/a' : x.toFixed(3));
-const fmtBytes = (b) => (b == null ? 'n/a' : Math.abs(b) >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(2)} MB` : `${(b / 1024).toFixed(0)} KB`);
-
+const fmtBytes = (b) =>
+  b == null ? 'n/a' : Math.abs(b) >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(2)} MB` : `${(b / 1024).toFixed(0)} KB`;
 
 async function main() {
   const started = performance.now();
   console.log('# botver NLU benchmark\n');
-  if (!existsSync(join(DIST, 'nlu', 'engine.js')) || !existsSync(BOTVER)) throw new BenchError('dist/ is not built: run `npm run build` first (or `npm run bench`)');
+  if (!existsSync(join(DIST, 'nlu', 'engine.js')) || !existsSync(BOTVER))
+    throw new BenchError('dist/ is not built: run `npm run build` first (or `npm run bench`)');
   const engine = await import(join(DIST, 'nlu', 'engine.js'));
   const { ModelStore, SILENT } = await import(join(DIST, 'nlu', 'model-store.js'));
   const { GitRepo, commitFiles, openBotRepo } = await import(join(DIST, 'index.js'));
@@ -674,7 +959,8 @@ async function main() {
   const { makeExampleRepo } = await import('../scripts/make-example-repo.js');
 
   const tmp = mkdtempSync(join(os.tmpdir(), 'botver-bench-nlu-'));
-  const cleanup = () => (KEEP ? console.log(`kept temporary files in ${tmp}`) : rmSync(tmp, { recursive: true, force: true }));
+  const cleanup = () =>
+    KEEP ? console.log(`kept temporary files in ${tmp}`) : rmSync(tmp, { recursive: true, force: true });
   process.on('exit', cleanup);
 
   const failures = [];
@@ -704,24 +990,75 @@ async function main() {
   const latency = await attempt('/v2/request', () => latencySection(example, exampleBundle, commitFiles, openBotRepo));
 
   // where a /v2/request's time goes: model.analyse alone, and what the value-list entities cost
-  process.stdout.write('running: model.analyse in-process (example bot as is, without fuzzy matching, without value lists; 1,000-expression model) ... ');
+  process.stdout.write(
+    'running: model.analyse in-process (example bot as is, without fuzzy matching, without value lists; 1,000-expression model) ... ',
+  );
   const texts = SENTENCES.map(([s]) => s);
   const valueLists = exampleBundle.entities.filter((e) => e.regex === undefined);
-  const exampleVariant = async (entities) => engine.NluModel.load(await engine.trainModel({ bundle: { ...exampleBundle, entities }, language: 'en' }));
+  const exampleVariant = async (entities) =>
+    engine.NluModel.load(await engine.trainModel({ bundle: { ...exampleBundle, entities }, language: 'en' }));
   const analyse = [
-    { key: 'example', label: `example bot as served (${valueLists.length} value-list entities, fuzzy)`, ...(await analyseTiming(await engine.NluModel.load(exampleJson), texts)) },
-    { key: 'example-exact', label: 'example bot, every value list `fuzzy: false`', ...(await analyseTiming(await exampleVariant(exampleBundle.entities.map((e) => (e.regex === undefined ? { ...e, fuzzy: false } : e))), texts)) },
-    { key: 'example-no-lists', label: 'example bot without its value-list entities (regex kept)', ...(await analyseTiming(await exampleVariant(exampleBundle.entities.filter((e) => e.regex !== undefined)), texts)) },
-    ...(training ? [{ key: 'thousand', label: '1,000 expressions (no entities)', ...(await analyseTiming(await engine.NluModel.load(training.json), thousandProbes(thousand))) }] : []),
+    {
+      key: 'example',
+      label: `example bot as served (${valueLists.length} value-list entities, fuzzy)`,
+      ...(await analyseTiming(await engine.NluModel.load(exampleJson), texts)),
+    },
+    {
+      key: 'example-exact',
+      label: 'example bot, every value list `fuzzy: false`',
+      ...(await analyseTiming(
+        await exampleVariant(exampleBundle.entities.map((e) => (e.regex === undefined ? { ...e, fuzzy: false } : e))),
+        texts,
+      )),
+    },
+    {
+      key: 'example-no-lists',
+      label: 'example bot without its value-list entities (regex kept)',
+      ...(await analyseTiming(
+        await exampleVariant(exampleBundle.entities.filter((e) => e.regex !== undefined)),
+        texts,
+      )),
+    },
+    ...(training
+      ? [
+          {
+            key: 'thousand',
+            label: '1,000 expressions (no entities)',
+            ...(await analyseTiming(await engine.NluModel.load(training.json), thousandProbes(thousand))),
+          },
+        ]
+      : []),
   ];
   console.log(analyse.map((a) => `${a.key} p50 ${a.p50Ms} ms`).join(', '));
 
   const count = (b) => b.intents.reduce((n, i) => n + i.expressions.length, 0);
   const tiny = { intents: [{ slug: 'hello', expressions: ['hello'] }], entities: [], skills: [], tests: [] };
   const models = [
-    { key: 'tiny', label: 'almost empty (1 intent, 1 expression)', intents: 1, expressions: 1, json: await engine.trainModel({ bundle: tiny, language: 'en' }) },
-    { key: 'example', label: `example bot (${exampleBundle.intents.length} intents, ${exampleBundle.entities.length} entities)`, intents: exampleBundle.intents.length, expressions: count(exampleBundle), json: exampleJson },
-    ...(training ? [{ key: 'thousand', label: `1,000 expressions (${thousand.intents.length} intents)`, intents: thousand.intents.length, expressions: count(thousand), json: training.json }] : []),
+    {
+      key: 'tiny',
+      label: 'almost empty (1 intent, 1 expression)',
+      intents: 1,
+      expressions: 1,
+      json: await engine.trainModel({ bundle: tiny, language: 'en' }),
+    },
+    {
+      key: 'example',
+      label: `example bot (${exampleBundle.intents.length} intents, ${exampleBundle.entities.length} entities)`,
+      intents: exampleBundle.intents.length,
+      expressions: count(exampleBundle),
+      json: exampleJson,
+    },
+    ...(training
+      ? [
+          {
+            key: 'thousand',
+            label: `1,000 expressions (${thousand.intents.length} intents)`,
+            intents: thousand.intents.length,
+            expressions: count(thousand),
+            json: training.json,
+          },
+        ]
+      : []),
   ];
   const memory = await attempt('memory', () => memorySection(models, tmp));
 
@@ -736,10 +1073,23 @@ async function main() {
 
   if (accuracy) {
     const main = accuracy.variants[0];
-    console.log('\n## Intent accuracy on the Braun et al. 2017 corpora (micro-F1 = accuracy: one label per test sentence)\n');
+    console.log(
+      '\n## Intent accuracy on the Braun et al. 2017 corpora (micro-F1 = accuracy: one label per test sentence)\n',
+    );
     const rows = main.rows.map((r) => {
       const p = CORPORA.find((c) => c.key === r.corpus).published;
-      return [r.name, r.intents, r.expressions, r.total, `${r.correct}/${r.total}`, f3(r.microF1), `${f3(p.f1)} (${p.correct}/${p.total})`, diff(r.microF1, p.f1), '', ''];
+      return [
+        r.name,
+        r.intents,
+        r.expressions,
+        r.total,
+        `${r.correct}/${r.total}`,
+        f3(r.microF1),
+        `${f3(p.f1)} (${p.correct}/${p.total})`,
+        diff(r.microF1, p.f1),
+        '',
+        '',
+      ];
     });
     const ok = main.microF1 >= TARGETS.microF1;
     rows.push([
@@ -754,7 +1104,24 @@ async function main() {
       `≥ ${TARGETS.microF1.toFixed(2)}`,
       verdict(ok, `micro-F1 ${f3(main.microF1)} < ${TARGETS.microF1}`),
     ]);
-    console.log(table(['corpus', 'intents', 'training expressions', 'test sentences', 'correct', 'botver micro-F1', 'NLP.js published', 'difference', 'target', 'status'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l']));
+    console.log(
+      table(
+        [
+          'corpus',
+          'intents',
+          'training expressions',
+          'test sentences',
+          'correct',
+          'botver micro-F1',
+          'NLP.js published',
+          'difference',
+          'target',
+          'status',
+        ],
+        rows,
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+      ),
+    );
     console.log(
       `\nCorpora: ${CORPORA.map((c) => c.file).join(', ')} from the ${CORPUS_SOURCE}; license ${CORPUS_LICENSE}. ` +
         `Cached in ${accuracy.cacheDir}/${accuracy.fetched ? ' (fetched now)' : ''}. ` +
@@ -767,28 +1134,64 @@ async function main() {
     console.log(
       table(
         ['variant', ...main.rows.map((r) => r.name), 'overall', 'correct'],
-        accuracy.variants.map((v) => [v.label, ...v.rows.map((r) => f3(r.microF1)), f3(v.microF1), `${v.correct}/${v.total}`]),
+        accuracy.variants.map((v) => [
+          v.label,
+          ...v.rows.map((r) => f3(r.microF1)),
+          f3(v.microF1),
+          `${v.correct}/${v.total}`,
+        ]),
         ['l', 'r', 'r', 'r', 'r', 'r'],
       ),
     );
     console.log('\n### Misclassified test sentences (botver as is)\n');
-    const errs = main.rows.flatMap((r) => r.errors.map((e) => [r.name, e.expected, e.predicted, e.confidence ?? '-', e.text.length > 72 ? `${e.text.slice(0, 70)}…` : e.text]));
+    const errs = main.rows.flatMap((r) =>
+      r.errors.map((e) => [
+        r.name,
+        e.expected,
+        e.predicted,
+        e.confidence ?? '-',
+        e.text.length > 72 ? `${e.text.slice(0, 70)}…` : e.text,
+      ]),
+    );
     console.log(table(['corpus', 'expected', 'predicted', 'confidence', 'text'], errs, ['l', 'l', 'l', 'r', 'l']));
   }
 
   if (training) {
     const t = training.result;
-    console.log(`\n## Training time: ${t.expressions.toLocaleString('en-US')} expressions (${t.intents} intents x ${t.expressions / t.intents}, generated), model JSON ${fmtBytes(t.modelJsonBytes)}\n`);
+    console.log(
+      `\n## Training time: ${t.expressions.toLocaleString('en-US')} expressions (${t.intents} intents x ${t.expressions / t.intents}, generated), model JSON ${fmtBytes(t.modelJsonBytes)}\n`,
+    );
     const okIn = t.inProcess.medianMs < TARGETS.trainMs;
     const okW = t.worker.medianMs < TARGETS.trainMs;
     console.log(
       table(
         ['path', 'first run', `median of ${TRAIN_RUNS} after it`, 'runs', 'target', 'status'],
         [
-          ['`trainModel` in this process', fmtMs(t.inProcess.firstMs), fmtMs(t.inProcess.medianMs), t.inProcess.samplesMs.map(fmtMs).join(', '), `< ${fmtMs(TARGETS.trainMs)}`, verdict(okIn, `training ${fmtMs(t.inProcess.medianMs)}`)],
-          ['ModelStore (worker thread + load + disk cache), as the resolver', `${fmtMs(t.worker.firstMs)} (worker start-up)`, fmtMs(t.worker.medianMs), t.worker.samplesMs.map(fmtMs).join(', '), `< ${fmtMs(TARGETS.trainMs)}`, verdict(okW, `worker training ${fmtMs(t.worker.medianMs)}`)],
+          [
+            '`trainModel` in this process',
+            fmtMs(t.inProcess.firstMs),
+            fmtMs(t.inProcess.medianMs),
+            t.inProcess.samplesMs.map(fmtMs).join(', '),
+            `< ${fmtMs(TARGETS.trainMs)}`,
+            verdict(okIn, `training ${fmtMs(t.inProcess.medianMs)}`),
+          ],
+          [
+            'ModelStore (worker thread + load + disk cache), as the resolver',
+            `${fmtMs(t.worker.firstMs)} (worker start-up)`,
+            fmtMs(t.worker.medianMs),
+            t.worker.samplesMs.map(fmtMs).join(', '),
+            `< ${fmtMs(TARGETS.trainMs)}`,
+            verdict(okW, `worker training ${fmtMs(t.worker.medianMs)}`),
+          ],
           ['`NluModel.load` of the trained JSON', '', fmtMs(t.loadMs), '', '', ''],
-          [`example bot (${exampleBundle.intents.length} intents, ${count(exampleBundle)} expressions), in this process`, fmtMs(exampleTrainMs), '', '', '', ''],
+          [
+            `example bot (${exampleBundle.intents.length} intents, ${count(exampleBundle)} expressions), in this process`,
+            fmtMs(exampleTrainMs),
+            '',
+            '',
+            '',
+            '',
+          ],
         ],
         ['l', 'r', 'r', 'l', 'l', 'l'],
       ),
@@ -799,14 +1202,32 @@ async function main() {
   if (latency) {
     const l = latency;
     const main = l.rows[0];
-    console.log(`\n## POST /v2/request, ${CONNECTIONS} connections (autocannon; ${WARMUP_S} s warm-up each, then ${l.rounds} alternating round(s), ${main.seconds} s in all each)\n`);
+    console.log(
+      `\n## POST /v2/request, ${CONNECTIONS} connections (autocannon; ${WARMUP_S} s warm-up each, then ${l.rounds} alternating round(s), ${main.seconds} s in all each)\n`,
+    );
     const ok = main.p99Ms < TARGETS.p99Ms;
-    const row = (name, r, target, status) => [name, r.requests, r.rps.toFixed(0), `${r.p50Ms} ms`, `${r.p90Ms} ms`, `${r.p99Ms} ms`, `${r.maxMs} ms`, r.cpuUsPerRequest == null ? 'n/a' : `${r.cpuUsPerRequest} µs`, target, status];
+    const row = (name, r, target, status) => [
+      name,
+      r.requests,
+      r.rps.toFixed(0),
+      `${r.p50Ms} ms`,
+      `${r.p90Ms} ms`,
+      `${r.p99Ms} ms`,
+      `${r.maxMs} ms`,
+      r.cpuUsPerRequest == null ? 'n/a' : `${r.cpuUsPerRequest} µs`,
+      target,
+      status,
+    ];
     console.log(
       table(
         ['route', 'requests', 'req/s', 'p50', 'p90', 'p99', 'max', 'server CPU/request', 'target', 'status'],
         [
-          row(`POST /v2/request, ${main.label}`, main, `p99 < ${TARGETS.p99Ms} ms`, verdict(ok, `/v2/request p99 ${main.p99Ms} ms`)),
+          row(
+            `POST /v2/request, ${main.label}`,
+            main,
+            `p99 < ${TARGETS.p99Ms} ms`,
+            verdict(ok, `/v2/request p99 ${main.p99Ms} ms`),
+          ),
           ...l.rows.slice(1).map((r) => row(`POST /v2/request, ${r.label}`, r, '', '')),
           row('GET /v1/resolve (same server, for comparison)', l.resolve, '', ''),
         ],
@@ -824,28 +1245,68 @@ async function main() {
       `Resolver: spawn → /readyz 200 in ${fmtMs(l.readyMs)} (its worker trained the models in ${l.trainedInServerMs.map((x) => `${x} ms`).join(' and ')}); ` +
         `VmRSS after the load ${fmtMb(l.memory.rssKb)}, peak ${fmtMb(l.memory.hwmKb)}. Server CPU/request: user + system CPU time of the resolver during the runs / answers.`,
     );
-    console.log(`\nSentences (each answered 200 before the load; as shipped): ${main.answers.map((a) => `"${a.text}" → ${a.intent ?? '(none)'}${a.confidence != null ? ` ${a.confidence}` : ''}`).join('; ')}.`);
+    console.log(
+      `\nSentences (each answered 200 before the load; as shipped): ${main.answers.map((a) => `"${a.text}" → ${a.intent ?? '(none)'}${a.confidence != null ? ` ${a.confidence}` : ''}`).join('; ')}.`,
+    );
     for (const r of l.rows) {
       const wrong = r.answers.filter((a) => a.expected && a.intent !== a.expected);
-      if (wrong.length) console.log(`- note (${r.key}): ${wrong.length} sentence(s) not given the expected intent: ${wrong.map((a) => `"${a.text}" → ${a.intent ?? '(none)'} (expected ${a.expected})`).join(', ')}`);
+      if (wrong.length)
+        console.log(
+          `- note (${r.key}): ${wrong.length} sentence(s) not given the expected intent: ${wrong.map((a) => `"${a.text}" → ${a.intent ?? '(none)'} (expected ${a.expected})`).join(', ')}`,
+        );
     }
-    const differ = main.answers.filter((a, i) => l.rows[1] && (a.intent !== l.rows[1].answers[i].intent || a.entities.join() !== l.rows[1].answers[i].entities.join()));
-    if (differ.length) console.log(`- note: the regex variant answers ${differ.length} sentence(s) differently (intent or entity names): ${differ.map((a) => `"${a.text}"`).join(', ')}`);
+    const differ = main.answers.filter(
+      (a, i) =>
+        l.rows[1] &&
+        (a.intent !== l.rows[1].answers[i].intent || a.entities.join() !== l.rows[1].answers[i].entities.join()),
+    );
+    if (differ.length)
+      console.log(
+        `- note: the regex variant answers ${differ.length} sentence(s) differently (intent or entity names): ${differ.map((a) => `"${a.text}"`).join(', ')}`,
+      );
   }
 
-  console.log(`\n### Where the time goes: \`model.analyse\` in this process (one call at a time, no HTTP; ${ANALYSE_ROUNDS} rounds over the sentences)\n`);
-  console.log(table(['model', 'p50', 'p99', 'mean'], analyse.map((a) => [a.label, `${a.p50Ms} ms`, `${a.p99Ms} ms`, `${a.meanMs} ms`]), ['l', 'r', 'r', 'r']));
+  console.log(
+    `\n### Where the time goes: \`model.analyse\` in this process (one call at a time, no HTTP; ${ANALYSE_ROUNDS} rounds over the sentences)\n`,
+  );
+  console.log(
+    table(
+      ['model', 'p50', 'p99', 'mean'],
+      analyse.map((a) => [a.label, `${a.p50Ms} ms`, `${a.p99Ms} ms`, `${a.meanMs} ms`]),
+      ['l', 'r', 'r', 'r'],
+    ),
+  );
   console.log(
     '\nValue-list entities are matched by botver (src/nlu/value-lists.ts): exact synonyms through an index of first words, then, for `fuzzy` entities only, ' +
       'an edit distance between each synonym of similar length and the words no exact match took (similarity >= 0.8). NLP.js only classifies.',
   );
 
   if (memory) {
-    console.log('\n## Memory per loaded model (node --expose-gc: N copies of each kind loaded after one of each, growth after gc / N)\n');
+    console.log(
+      '\n## Memory per loaded model (node --expose-gc: N copies of each kind loaded after one of each, growth after gc / N)\n',
+    );
     console.log(
       table(
-        ['model', 'expressions', 'model JSON', 'N', 'heap per model', 'external per model', 'RSS per model', 'load (median)'],
-        memory.rows.map((r) => [r.label, r.expressions, fmtBytes(r.jsonBytes), r.copies, fmtBytes(r.heapBytesPerModel), fmtBytes(r.externalBytesPerModel), fmtBytes(r.rssBytesPerModel), fmtMs(r.loadMedianMs)]),
+        [
+          'model',
+          'expressions',
+          'model JSON',
+          'N',
+          'heap per model',
+          'external per model',
+          'RSS per model',
+          'load (median)',
+        ],
+        memory.rows.map((r) => [
+          r.label,
+          r.expressions,
+          fmtBytes(r.jsonBytes),
+          r.copies,
+          fmtBytes(r.heapBytesPerModel),
+          fmtBytes(r.externalBytesPerModel),
+          fmtBytes(r.rssBytesPerModel),
+          fmtMs(r.loadMedianMs),
+        ]),
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
     );
@@ -866,11 +1327,25 @@ async function main() {
     benchmark: 'nlu',
     generatedAt: new Date().toISOString(),
     host: hostInfo({}),
-    options: { quick: QUICK, durationS: DURATION_S, warmupS: WARMUP_S, connections: CONNECTIONS, trainRuns: TRAIN_RUNS, modelCopies: MODEL_COPIES },
+    options: {
+      quick: QUICK,
+      durationS: DURATION_S,
+      warmupS: WARMUP_S,
+      connections: CONNECTIONS,
+      trainRuns: TRAIN_RUNS,
+      modelCopies: MODEL_COPIES,
+    },
     modelFormat: engine.MODEL_FORMAT,
     targets: TARGETS,
     accuracy,
-    training: training && { ...training.result, exampleBot: { intents: exampleBundle.intents.length, expressions: count(exampleBundle), trainMs: round(exampleTrainMs) } },
+    training: training && {
+      ...training.result,
+      exampleBot: {
+        intents: exampleBundle.intents.length,
+        expressions: count(exampleBundle),
+        trainMs: round(exampleTrainMs),
+      },
+    },
     latency: latency && { ...latency, sentences: SENTENCES.map(([s]) => s) },
     analyseInProcess: analyse,
     memory,

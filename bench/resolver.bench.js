@@ -38,7 +38,19 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { copyLargeRepo, ensureLargeRepo, envToken } from './fixture.js';
-import { BENCH_ENV, BenchError, benchArgs, finishReport, fmtMb, fmtMs, hostInfo, median, percentile, table, versionOf } from './measure.js';
+import {
+  BENCH_ENV,
+  BenchError,
+  benchArgs,
+  finishReport,
+  fmtMb,
+  fmtMs,
+  hostInfo,
+  median,
+  percentile,
+  table,
+  versionOf,
+} from './measure.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
@@ -90,7 +102,6 @@ function git(repo, ...args) {
   return r.stdout.trim();
 }
 
-
 /** A port free right now on HOST (the server is then started on it). */
 function freePort() {
   return new Promise((done, fail) => {
@@ -135,7 +146,10 @@ function cpuMsOf(pid) {
 async function startServer(label, args, { port, readyPath, env = {}, nodeArgs = [], listenLine, timeoutMs = 60_000 }) {
   const url = `http://${HOST}:${port}`;
   const t0 = performance.now();
-  const child = spawn(NODE, [...nodeArgs, ...args], { env: { ...process.env, ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [...nodeArgs, ...args], {
+    env: { ...process.env, ...ENV, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines = []; // a tail of what it printed, for error messages
   const times = { listeningMs: null, readyMs: null };
   let buffered = '';
@@ -144,7 +158,8 @@ async function startServer(label, args, { port, readyPath, env = {}, nodeArgs = 
     const parts = buffered.split('\n');
     buffered = parts.pop();
     for (const line of parts) {
-      if (times.listeningMs === null && listenLine && line.includes(listenLine)) times.listeningMs = performance.now() - t0;
+      if (times.listeningMs === null && listenLine && line.includes(listenLine))
+        times.listeningMs = performance.now() - t0;
       lines.push(line);
       if (lines.length > 40) lines.shift();
     }
@@ -157,13 +172,19 @@ async function startServer(label, args, { port, readyPath, env = {}, nodeArgs = 
 
   const deadline = t0 + timeoutMs;
   for (;;) {
-    if (exited) throw new BenchError(`${label} exited (${exited.signal ?? exited.code}) before it was ready\n--- output (tail) ---\n${tail()}`);
+    if (exited)
+      throw new BenchError(
+        `${label} exited (${exited.signal ?? exited.code}) before it was ready\n--- output (tail) ---\n${tail()}`,
+      );
     if (performance.now() > deadline) {
       child.kill('SIGKILL');
       throw new BenchError(`${label} was not ready after ${timeoutMs} ms\n--- output (tail) ---\n${tail()}`);
     }
     const status = await fetch(`${url}${readyPath}`)
-      .then(async (r) => (await r.arrayBuffer(), r.status))
+      .then(async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      })
       .catch(() => 0);
     if (status === 200) break;
     await sleep(READY_POLL_MS);
@@ -179,13 +200,29 @@ async function startServer(label, args, { port, readyPath, env = {}, nodeArgs = 
     }
     return exited;
   };
-  return { label, pid: child.pid, url, port, times, lines, stop, get exited() { return exited; } };
+  return {
+    label,
+    pid: child.pid,
+    url,
+    port,
+    times,
+    lines,
+    stop,
+    get exited() {
+      return exited;
+    },
+  };
 }
 
 /** `botver serve` on `repo`, ready once /readyz answers 200. */
 async function startResolver(label, repo, { nodeArgs = [] } = {}) {
   const port = await freePort();
-  return startServer(label, [BOTVER, 'serve', '--repo', repo, '--port', String(port), '--host', HOST], { port, readyPath: '/readyz', listenLine: '"resolver listening"', nodeArgs });
+  return startServer(label, [BOTVER, 'serve', '--repo', repo, '--port', String(port), '--host', HOST], {
+    port,
+    readyPath: '/readyz',
+    listenLine: '"resolver listening"',
+    nodeArgs,
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -200,14 +237,21 @@ async function loadRun(url, token, seconds, pid, acc) {
   const cpu0 = cpuMsOf(pid);
   const latencies = [];
   const r = await new Promise((done, fail) => {
-    const instance = autocannon({ url, connections: CONNECTIONS, duration: seconds, headers: { authorization: `Bearer ${token}` } }, (err, result) => (err ? fail(err) : done(result)));
+    const instance = autocannon(
+      { url, connections: CONNECTIONS, duration: seconds, headers: { authorization: `Bearer ${token}` } },
+      (err, result) => (err ? fail(err) : done(result)),
+    );
     instance.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
   });
   const cpu1 = cpuMsOf(pid);
   const bad = r.errors + r.timeouts + r.non2xx + r.resets + r.mismatches;
   if (bad) {
-    const codes = Object.entries(r.statusCodeStats ?? {}).map(([c, x]) => `${c}: ${x.count}`).join(', ');
-    throw new BenchError(`${url}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx (${codes}), ${r.resets} resets`);
+    const codes = Object.entries(r.statusCodeStats ?? {})
+      .map(([c, x]) => `${c}: ${x.count}`)
+      .join(', ');
+    throw new BenchError(
+      `${url}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx (${codes}), ${r.resets} resets`,
+    );
   }
   if (acc) {
     acc.requests += r.requests.total;
@@ -227,7 +271,7 @@ function summariseLoad(acc) {
     rps: round(acc.requests / acc.seconds, 1),
     p50Ms: round(percentile(l, 50)),
     p99Ms: round(percentile(l, 99)),
-    maxMs: round(l.reduce((x, y) => (y > x ? y : x), 0)),
+    maxMs: round(l.reduce((x, y) => Math.max(y, x), 0)),
     meanMs: round(l.reduce((x, y) => x + y, 0) / l.length),
     mbPerS: round(acc.bytes / acc.seconds / 2 ** 20, 1),
     // the server's CPU time (user + system) per answer: steadier than req/s on a shared machine
@@ -240,7 +284,8 @@ function summariseLoad(acc) {
 async function sample(url, token) {
   const res = await fetch(`${url}/v1/resolve`, { headers: { authorization: `Bearer ${token}` } });
   const body = Buffer.from(await res.arrayBuffer());
-  if (res.status !== 200) throw new BenchError(`GET ${url}/v1/resolve answered ${res.status}: ${body.toString().slice(0, 300)}`);
+  if (res.status !== 200)
+    throw new BenchError(`GET ${url}/v1/resolve answered ${res.status}: ${body.toString().slice(0, 300)}`);
   const headers = {};
   const skip = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
   for (const [k, v] of res.headers) if (!skip.has(k)) headers[k] = v;
@@ -249,19 +294,27 @@ async function sample(url, token) {
 
 /** Resolver vs bare Express on one repository; returns { rows, resolver } (the resolver left running). */
 async function loadSection(name, repo, token, tmp, profile) {
-  const resolver = await startResolver(`resolver (${name})`, repo, { nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [] });
+  const resolver = await startResolver(`resolver (${name})`, repo, {
+    nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
+  });
   let bare;
   try {
     const { body, headers, rawHeaders } = await sample(resolver.url, token);
     const bodyFile = join(tmp, `${name}.body`);
     writeFileSync(bodyFile, body);
     const port = await freePort();
-    bare = await startServer(`bare Express (${name})`, [BARE, '--port', String(port), '--host', HOST, '--body', bodyFile, '--headers', JSON.stringify(headers)], { port, readyPath: '/v1/resolve' });
+    bare = await startServer(
+      `bare Express (${name})`,
+      [BARE, '--port', String(port), '--host', HOST, '--body', bodyFile, '--headers', JSON.stringify(headers)],
+      { port, readyPath: '/v1/resolve' },
+    );
     // the baseline really sends the same thing
     const same = await sample(bare.url, token);
     if (!same.body.equals(body)) throw new BenchError(`bare app (${name}) does not send the resolver's bytes`);
     if (JSON.stringify(same.rawHeaders) !== JSON.stringify(rawHeaders)) {
-      throw new BenchError(`bare app (${name}) headers ${same.rawHeaders.join(',')} differ from the resolver's ${rawHeaders.join(',')}`);
+      throw new BenchError(
+        `bare app (${name}) headers ${same.rawHeaders.join(',')} differ from the resolver's ${rawHeaders.join(',')}`,
+      );
     }
     // Warm both up, then measure them in alternating rounds (the order flipped each round), so
     // that whatever else the machine does in the meantime falls on both alike.
@@ -269,10 +322,13 @@ async function loadSection(name, repo, token, tmp, profile) {
       { server: resolver, name: 'resolver', acc: newAcc() },
       { server: bare, name: 'bare Express', acc: newAcc() },
     ];
-    process.stdout.write(`running: ${name}: resolver and bare Express, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up each, then ${ROUNDS} x ${roundS(DURATION_S)} s each, alternating ... `);
+    process.stdout.write(
+      `running: ${name}: resolver and bare Express, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up each, then ${ROUNDS} x ${roundS(DURATION_S)} s each, alternating ... `,
+    );
     for (const x of servers) await loadRun(`${x.server.url}/v1/resolve`, token, WARMUP_S, x.server.pid, null);
     for (let i = 0; i < ROUNDS; i++) {
-      for (const x of i % 2 ? [...servers].reverse() : servers) await loadRun(`${x.server.url}/v1/resolve`, token, roundS(DURATION_S), x.server.pid, x.acc);
+      for (const x of i % 2 ? [...servers].reverse() : servers)
+        await loadRun(`${x.server.url}/v1/resolve`, token, roundS(DURATION_S), x.server.pid, x.acc);
     }
     const rows = servers.map((x) => ({ repo: name, server: x.name, bodyBytes: body.length, ...summariseLoad(x.acc) }));
     console.log(rows.map((r) => `${r.server} ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms} ms`).join('; '));
@@ -311,10 +367,13 @@ async function promotionSection(name, repo, url, token, targets, n) {
     while (polling) {
       const started = performance.now();
       try {
-        const res = await fetch(`${url}/v1/resolve`, { headers: { authorization: `Bearer ${token}`, ...(seen.etag && { 'if-none-match': seen.etag }) } });
+        const res = await fetch(`${url}/v1/resolve`, {
+          headers: { authorization: `Bearer ${token}`, ...(seen.etag && { 'if-none-match': seen.etag }) },
+        });
         if (res.status === 200) {
           const body = await res.json();
-          if (body.version !== seen.version || body.manifestCommit !== seen.manifestCommit) Object.assign(seen, { version: body.version, manifestCommit: body.manifestCommit, at: performance.now() });
+          if (body.version !== seen.version || body.manifestCommit !== seen.manifestCommit)
+            Object.assign(seen, { version: body.version, manifestCommit: body.manifestCommit, at: performance.now() });
           seen.etag = res.headers.get('etag');
         } else {
           await res.arrayBuffer();
@@ -347,18 +406,23 @@ async function promotionSection(name, repo, url, token, targets, n) {
       const target = targets.find((t) => t !== seen.version) ?? targets[i % targets.length];
       refChangedAt = null;
       const t0 = performance.now();
-      const cli = spawn(NODE, [BOTVER, '--repo', repo, 'env', 'set', 'staging', target], { env: { ...process.env, ...ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const cli = spawn(NODE, [BOTVER, '--repo', repo, 'env', 'set', 'staging', target], {
+        env: { ...process.env, ...ENV },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       cli.stdout.on('data', (b) => (out += b));
       cli.stderr.on('data', (b) => (out += b));
       const code = await new Promise((done) => cli.once('exit', (c, s) => done(s ?? c)));
       const exitedAt = performance.now();
-      if (code !== 0) throw new BenchError(`botver env set staging ${target} exited with ${code}\n--- output ---\n${out.trim()}`);
+      if (code !== 0)
+        throw new BenchError(`botver env set staging ${target} exited with ${code}\n--- output ---\n${out.trim()}`);
       onRef(); // in case the watcher has not fired yet (or at all)
       const refAt = refChangedAt ?? exitedAt;
       const deadline = exitedAt + 10_000;
       while (seen.version !== target && performance.now() < deadline) await sleep(1);
-      if (seen.version !== target) throw new BenchError(`${name}: staging -> ${target} was not served 10 s after botver env set exited`);
+      if (seen.version !== target)
+        throw new BenchError(`${name}: staging -> ${target} was not served 10 s after botver env set exited`);
       samples.push({
         target,
         cliMs: round(exitedAt - t0),
@@ -385,7 +449,9 @@ async function promotionSection(name, repo, url, token, targets, n) {
     pollErrors,
     samples,
   };
-  console.log(`p50 ${fmtMs(r.refToServed.p50Ms)}, p99 ${fmtMs(r.refToServed.p99Ms)}, max ${fmtMs(r.refToServed.maxMs)}`);
+  console.log(
+    `p50 ${fmtMs(r.refToServed.p50Ms)}, p99 ${fmtMs(r.refToServed.p99Ms)}, max ${fmtMs(r.refToServed.maxMs)}`,
+  );
   if (pollErrors) throw new BenchError(`${name}: the polling client got ${pollErrors} errors or unexpected statuses`);
   return r;
 }
@@ -400,7 +466,10 @@ async function coldStartSection(repo, runs) {
     const s = await startResolver('resolver (cold start)', repo);
     const memory = memoryOf(s.pid);
     const exited = await s.stop();
-    if (exited.code !== 0) throw new BenchError(`botver serve exited with ${exited.signal ?? exited.code} on SIGTERM\n${s.lines.slice(-10).join('\n')}`);
+    if (exited.code !== 0)
+      throw new BenchError(
+        `botver serve exited with ${exited.signal ?? exited.code} on SIGTERM\n${s.lines.slice(-10).join('\n')}`,
+      );
     if (s.times.listeningMs === null) throw new BenchError('botver serve never logged "resolver listening"');
     if (i > 0) samples.push({ listeningMs: round(s.times.listeningMs), readyMs: round(s.times.readyMs), ...memory });
   }
@@ -458,7 +527,9 @@ function profileSummary(file, n = 12) {
   const parent = new Map();
   for (const node of prof.nodes) for (const c of node.children ?? []) parent.set(c, node.id);
   const selfUs = new Map();
-  prof.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+  prof.samples.forEach((id, i) => {
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  });
   const byFunction = new Map();
   const byModule = new Map();
   let busy = 0;
@@ -468,7 +539,11 @@ function profileSummary(file, n = 12) {
     if (f.functionName === '(idle)') continue;
     busy += us;
     // a bundled frame is named by its module (its line numbers are the bundle's)
-    const where = !f.url ? '' : f.url.includes('/dist/bin/') ? moduleAt(f.url, f.lineNumber) : `${moduleAt(f.url, f.lineNumber) ?? f.url}:${f.lineNumber + 1}`;
+    const where = !f.url
+      ? ''
+      : f.url.includes('/dist/bin/')
+        ? moduleAt(f.url, f.lineNumber)
+        : `${moduleAt(f.url, f.lineNumber) ?? f.url}:${f.lineNumber + 1}`;
     add(byFunction, `${f.functionName || '(anonymous)'}${where ? ` (${where})` : ''}`, us);
     let owner = f.functionName === '(garbage collector)' || f.functionName === '(program)' ? f.functionName : null;
     for (let cur = id; !owner && cur !== undefined; cur = parent.get(cur)) {
@@ -490,15 +565,19 @@ function profileSummary(file, n = 12) {
 async function main() {
   const started = performance.now();
   console.log('# botver resolver benchmark\n');
-  if (!existsSync(BOTVER)) throw new BenchError(`${relative(ROOT, BOTVER)} not found: run \`npm run build\` first (or \`npm run bench\`)`);
+  if (!existsSync(BOTVER))
+    throw new BenchError(`${relative(ROOT, BOTVER)} not found: run \`npm run build\` first (or \`npm run bench\`)`);
   const { makeExampleRepo } = await import('../scripts/make-example-repo.js').catch((err) => {
-    throw new BenchError(`cannot load scripts/make-example-repo.js (is dist/ built? \`npm run build\`): ${err.message}`);
+    throw new BenchError(
+      `cannot load scripts/make-example-repo.js (is dist/ built? \`npm run build\`): ${err.message}`,
+    );
   });
   const { commitFiles, openBotRepo } = await import('../dist/index.js');
 
   const fixture = await ensureLargeRepo({ log: (m) => console.log(m) });
   const tmp = mkdtempSync(join(os.tmpdir(), 'botver-bench-resolver-'));
-  const cleanup = () => (KEEP ? console.log(`kept temporary repositories in ${tmp}`) : rmSync(tmp, { recursive: true, force: true }));
+  const cleanup = () =>
+    KEEP ? console.log(`kept temporary repositories in ${tmp}`) : rmSync(tmp, { recursive: true, force: true });
   process.on('exit', cleanup);
   if (CPU_PROF) {
     rmSync(PROF_DIR, { recursive: true, force: true });
@@ -511,7 +590,12 @@ async function main() {
   const example = await makeExampleRepo({ dir: join(tmp, 'example'), tokensFile: join(tmp, 'example-tokens.json') });
   const greetings = 'training/intents/greetings.yaml';
   const text = git(example.dir, 'show', `v2:${greetings}`);
-  await commitFiles(await openBotRepo({ repo: example.dir }), 'v2', { [greetings]: `${text}\n  - good day to you\n  - hello again\n` }, 'greetings: two more expressions');
+  await commitFiles(
+    await openBotRepo({ repo: example.dir }),
+    'v2',
+    { [greetings]: `${text}\n  - good day to you\n  - hello again\n` },
+    'greetings: two more expressions',
+  );
   const large = await copyLargeRepo(join(tmp, 'large.git'));
   const repos = [
     { name: 'example', repo: example.dir, token: example.tokens.environments.staging, targets: ['v1', 'v2'] },
@@ -546,17 +630,30 @@ async function main() {
     loadRows.push(...section.rows);
     const { resolver } = section;
     memory.push({ repo: name, afterLoad: true, ...memoryOf(resolver.pid) });
-    const p = await attempt(`promotion (${name})`, () => promotionSection(name, repo, resolver.url, token, targets, PROMOTIONS));
+    const p = await attempt(`promotion (${name})`, () =>
+      promotionSection(name, repo, resolver.url, token, targets, PROMOTIONS),
+    );
     if (p) promotions.push(p);
     const exited = await resolver.stop();
-    if (exited.code !== 0) failures.push({ what: `resolver (${name})`, error: `exited with ${exited.signal ?? exited.code} on SIGTERM\n${resolver.lines.slice(-10).join('\n')}` });
+    if (exited.code !== 0)
+      failures.push({
+        what: `resolver (${name})`,
+        error: `exited with ${exited.signal ?? exited.code} on SIGTERM\n${resolver.lines.slice(-10).join('\n')}`,
+      });
     if (profile) {
       const file = readdirSync(profile).find((f) => f.endsWith('.cpuprofile'));
-      if (file) profiles.push({ repo: name, file: relative(ROOT, join(profile, file)), ...profileSummary(join(profile, file)) });
+      if (file)
+        profiles.push({
+          repo: name,
+          file: relative(ROOT, join(profile, file)),
+          ...profileSummary(join(profile, file)),
+        });
     }
   }
 
-  cold = await attempt('cold start', async () => coldStartSection(await copyLargeRepo(join(tmp, 'cold.git')), COLD_RUNS));
+  cold = await attempt('cold start', async () =>
+    coldStartSection(await copyLargeRepo(join(tmp, 'cold.git')), COLD_RUNS),
+  );
 
   // ---------------------------------------------------------------------------
   // report
@@ -574,9 +671,18 @@ async function main() {
     const isResolver = r.server === 'resolver';
     const ratio = isResolver && bare ? r.rps / bare.rps : null;
     r.ratioToBare = round(ratio, 3);
-    r.cpuRatioToBare = isResolver && bare?.cpuUsPerRequest && r.cpuUsPerRequest ? round(bare.cpuUsPerRequest / r.cpuUsPerRequest, 3) : null;
+    r.cpuRatioToBare =
+      isResolver && bare?.cpuUsPerRequest && r.cpuUsPerRequest
+        ? round(bare.cpuUsPerRequest / r.cpuUsPerRequest, 3)
+        : null;
     const status = isResolver
-      ? [verdict(ratio === null ? null : ratio >= TARGETS.throughputRatio, `${r.repo}: resolver at ${ratio?.toFixed(2)} x bare throughput`), verdict(r.p99Ms < TARGETS.p99Ms, `${r.repo}: resolver p99 ${r.p99Ms} ms`)].join(', ')
+      ? [
+          verdict(
+            ratio === null ? null : ratio >= TARGETS.throughputRatio,
+            `${r.repo}: resolver at ${ratio?.toFixed(2)} x bare throughput`,
+          ),
+          verdict(r.p99Ms < TARGETS.p99Ms, `${r.repo}: resolver p99 ${r.p99Ms} ms`),
+        ].join(', ')
       : '';
     return [
       r.repo,
@@ -588,13 +694,32 @@ async function main() {
       `${r.p99Ms} ms`,
       `${r.maxMs} ms`,
       r.mbPerS,
-      r.cpuUsPerRequest == null ? 'n/a' : `${r.cpuUsPerRequest} µs${r.cpuRatioToBare ? ` (bare/this ${r.cpuRatioToBare.toFixed(2)})` : ''}`,
+      r.cpuUsPerRequest == null
+        ? 'n/a'
+        : `${r.cpuUsPerRequest} µs${r.cpuRatioToBare ? ` (bare/this ${r.cpuRatioToBare.toFixed(2)})` : ''}`,
       isResolver ? `≥ ${TARGETS.throughputRatio} x bare, p99 < ${TARGETS.p99Ms} ms` : '',
       status,
     ];
   });
   console.log(
-    table(['repo', 'server', 'body', 'req/s', 'vs bare', 'p50', 'p99', 'max', 'MiB/s', 'server CPU/request', 'target', 'status'], loadTable, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l']),
+    table(
+      [
+        'repo',
+        'server',
+        'body',
+        'req/s',
+        'vs bare',
+        'p50',
+        'p99',
+        'max',
+        'MiB/s',
+        'server CPU/request',
+        'target',
+        'status',
+      ],
+      loadTable,
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+    ),
   );
   console.log(
     '\nserver CPU/request: user + system CPU time of the server process during the measured run divided by the answers; ' +
@@ -604,7 +729,18 @@ async function main() {
   console.log('\n## promotion to served (`botver env set staging …` as a process, default --poll-ms)\n');
   console.log(
     table(
-      ['repo', 'promotions', 'ref change → served p50', 'p99', 'max', 'CLI exit → served p50', 'p99', 'CLI run (median)', 'target', 'status'],
+      [
+        'repo',
+        'promotions',
+        'ref change → served p50',
+        'p99',
+        'max',
+        'CLI exit → served p50',
+        'p99',
+        'CLI run (median)',
+        'target',
+        'status',
+      ],
       promotions.map((p) => [
         p.repo,
         p.promotions,
@@ -632,22 +768,49 @@ async function main() {
   const memRows = [];
   if (cold) {
     memRows.push(['spawn → "resolver listening" (median)', fmtMs(cold.listeningMedianMs), '', '']);
-    memRows.push([`spawn → /readyz 200 (median of ${cold.runs}; min ${fmtMs(cold.readyMinMs)}, max ${fmtMs(cold.readyMaxMs)})`, fmtMs(cold.readyMedianMs), `< ${fmtMs(TARGETS.coldStartMs)}`, verdict(cold.readyMedianMs < TARGETS.coldStartMs, `cold start ${fmtMs(cold.readyMedianMs)}`)]);
+    memRows.push([
+      `spawn → /readyz 200 (median of ${cold.runs}; min ${fmtMs(cold.readyMinMs)}, max ${fmtMs(cold.readyMaxMs)})`,
+      fmtMs(cold.readyMedianMs),
+      `< ${fmtMs(TARGETS.coldStartMs)}`,
+      verdict(cold.readyMedianMs < TARGETS.coldStartMs, `cold start ${fmtMs(cold.readyMedianMs)}`),
+    ]);
     memRows.push(['VmRSS at ready (median)', fmtMb(cold.rssAtReadyMedianKb), '', '']);
   }
   for (const m of memory) {
     const target = m.repo === 'large';
-    memRows.push([`VmRSS after the load test (${m.repo})`, fmtMb(m.rssKb), target ? `< ${fmtMb(TARGETS.rssKb)}` : '', target ? verdict(m.rssKb < TARGETS.rssKb, `VmRSS ${fmtMb(m.rssKb)}`) : '']);
-    memRows.push([`VmHWM (peak) after the load test (${m.repo})`, fmtMb(m.hwmKb), target ? `< ${fmtMb(TARGETS.rssKb)}` : '', target ? verdict(m.hwmKb < TARGETS.rssKb, `VmHWM ${fmtMb(m.hwmKb)}`) : '']);
+    memRows.push([
+      `VmRSS after the load test (${m.repo})`,
+      fmtMb(m.rssKb),
+      target ? `< ${fmtMb(TARGETS.rssKb)}` : '',
+      target ? verdict(m.rssKb < TARGETS.rssKb, `VmRSS ${fmtMb(m.rssKb)}`) : '',
+    ]);
+    memRows.push([
+      `VmHWM (peak) after the load test (${m.repo})`,
+      fmtMb(m.hwmKb),
+      target ? `< ${fmtMb(TARGETS.rssKb)}` : '',
+      target ? verdict(m.hwmKb < TARGETS.rssKb, `VmHWM ${fmtMb(m.hwmKb)}`) : '',
+    ]);
   }
   console.log(table(['measure', 'value', 'target', 'status'], memRows, ['l', 'r', 'l', 'l']));
 
   for (const p of profiles) {
     console.log(`\n## CPU profile of the resolver (${p.repo}): ${fmtMs(p.busyMs)} busy, idle excluded — ${p.file}\n`);
     console.log('(whole process life: start-up, both load runs of the resolver, the promotions)\n');
-    console.log(table(['module (nearest JS caller)', 'busy', 'share'], p.modules.map((t) => [t.name, fmtMs(t.ms), `${t.share} %`]), ['l', 'r', 'r']));
+    console.log(
+      table(
+        ['module (nearest JS caller)', 'busy', 'share'],
+        p.modules.map((t) => [t.name, fmtMs(t.ms), `${t.share} %`]),
+        ['l', 'r', 'r'],
+      ),
+    );
     console.log('');
-    console.log(table(['function (self time)', 'busy', 'share'], p.functions.map((t) => [t.name, fmtMs(t.ms), `${t.share} %`]), ['l', 'r', 'r']));
+    console.log(
+      table(
+        ['function (self time)', 'busy', 'share'],
+        p.functions.map((t) => [t.name, fmtMs(t.ms), `${t.share} %`]),
+        ['l', 'r', 'r'],
+      ),
+    );
   }
 
   const cpus = os.cpus();
@@ -662,7 +825,15 @@ async function main() {
     benchmark: 'resolver',
     generatedAt: new Date().toISOString(),
     host: hostInfo({ git: versionOf('git') }),
-    options: { quick: QUICK, durationS: DURATION_S, warmupS: WARMUP_S, connections: CONNECTIONS, promotions: PROMOTIONS, coldRuns: COLD_RUNS, cpuProf: CPU_PROF },
+    options: {
+      quick: QUICK,
+      durationS: DURATION_S,
+      warmupS: WARMUP_S,
+      connections: CONNECTIONS,
+      promotions: PROMOTIONS,
+      coldRuns: COLD_RUNS,
+      cpuProf: CPU_PROF,
+    },
     fixture: { fixtureVersion: fixture.info.fixtureVersion, cached: fixture.cached, stats: s },
     targets: TARGETS,
     load: loadRows,

@@ -30,5 +30,6 @@ for (const f of files) {
 }
 
 console.log('\n=== summary ===');
-for (const { f, ok, s, why } of summary) console.log(`${ok ? 'ok    ' : 'FAILED'} ${f} (${s} s)${ok ? '' : ` — ${why}`}`);
+for (const { f, ok, s, why } of summary)
+  console.log(`${ok ? 'ok    ' : 'FAILED'} ${f} (${s} s)${ok ? '' : ` — ${why}`}`);
 process.exit(summary.every((x) => x.ok) ? 0 : 1);

@@ -21,5 +21,7 @@ await build({
   target: 'node20',
   logLevel: 'warning',
   // Bundled CommonJS packages call require(); give them one.
-  banner: { js: "import { createRequire as __botverRequire } from 'node:module'; const require = __botverRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __botverRequire } from 'node:module'; const require = __botverRequire(import.meta.url);",
+  },
 });

@@ -19,7 +19,12 @@ export async function ensureExampleRepo(log = (line) => process.stdout.write(`${
     // Some work on v2, as a pull request into it would bring, so that v2 differs from v1.
     const path = 'training/intents/greetings.yaml';
     const greetings = readFileSync(join(EXAMPLE_DIR, path), 'utf8');
-    await commitFiles(await openBotRepo({ repo: r.dir }), 'v2', { [path]: `${greetings}  - good day to you\n  - hello again\n` }, 'greetings: two more expressions');
+    await commitFiles(
+      await openBotRepo({ repo: r.dir }),
+      'v2',
+      { [path]: `${greetings}  - good day to you\n  - hello again\n` },
+      'greetings: two more expressions',
+    );
   } else {
     log(`Using the example bot repository in ${DIR} (delete it to rebuild).`);
   }

@@ -60,7 +60,9 @@ function assertDeletable(dir) {
   const real = realpathSync(dir);
   const precious = [resolve('/'), homedir(), process.cwd(), ROOT].map((p) => (existsSync(p) ? realpathSync(p) : p));
   if (precious.some((p) => isInside(p, real))) {
-    throw new Error(`refusing to delete ${dir} with --force: it is or contains ${precious.find((p) => isInside(p, real))}`);
+    throw new Error(
+      `refusing to delete ${dir} with --force: it is or contains ${precious.find((p) => isInside(p, real))}`,
+    );
   }
 }
 
@@ -98,16 +100,27 @@ async function build(dir, meta, files, tokensFile, bare, log) {
   const init = await initBotRepo({ repo: dir, bot: meta.bot, language: meta.language ?? 'en', empty: true, bare });
   log(`Initialised ${dir} for bot ${init.bot}: version v1, environment production -> v1.`);
   const repo = await openBotRepo({ repo: dir });
-  const content = await commitFiles(repo, 'v1', files, `import ${meta.bot} from examples/${meta.bot}\n\n${files.size} files: ${CONTENT_DIRS.map((d) => `${d}/`).join(', ')}`);
-  log(`Committed ${files.size} files of examples/awesome-bot onto v1 (${(content.commit ?? init.version.commit).slice(0, 7)}).`);
+  const content = await commitFiles(
+    repo,
+    'v1',
+    files,
+    `import ${meta.bot} from examples/${meta.bot}\n\n${files.size} files: ${CONTENT_DIRS.map((d) => `${d}/`).join(', ')}`,
+  );
+  log(
+    `Committed ${files.size} files of examples/awesome-bot onto v1 (${(content.commit ?? init.version.commit).slice(0, 7)}).`,
+  );
   const v2 = await createVersion(repo, 'v2', 'v1', 'Copy of v1 to work on');
-  const staging = await createEnvironment(repo, 'staging', 'v2', { description: 'Where v2 is tried out before production' });
+  const staging = await createEnvironment(repo, 'staging', 'v2', {
+    description: 'Where v2 is tried out before production',
+  });
   log('Created version v2 from v1 and environment staging -> v2.');
 
   const report = await validate(repo);
   if (report.errors) {
     const first = report.targets.flatMap((t) => t.problems).find((p) => p.severity === 'error');
-    throw new Error(`the example repository does not validate (${report.errors} errors), first: ${first?.file}:${first?.line}:${first?.column} ${first?.message}`);
+    throw new Error(
+      `the example repository does not validate (${report.errors} errors), first: ${first?.file}:${first?.line}:${first?.column} ${first?.message}`,
+    );
   }
 
   const tokens = {
@@ -116,7 +129,9 @@ async function build(dir, meta, files, tokensFile, bare, log) {
   };
   if (tokensFile) {
     await fsp.mkdir(dirname(tokensFile), { recursive: true });
-    await fsp.writeFile(tokensFile, `${JSON.stringify({ repo: dir, bot: init.bot, ...tokens }, null, 2)}\n`, { mode: 0o600 });
+    await fsp.writeFile(tokensFile, `${JSON.stringify({ repo: dir, bot: init.bot, ...tokens }, null, 2)}\n`, {
+      mode: 0o600,
+    });
     await fsp.chmod(tokensFile, 0o600);
   }
   return {

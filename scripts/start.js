@@ -19,14 +19,11 @@ const resolver = await startResolver({
 await resolver.nlu.idle(); // the example's NLU models: trained once, then loaded from the repository's cache
 const url = resolver.url;
 const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
-const lines = [
-  '',
-  `The example bot is served at ${url} from ${DIR}.`,
-  '',
-];
+const lines = ['', `The example bot is served at ${url} from ${DIR}.`, ''];
 if (tokens) {
   lines.push(`Tokens (also in ${TOKENS}):`);
-  for (const [name, token] of Object.entries(tokens.environments)) lines.push(`  environment ${name.padEnd(10)} ${token}`);
+  for (const [name, token] of Object.entries(tokens.environments))
+    lines.push(`  environment ${name.padEnd(10)} ${token}`);
   for (const [name, token] of Object.entries(tokens.versions)) lines.push(`  version     ${name.padEnd(10)} ${token}`);
   lines.push(`  admin                  ${adminToken}`, '');
   const prod = tokens.environments.production;

@@ -10,7 +10,14 @@ const BIN = join(ROOT, 'bin', 'botver.js');
 
 function botver(...args) {
   process.stdout.write(`\n$ botver ${args.join(' ')}\n`);
-  const out = execFileSync(process.execPath, [BIN, '--repo', DIR, ...args], { encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: process.env.GIT_AUTHOR_NAME ?? 'botver demo', GIT_AUTHOR_EMAIL: process.env.GIT_AUTHOR_EMAIL ?? 'demo@botver.local' } });
+  const out = execFileSync(process.execPath, [BIN, '--repo', DIR, ...args], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: process.env.GIT_AUTHOR_NAME ?? 'botver demo',
+      GIT_AUTHOR_EMAIL: process.env.GIT_AUTHOR_EMAIL ?? 'demo@botver.local',
+    },
+  });
   process.stdout.write(out);
 }
 
@@ -22,4 +29,6 @@ botver('diff', 'production', 'staging');
 botver('promote', 'staging', 'production');
 botver('history', 'production', '-n', '3');
 botver('rollback', 'production');
-process.stdout.write(`\nThe repository is ${DIR}; try "git -C ${DIR} log --oneline main" or "node bin/botver.js --repo ${DIR} --help".\n`);
+process.stdout.write(
+  `\nThe repository is ${DIR}; try "git -C ${DIR} log --oneline main" or "node bin/botver.js --repo ${DIR} --help".\n`,
+);

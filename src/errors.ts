@@ -96,7 +96,8 @@ export class InvalidContentError extends BotverError {
   readonly problems: Problem[];
   constructor(problems: Problem[], context = '') {
     const first = problems[0];
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+    const more =
+      problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
     super('INVALID_CONTENT', `${context}${first ? formatProblem(first) : 'invalid content'}${more}`, {
       problems,
     });
@@ -124,11 +125,9 @@ export class RefLockedError extends BotverError {
 
 export class DirtyWorktreeError extends BotverError {
   constructor(files: string[]) {
-    super(
-      'DIRTY_WORKTREE',
-      `local changes to ${files.join(', ')} would be overwritten: commit or stash them first`,
-      { files },
-    );
+    super('DIRTY_WORKTREE', `local changes to ${files.join(', ')} would be overwritten: commit or stash them first`, {
+      files,
+    });
   }
 }
 

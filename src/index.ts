@@ -30,7 +30,14 @@ export { startResolver, type ResolverOptions, type RunningResolver } from './res
 export { createResolverApp, type ResolverAppDeps } from './resolver/app.js';
 export type { Snapshot, ReadinessProblem, ServingStatus } from './resolver/snapshot.js';
 export type { BundleData } from './resolver/version-content.js';
-export { createResolverClient, ResolverClientError, type ResolverClient, type ResolverClientOptions, type Resolved, type ResolveResult } from './client/resolver-client.js';
+export {
+  createResolverClient,
+  ResolverClientError,
+  type ResolverClient,
+  type ResolverClientOptions,
+  type Resolved,
+  type ResolveResult,
+} from './client/resolver-client.js';
 export { testVersion, type TestReport, type TestCheck } from './ops/test-version.js';
 export { promotionSource, type PromoteOptions } from './ops/environments.js';
 export { MemoryConversationStore, type ConversationStore, type Conversation } from './dialog/store.js';

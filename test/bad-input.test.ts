@@ -25,7 +25,11 @@ async function expectRefused(dir: string, args: string[], message: RegExp, code 
 describe('bad input', () => {
   it('malformed YAML in the manifest: every command names file and line', async () => {
     const dir = await withManifest((m) => m.replace('environments:\n', 'environments:\n  broken: [unclosed\n'));
-    for (const args of [['env', 'list'], ['env', 'set', 'production', 'v1'], ['version', 'create', 'v2', '--from', 'v1']]) {
+    for (const args of [
+      ['env', 'list'],
+      ['env', 'set', 'production', 'v1'],
+      ['version', 'create', 'v2', '--from', 'v1'],
+    ]) {
       await expectRefused(dir, args, /^botver: environments\.yaml:\d+:\d+ YAML: /);
     }
     const v = await botver(dir, 'validate');
@@ -35,21 +39,41 @@ describe('bad input', () => {
 
   it('an unknown key in the manifest refuses mutations, pointing at its line', async () => {
     const dir = await withManifest((m) => m.replace('    version: v1\n', '    version: v1\n    verison: v2\n'));
-    const line = manifestAt(dir).split('\n').findIndex((l) => l.includes('verison')) + 1;
-    await expectRefused(dir, ['env', 'create', 'staging', '--version', 'v1'], new RegExp(`environments\\.yaml:${line}:5 environments\\.production: unknown key "verison"`));
+    const line =
+      manifestAt(dir)
+        .split('\n')
+        .findIndex((l) => l.includes('verison')) + 1;
+    await expectRefused(
+      dir,
+      ['env', 'create', 'staging', '--version', 'v1'],
+      new RegExp(`environments\\.yaml:${line}:5 environments\\.production: unknown key "verison"`),
+    );
   });
 
   it('a manifest naming a missing version is reported with its line; a fix goes through', async () => {
     const dir = await withManifest((m) => m.replace('    version: v1\n', '    version: v3\n'));
-    const line = manifestAt(dir).split('\n').findIndex((l) => l.includes('version: v3')) + 1;
-    await expectRefused(dir, ['env', 'create', 'staging', '--version', 'v1'], new RegExp(`environments\\.yaml:${line}:\\d+ environment "production" is linked to version "v3", which is not declared`));
+    const line =
+      manifestAt(dir)
+        .split('\n')
+        .findIndex((l) => l.includes('version: v3')) + 1;
+    await expectRefused(
+      dir,
+      ['env', 'create', 'staging', '--version', 'v1'],
+      new RegExp(
+        `environments\\.yaml:${line}:\\d+ environment "production" is linked to version "v3", which is not declared`,
+      ),
+    );
     // The command that repairs the manifest is accepted.
     await ok(dir, 'env', 'set', 'production', 'v1');
   });
 
   it('too many versions declared by hand is refused', async () => {
     const dir = await withManifest((m) => m.replace('maxVersions: 5', 'maxVersions: 1'));
-    await expectRefused(dir, ['version', 'create', 'v2', '--from', 'v1'], /1 versions exist, the limit is maxVersions = 1/);
+    await expectRefused(
+      dir,
+      ['version', 'create', 'v2', '--from', 'v1'],
+      /1 versions exist, the limit is maxVersions = 1/,
+    );
   });
 
   it('invalid names are usage errors (exit 2)', async () => {
@@ -81,14 +105,28 @@ describe('bad input', () => {
     expect((await botver(dir, 'history', 'production', '-n', 'zero')).code).toBe(2);
     const r = await botver(dir, 'env', 'show', 'nope', '--json');
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'NOT_FOUND', message: 'environment "nope" does not exist', kind: 'environment', name: 'nope' } });
+    expect(JSON.parse(r.stdout)).toEqual({
+      error: { code: 'NOT_FOUND', message: 'environment "nope" does not exist', kind: 'environment', name: 'nope' },
+    });
     const help = await botver(null, 'env', 'set', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Examples:');
   });
 
   it('every command has --help with examples or a description', async () => {
-    const commands = [['init'], ['version', 'create'], ['env', 'set'], ['env', 'create'], ['promote'], ['history'], ['rollback'], ['token', 'rotate'], ['channel', 'add'], ['validate'], ['diff']];
+    const commands = [
+      ['init'],
+      ['version', 'create'],
+      ['env', 'set'],
+      ['env', 'create'],
+      ['promote'],
+      ['history'],
+      ['rollback'],
+      ['token', 'rotate'],
+      ['channel', 'add'],
+      ['validate'],
+      ['diff'],
+    ];
     for (const c of commands) {
       const r = await botver(null, ...c, '--help');
       expect(r.code, c.join(' ')).toBe(0);

@@ -21,15 +21,33 @@ describe('channel webhooks', () => {
     const dir = await exampleBotRepo();
     const repo = await openBotRepo({ repo: dir });
     const { secret } = await addChannel(repo, 'production', 'web-chat');
-    await commitFiles(repo, 'v2', { 'skills/greetings.yaml': 'slug: greetings\ntriggers:\n  - intent: greetings\nactions:\n  - reply: Hi from v2!\n' }, 'v2 greets differently');
+    await commitFiles(
+      repo,
+      'v2',
+      {
+        'skills/greetings.yaml':
+          'slug: greetings\ntriggers:\n  - intent: greetings\nactions:\n  - reply: Hi from v2!\n',
+      },
+      'v2 greets differently',
+    );
     const { url } = await serve(dir);
 
     const first = await post(url, 'web-chat', secret, say('hello there'));
     expect(first.status).toBe(200);
     const body = (await first.json()) as any;
-    expect(body.results.messages).toEqual([{ type: 'text', content: "Hello! I'm Awesome Bot. I can take your pizza order, show you the menu or tell you our opening hours." }]);
+    expect(body.results.messages).toEqual([
+      {
+        type: 'text',
+        content:
+          "Hello! I'm Awesome Bot. I can take your pizza order, show you the menu or tell you our opening hours.",
+      },
+    ]);
     expect(body.results.conversation).toMatchObject({ id: 'c1', skill: 'greetings' });
-    expect(body.results.nlp.botver).toEqual({ environment: 'production', version: 'v1', commit: git(dir, 'rev-parse', 'v1') });
+    expect(body.results.nlp.botver).toEqual({
+      environment: 'production',
+      version: 'v1',
+      commit: git(dir, 'rev-parse', 'v1'),
+    });
 
     // The same 401 for a wrong secret, another channel's name, no secret, an environment token.
     const unauthorized = [
@@ -44,13 +62,19 @@ describe('channel webhooks', () => {
 
     // Production promoted to v2: a new conversation is answered by v2.
     await ok(dir, 'env', 'set', 'production', 'v2');
-    await eventually('v2 answers new conversations', async () => {
-      const r = (await (await post(url, 'web-chat', secret, say('hello there', `c-${Date.now()}`))).json()) as any;
-      return r.results?.messages?.[0]?.content === 'Hi from v2!' ? true : undefined;
-    }, 10_000);
+    await eventually(
+      'v2 answers new conversations',
+      async () => {
+        const r = (await (await post(url, 'web-chat', secret, say('hello there', `c-${Date.now()}`))).json()) as any;
+        return r.results?.messages?.[0]?.content === 'Hi from v2!' ? true : undefined;
+      },
+      10_000,
+    );
 
     // The log has the route pattern and the environment, never the secret.
-    const logs = (await (await fetch(`${url}/v1/logs?limit=1000`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as any;
+    const logs = (await (
+      await fetch(`${url}/v1/logs?limit=1000`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })
+    ).json()) as any;
     const entry = logs.entries.find((e: any) => e.status === 200 && e.route === '/v1/channels/:name/webhook');
     expect(entry).toMatchObject({ environment: 'production', skill: 'greetings', intent: 'greetings' });
     expect(JSON.stringify(logs)).not.toContain(secret);

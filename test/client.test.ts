@@ -17,7 +17,14 @@ afterEach(async () => {
 });
 
 async function serve(repo: string, adminToken = 'admin-secret') {
-  const resolver = await startResolver({ repo, port: 0, host: '127.0.0.1', pollMs: 50, adminToken, logger: createLogger({ level: 'silent' }) });
+  const resolver = await startResolver({
+    repo,
+    port: 0,
+    host: '127.0.0.1',
+    pollMs: 50,
+    adminToken,
+    logger: createLogger({ level: 'silent' }),
+  });
   running.push(resolver);
   return resolver;
 }
@@ -25,7 +32,10 @@ async function serve(repo: string, adminToken = 'admin-secret') {
 async function statuses(url: string): Promise<number[]> {
   const res = await fetch(`${url}/v1/logs?limit=1000`, { headers: { Authorization: 'Bearer admin-secret' } });
   const { entries } = (await res.json()) as { entries: { status: number; route: string }[] };
-  return entries.filter((e) => e.route === '/v1/resolve').map((e) => e.status).reverse();
+  return entries
+    .filter((e) => e.route === '/v1/resolve')
+    .map((e) => e.status)
+    .reverse();
 }
 
 describe('createResolverClient', () => {
@@ -36,7 +46,12 @@ describe('createResolverClient', () => {
 
     const first = await client.resolve();
     expect(first.source).toBe('network');
-    expect(first).toMatchObject({ bot: 'test-bot', environment: 'production', version: 'v1', commit: git(dir, 'rev-parse', 'v1') });
+    expect(first).toMatchObject({
+      bot: 'test-bot',
+      environment: 'production',
+      version: 'v1',
+      commit: git(dir, 'rev-parse', 'v1'),
+    });
     expect(first.bundle.intents.length).toBeGreaterThan(0);
 
     const second = await client.resolve();
@@ -45,7 +60,12 @@ describe('createResolverClient', () => {
     expect(await statuses(resolver.url)).toEqual([200, 304]);
 
     const repo = await openBotRepo({ repo: dir });
-    await commitFiles(repo, 'v1', { 'training/intents/thanks.yaml': 'slug: thanks\nexpressions:\n  - thank you\n' }, 'thanks');
+    await commitFiles(
+      repo,
+      'v1',
+      { 'training/intents/thanks.yaml': 'slug: thanks\nexpressions:\n  - thank you\n' },
+      'thanks',
+    );
     await resolver.live.refresh();
     const third = await client.resolve();
     expect(third.source).toBe('network');
@@ -79,8 +99,10 @@ describe('createResolverClient', () => {
     expect(err).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
 
     const client = createResolverClient({ url: resolver.url, token: init.environment.token });
-    const path = git(dir, 'ls-tree', '-r', '--name-only', 'v1').split('\n').find((p) => p.startsWith('training/intents/'))!;
-    expect(await client.file(path)).toBe(git(dir, 'show', `v1:${path}`) + '\n');
+    const path = git(dir, 'ls-tree', '-r', '--name-only', 'v1')
+      .split('\n')
+      .find((p) => p.startsWith('training/intents/'))!;
+    expect(await client.file(path)).toBe(`${git(dir, 'show', `v1:${path}`)}\n`);
     await expect(client.file('training/nothing.yaml')).rejects.toMatchObject({ status: 404, code: 'NOT_FOUND' });
   });
 });
@@ -98,14 +120,22 @@ describe('a promotion that keeps the commit', () => {
 
     const { manifestCommit } = await setEnvironment(repo, 'staging', 'v2');
     await resolver.live.refresh();
-    const raw = await fetch(`${resolver.url}/v1/resolve`, { headers: { Authorization: `Token ${token}`, 'If-None-Match': `"${first.commit}"` } });
+    const raw = await fetch(`${resolver.url}/v1/resolve`, {
+      headers: { Authorization: `Token ${token}`, 'If-None-Match': `"${first.commit}"` },
+    });
     expect(raw.status).toBe(304);
     expect(raw.headers.get('x-botver-version')).toBe('v2');
     expect(raw.headers.get('x-botver-environment')).toBe('staging');
     expect(raw.headers.get('x-botver-manifest-commit')).toBe(manifestCommit);
 
     const second = await client.resolve();
-    expect(second).toMatchObject({ source: 'not-modified', version: 'v2', environment: 'staging', commit: first.commit, manifestCommit });
+    expect(second).toMatchObject({
+      source: 'not-modified',
+      version: 'v2',
+      environment: 'staging',
+      commit: first.commit,
+      manifestCommit,
+    });
     expect(client.last).toMatchObject({ version: 'v2', manifestCommit });
   });
 });

@@ -26,8 +26,16 @@ async function gitAsync(cwd: string, args: string[], env: Record<string, string>
 
 /** `git fsck --strict` (optionally --full) reports nothing at all. Dangling objects are not faults. */
 function fsckClean(dir: string, ...extra: string[]): void {
-  const r = spawnSync('git', ['fsck', '--strict', '--no-dangling', '--no-progress', ...extra], { cwd: dir, env: { ...process.env, ...TEST_ENV }, encoding: 'utf8' });
-  expect({ status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() }).toEqual({ status: 0, stdout: '', stderr: '' });
+  const r = spawnSync('git', ['fsck', '--strict', '--no-dangling', '--no-progress', ...extra], {
+    cwd: dir,
+    env: { ...process.env, ...TEST_ENV },
+    encoding: 'utf8',
+  });
+  expect({ status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() }).toEqual({
+    status: 0,
+    stdout: '',
+    stderr: '',
+  });
 }
 
 /** Lock files and temporary files anywhere in the git directory (none may be left after clean exits). */
@@ -99,7 +107,8 @@ function checkOutcome(dir: string, start: string, jobs: Job[]): string[] {
   expect(git(dir, 'rev-list', '--merges', `${start}..main`)).toBe('');
   expect(git(dir, 'rev-list', '--first-parent', `${start}..main`).split('\n')).toHaveLength(jobs.length);
   expect(new Set(jobs.map((j) => j.json.manifestCommit))).toEqual(new Set(added));
-  for (const commit of added) expect(git(dir, 'diff-tree', '--no-commit-id', '--name-only', '-r', commit)).toBe('environments.yaml');
+  for (const commit of added)
+    expect(git(dir, 'diff-tree', '--no-commit-id', '--name-only', '-r', commit)).toBe('environments.yaml');
 
   // Every change is in the final manifest.
   const manifest = parse(manifestAt(dir));
@@ -111,7 +120,9 @@ function checkOutcome(dir: string, start: string, jobs: Job[]): string[] {
   expect(channels.map((c) => c.name).sort()).toEqual(['ch1', 'ch2']);
   for (const c of channels) expect(c.secretSha256).toBe(sha256(jobs.find((j) => j.args[3] === c.name)!.json.secret));
   // The production token is the one of whichever rotation committed last.
-  const rotations = jobs.filter((j) => j.args[0] === 'token').sort((a, b) => added.indexOf(a.json.manifestCommit) - added.indexOf(b.json.manifestCommit));
+  const rotations = jobs
+    .filter((j) => j.args[0] === 'token')
+    .sort((a, b) => added.indexOf(a.json.manifestCommit) - added.indexOf(b.json.manifestCommit));
   expect(manifest.environments.production.tokenSha256).toBe(sha256(rotations.at(-1)!.json.token));
   expect(manifest.versions.v2).toMatchObject({ createdFrom: 'v1' });
   expect(git(dir, 'rev-parse', 'v2')).toBe(git(dir, 'rev-parse', 'v1'));
@@ -140,7 +151,9 @@ describe('many botver processes at once', () => {
     expect(git(dir, 'status', '--porcelain')).toBe('');
     expect(readFileSync(join(dir, 'environments.yaml'), 'utf8')).toBe(manifestAt(dir));
     // The reflog has one entry per move, in the order the moves happened.
-    expect(git(dir, 'reflog', 'show', '--format=%H', `-n${added.length}`, 'main').split('\n')).toEqual([...added].reverse());
+    expect(git(dir, 'reflog', 'show', '--format=%H', `-n${added.length}`, 'main').split('\n')).toEqual(
+      [...added].reverse(),
+    );
     expect(leftovers(join(dir, '.git'))).toEqual([]);
     fsckClean(dir);
   });
@@ -197,7 +210,9 @@ describe('native git committing while botver processes run', () => {
       }
     };
 
-    const jobs: Job[] = Array.from({ length: 8 }, (_, i) => ({ args: ['env', 'create', `e${i + 1}`, '--version', 'v1'] }));
+    const jobs: Job[] = Array.from({ length: 8 }, (_, i) => ({
+      args: ['env', 'create', `e${i + 1}`, '--version', 'v1'],
+    }));
     await Promise.all([runAll(origin, jobs), pushes(3), updateRefs(3)]);
 
     expectAllSucceeded(jobs);
@@ -211,7 +226,10 @@ describe('native git committing while botver processes run', () => {
     }
     expect(git(origin, 'show', 'main:README.md')).toBe('native push 1\nnative push 2\nnative push 3');
     // Every botver commit is in main's history, and every environment is in the manifest.
-    for (const j of jobs) expect(spawnSync('git', ['merge-base', '--is-ancestor', j.json.manifestCommit, 'main'], { cwd: origin }).status).toBe(0);
+    for (const j of jobs)
+      expect(
+        spawnSync('git', ['merge-base', '--is-ancestor', j.json.manifestCommit, 'main'], { cwd: origin }).status,
+      ).toBe(0);
     const manifest = parse(manifestAt(origin));
     for (let i = 1; i <= 8; i++) expect(manifest.environments[`e${i}`]?.version).toBe('v1');
     expect(existsSync(join(origin, 'refs/heads/main.lock'))).toBe(false);
@@ -240,7 +258,9 @@ describe('native git committing while botver processes run', () => {
       }
     };
 
-    const jobs: Job[] = Array.from({ length: 8 }, (_, i) => ({ args: ['env', 'create', `e${i + 1}`, '--version', 'v1'] }));
+    const jobs: Job[] = Array.from({ length: 8 }, (_, i) => ({
+      args: ['env', 'create', `e${i + 1}`, '--version', 'v1'],
+    }));
     await Promise.all([runAll(dir, jobs), commits(3)]);
 
     expectAllSucceeded(jobs);

@@ -15,8 +15,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `git fsck --strict` reports nothing at all (stdout and stderr). Dangling objects are expected after kills. */
 function fsckClean(dir: string, ...extra: string[]): void {
-  const r = spawnSync('git', ['fsck', '--strict', '--no-dangling', '--no-progress', ...extra], { cwd: dir, env: { ...process.env, ...TEST_ENV }, encoding: 'utf8' });
-  expect({ status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() }).toEqual({ status: 0, stdout: '', stderr: '' });
+  const r = spawnSync('git', ['fsck', '--strict', '--no-dangling', '--no-progress', ...extra], {
+    cwd: dir,
+    env: { ...process.env, ...TEST_ENV },
+    encoding: 'utf8',
+  });
+  expect({ status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() }).toEqual({
+    status: 0,
+    stdout: '',
+    stderr: '',
+  });
 }
 
 /** Every ref points at a complete commit: its tree lists, and main's manifest parses. */
@@ -25,7 +33,10 @@ function expectRefsComplete(dir: string): void {
   expect(refs.length).toBeGreaterThanOrEqual(2);
   for (const line of refs) {
     const [oid, ref] = line.split(' ') as [string, string];
-    expect(spawnSync('git', ['cat-file', '-e', `${oid}^{commit}`], { cwd: dir }).status, `${ref} -> ${oid} is a commit`).toBe(0);
+    expect(
+      spawnSync('git', ['cat-file', '-e', `${oid}^{commit}`], { cwd: dir }).status,
+      `${ref} -> ${oid} is a commit`,
+    ).toBe(0);
     expect(git(dir, 'ls-tree', '-r', oid)).not.toBe('');
     if (ref === 'refs/heads/main') {
       const manifest = parse(git(dir, 'show', `${oid}:environments.yaml`));
@@ -47,7 +58,10 @@ function tempObjectFiles(gitdir: string): string[] {
 const looseObjectCount = (gitdir: string) =>
   readdirSync(join(gitdir, 'objects'))
     .filter((f) => /^[0-9a-f]{2}$/.test(f))
-    .reduce((n, fan) => n + readdirSync(join(gitdir, 'objects', fan)).filter((o) => /^[0-9a-f]{38}$/.test(o)).length, 0);
+    .reduce(
+      (n, fan) => n + readdirSync(join(gitdir, 'objects', fan)).filter((o) => /^[0-9a-f]{38}$/.test(o)).length,
+      0,
+    );
 
 interface Run {
   /** Exited by itself before the kill. */
@@ -63,7 +77,9 @@ async function runAndKill(repo: string, args: string[], delayMs: number): Promis
     stdio: 'ignore',
   });
   const started = Date.now();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.on('exit', (code, signal) => done({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.on('exit', (code, signal) => done({ code, signal })),
+  );
   await Promise.race([exited, sleep(delayMs)]);
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   const { code, signal } = await exited;
@@ -73,7 +89,9 @@ async function runAndKill(repo: string, args: string[], delayMs: number): Promis
 /** botver must refuse with REF_LOCKED naming `lockPath`, change nothing; then the user removes the file. */
 async function expectLockedThenRemove(dir: string, lockPath: string): Promise<void> {
   const before = refsSnapshot(dir);
-  const r = await botverProcess(dir, ['--json', 'token', 'rotate', '--env', 'staging'], { BOTVER_LOCK_TIMEOUT_MS: '150' });
+  const r = await botverProcess(dir, ['--json', 'token', 'rotate', '--env', 'staging'], {
+    BOTVER_LOCK_TIMEOUT_MS: '150',
+  });
   expect(r.code).toBe(1);
   expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'REF_LOCKED', lockPath });
   expect(r.stderr).toContain(lockPath);
@@ -115,7 +133,8 @@ async function crashLoop(options: { bare: boolean; iterations: number; budgetMs:
     recent.push(run.elapsedMs);
   }
   const typicalMs = () => [...recent.slice(-5)].sort((a, b) => a - b)[Math.floor(Math.min(recent.length, 5) / 2)]!;
-  const delayFor = (i: number) => (i % 2 ? Math.random() * 400 : Math.min(400, typicalMs() * (0.7 + Math.random() * 0.4)));
+  const delayFor = (i: number) =>
+    i % 2 ? Math.random() * 400 : Math.min(400, typicalMs() * (0.7 + Math.random() * 0.4));
 
   const deadline = Date.now() + options.budgetMs;
   let i = 0;
@@ -137,7 +156,8 @@ async function crashLoop(options: { bare: boolean; iterations: number; budgetMs:
       phases['finished before the kill']++;
     } else if (mainLockLeft || indexLockLeft) phases['killed inside the lock window (lock left)']++;
     else if (after !== before) phases['killed after the ref moved (clean-up/exit)']++;
-    else if (looseObjectCount(gitdir) > objectsBefore || newTemp > 0) phases['killed mid-write (objects written, ref not moved)']++;
+    else if (looseObjectCount(gitdir) > objectsBefore || newTemp > 0)
+      phases['killed mid-write (objects written, ref not moved)']++;
     else phases['killed before writing anything (start-up, reads)']++;
 
     // Whatever the moment: complete commits only, and git finds nothing wrong (leftover
@@ -162,7 +182,8 @@ async function crashLoop(options: { bare: boolean; iterations: number; budgetMs:
         // at the same point, the work tree lags behind HEAD. Its file is old or new, never torn.
         const content = readFileSync(join(dir, 'environments.yaml'), 'utf8');
         expect([manifestAt(dir, 'HEAD'), manifestAt(dir, 'HEAD~1')]).toContain(content);
-        for (const line of status.split('\n')) expect(line).toMatch(/^(.M|M.|MM) environments\.yaml$|^\?\? \.environments\.yaml\.tmp-/);
+        for (const line of status.split('\n'))
+          expect(line).toMatch(/^(.M|M.|MM) environments\.yaml$|^\?\? \.environments\.yaml\.tmp-/);
         git(dir, 'reset', '-q', '--hard');
         git(dir, 'clean', '-q', '-f');
         worktreeRecoveries++;
@@ -176,7 +197,9 @@ async function crashLoop(options: { bare: boolean; iterations: number; budgetMs:
         .map(([phase, n]) => `  ${String(n).padStart(3)}  ${phase}`)
         .join('\n') +
       `\n  temporary object files left by kills: ${tempFilesSeen}` +
-      (options.bare ? '' : `\n  work tree resets needed after a kill inside the index.lock window: ${worktreeRecoveries}`),
+      (options.bare
+        ? ''
+        : `\n  work tree resets needed after a kill inside the index.lock window: ${worktreeRecoveries}`),
   );
   expect(i).toBeGreaterThanOrEqual(Math.min(options.iterations, 10));
 
@@ -192,7 +215,11 @@ async function crashLoop(options: { bare: boolean; iterations: number; budgetMs:
   expect(validate.code, validate.stderr + validate.stdout).toBe(0);
   if (!options.bare) expect(git(dir, 'status', '--porcelain')).toBe('');
   // git's own housekeeping cleans up whatever the kills left, and complains about none of it.
-  const gc = spawnSync('git', ['gc', '-q', '--prune=now'], { cwd: dir, env: { ...process.env, ...TEST_ENV }, encoding: 'utf8' });
+  const gc = spawnSync('git', ['gc', '-q', '--prune=now'], {
+    cwd: dir,
+    env: { ...process.env, ...TEST_ENV },
+    encoding: 'utf8',
+  });
   expect({ status: gc.status, stderr: gc.stderr.trim() }).toEqual({ status: 0, stderr: '' });
   expect(tempObjectFiles(gitdir)).toEqual([]);
   fsckClean(dir, '--full');

@@ -7,7 +7,16 @@ import { emptyState, runTurn, type DialogState, type NlpEntity, type NlpResults 
 import { renderDeep, renderTemplate } from '../src/dialog/templates.js';
 import { MemoryConversationStore, type Conversation } from '../src/dialog/store.js';
 import { ROOT, git, ok } from './helpers.js';
-import { ADMIN_TOKEN, auth, commitTo, exampleWithTokens, getJson, serve, waitForCommit, type Tokens } from './resolver-helpers.js';
+import {
+  ADMIN_TOKEN,
+  auth,
+  commitTo,
+  exampleWithTokens,
+  getJson,
+  serve,
+  waitForCommit,
+  type Tokens,
+} from './resolver-helpers.js';
 
 // The skills engine (DESIGN.md §3) and the builder API that serves it (§5): runTurn on
 // hand-written skills and NLP results, then POST /build/v1/dialog and the conversation states
@@ -22,7 +31,11 @@ const exampleText = (path: string) => readFileSync(join(EXAMPLE, path), 'utf8');
 const ent = (value: string, raw = value): NlpEntity => ({ value, raw, confidence: 0.97 });
 
 /** NLP results as the engine reads them: the top intent first, entities by slug. */
-function nlp(intent: string | null, entities: Record<string, NlpEntity[]> = {}, extra: Record<string, unknown> = {}): NlpResults {
+function nlp(
+  intent: string | null,
+  entities: Record<string, NlpEntity[]> = {},
+  extra: Record<string, unknown> = {},
+): NlpResults {
   return { intents: intent ? [{ slug: intent, confidence: 0.93 }] : [], entities, ...extra };
 }
 
@@ -55,7 +68,11 @@ const HOURS: Skill = { slug: 'hours', triggers: [{ intent: 'hours' }], actions: 
 
 describe('runTurn: choosing the skill', () => {
   it('starts the skill whose intent trigger is the top intent (only the top one counts)', () => {
-    const skills: Skill[] = [HOURS, { slug: 'menu', triggers: [{ intent: 'menu' }], actions: [{ reply: 'The menu.' }] }, FALLBACK];
+    const skills: Skill[] = [
+      HOURS,
+      { slug: 'menu', triggers: [{ intent: 'menu' }], actions: [{ reply: 'The menu.' }] },
+      FALLBACK,
+    ];
     const turn = runTurn(skills, emptyState(), nlp('menu'));
     expect(turn).toEqual({
       state: { memory: {}, skill: null, skill_stack: [], skill_occurences: { menu: 1 } },
@@ -64,7 +81,13 @@ describe('runTurn: choosing the skill', () => {
       ended: false,
     });
     // A second-ranked intent is not a trigger.
-    const second = runTurn(skills, emptyState(), { intents: [{ slug: 'weather', confidence: 0.9 }, { slug: 'hours', confidence: 0.8 }], entities: {} });
+    const second = runTurn(skills, emptyState(), {
+      intents: [
+        { slug: 'weather', confidence: 0.9 },
+        { slug: 'hours', confidence: 0.8 },
+      ],
+      entities: {},
+    });
     expect(second.skill).toBe('fallback');
   });
 
@@ -92,7 +115,11 @@ describe('runTurn: choosing the skill', () => {
     const byMemory: Skill = { slug: 'by-memory', triggers: [{ memory: 'vip' }], actions: [{ reply: 'memory' }] };
     const byEntity: Skill = { slug: 'by-entity', triggers: [{ entity: 'city' }], actions: [{ reply: 'entity' }] };
     const byIntent: Skill = { slug: 'by-intent', triggers: [{ intent: 'travel' }], actions: [{ reply: 'intent' }] };
-    const byIntentToo: Skill = { slug: 'by-intent-too', triggers: [{ intent: 'travel' }], actions: [{ reply: 'intent too' }] };
+    const byIntentToo: Skill = {
+      slug: 'by-intent-too',
+      triggers: [{ intent: 'travel' }],
+      actions: [{ reply: 'intent too' }],
+    };
     const skills = [byMemory, byEntity, byIntent, byIntentToo, FALLBACK];
     const vip: DialogState = { ...emptyState(), memory: { vip: true } };
     expect(runTurn(skills, vip, nlp('travel', { city: [ent('Paris')] })).skill).toBe('by-intent');
@@ -103,8 +130,16 @@ describe('runTurn: choosing the skill', () => {
 
   it('memory triggers: set, exists true, exists false (null counts as absent)', () => {
     const set: Skill = { slug: 'set', triggers: [{ memory: 'greeted' }], actions: [{ reply: 'set' }] };
-    const existsTrue: Skill = { slug: 'exists-true', triggers: [{ memory: 'greeted', exists: true }], actions: [{ reply: 'exists' }] };
-    const existsFalse: Skill = { slug: 'exists-false', triggers: [{ memory: 'greeted', exists: false }], actions: [{ reply: 'new here' }] };
+    const existsTrue: Skill = {
+      slug: 'exists-true',
+      triggers: [{ memory: 'greeted', exists: true }],
+      actions: [{ reply: 'exists' }],
+    };
+    const existsFalse: Skill = {
+      slug: 'exists-false',
+      triggers: [{ memory: 'greeted', exists: false }],
+      actions: [{ reply: 'new here' }],
+    };
     const m = (memory: Record<string, unknown>): DialogState => ({ ...emptyState(), memory });
     for (const [memory, want] of [
       [{}, ['fallback', 'fallback', 'exists-false']],
@@ -118,16 +153,32 @@ describe('runTurn: choosing the skill', () => {
   });
 
   it('memory equals: on a plain value (as `set` stores it) and on an entity stored by a requirement (its value)', () => {
-    const greeter: Skill = { slug: 'greeter', triggers: [{ intent: 'hello' }], actions: [{ reply: 'Hello!' }, { set: { mood: 'happy', visits: 2, vip: true } }] };
-    const happy: Skill = { slug: 'happy', triggers: [{ memory: 'mood', equals: 'happy' }], actions: [{ reply: 'Glad you are happy.' }] };
-    const twice: Skill = { slug: 'twice', triggers: [{ memory: 'visits', equals: 2 }], actions: [{ reply: 'Second visit.' }] };
+    const greeter: Skill = {
+      slug: 'greeter',
+      triggers: [{ intent: 'hello' }],
+      actions: [{ reply: 'Hello!' }, { set: { mood: 'happy', visits: 2, vip: true } }],
+    };
+    const happy: Skill = {
+      slug: 'happy',
+      triggers: [{ memory: 'mood', equals: 'happy' }],
+      actions: [{ reply: 'Glad you are happy.' }],
+    };
+    const twice: Skill = {
+      slug: 'twice',
+      triggers: [{ memory: 'visits', equals: 2 }],
+      actions: [{ reply: 'Second visit.' }],
+    };
     const sizer: Skill = {
       slug: 'sizer',
       triggers: [{ intent: 'size' }],
       requirements: [{ entity: 'pizza-size', alias: 'size', ask: 'Which size?' }],
       actions: [{ reply: 'Noted.' }],
     };
-    const large: Skill = { slug: 'large', triggers: [{ memory: 'size', equals: 'large', exists: true }], actions: [{ reply: 'Large it is.' }] };
+    const large: Skill = {
+      slug: 'large',
+      triggers: [{ memory: 'size', equals: 'large', exists: true }],
+      actions: [{ reply: 'Large it is.' }],
+    };
 
     // Plain values.
     let [, after] = converse([greeter, happy, FALLBACK], [nlp('hello'), nlp(null)]);
@@ -138,7 +189,10 @@ describe('runTurn: choosing the skill', () => {
     expect(runTurn([happy, FALLBACK], sad, nlp(null)).skill).toBe('fallback');
 
     // An entity stored by a requirement: compared by its value.
-    const turns = converse([sizer, large, FALLBACK], [nlp('size'), nlp(null, { 'pizza-size': [ent('large', 'big')] }), nlp(null)]);
+    const turns = converse(
+      [sizer, large, FALLBACK],
+      [nlp('size'), nlp(null, { 'pizza-size': [ent('large', 'big')] }), nlp(null)],
+    );
     expect(turns.map((t) => t.skill)).toEqual(['sizer', 'sizer', 'large']);
     expect(turns[1]!.state.memory.size).toEqual(ent('large', 'big'));
     const small = converse([sizer, large, FALLBACK], [nlp('size', { 'pizza-size': [ent('small')] }), nlp(null)]);
@@ -147,7 +201,12 @@ describe('runTurn: choosing the skill', () => {
 
   it('answers with the fallback skill when nothing matches, and with nothing when there is no skill at all', () => {
     const fallback = runTurn([HOURS, FALLBACK], emptyState(), nlp('weather'));
-    expect(fallback).toEqual({ state: { memory: {}, skill: null, skill_stack: [], skill_occurences: { fallback: 1 } }, messages: [{ type: 'text', content: 'Sorry?' }], skill: 'fallback', ended: false });
+    expect(fallback).toEqual({
+      state: { memory: {}, skill: null, skill_stack: [], skill_occurences: { fallback: 1 } },
+      messages: [{ type: 'text', content: 'Sorry?' }],
+      skill: 'fallback',
+      ended: false,
+    });
     for (const skills of [[], [HOURS]]) {
       const none = runTurn(skills, emptyState(), nlp('weather'));
       expect(none).toEqual({ state: emptyState(), messages: [], skill: null, ended: false });
@@ -155,7 +214,12 @@ describe('runTurn: choosing the skill', () => {
   });
 
   it('does not change the state it is given', () => {
-    const state: DialogState = { memory: { size: ent('large') }, skill: 'order', skill_stack: [], skill_occurences: { order: 1 } };
+    const state: DialogState = {
+      memory: { size: ent('large') },
+      skill: 'order',
+      skill_stack: [],
+      skill_occurences: { order: 1 },
+    };
     const copy = structuredClone(state);
     const turn = runTurn([ORDER, HOURS, FALLBACK], state, nlp('hours'));
     expect(turn.state).not.toEqual(copy);
@@ -174,12 +238,21 @@ describe('runTurn: requirements', () => {
     ]);
     expect(turns.map(texts)).toEqual([['What size?'], ['What size?'], ['What size?'], ['One large pepperoni pizza!']]);
     expect(turns.map((t) => t.skill)).toEqual(['order', 'order', 'order', 'order']);
-    expect(turns[2]!.state).toEqual({ memory: { topping: ent('pepperoni') }, skill: 'order', skill_stack: [], skill_occurences: { order: 3 } });
+    expect(turns[2]!.state).toEqual({
+      memory: { topping: ent('pepperoni') },
+      skill: 'order',
+      skill_stack: [],
+      skill_occurences: { order: 3 },
+    });
     expect(turns[3]!.ended).toBe(true);
   });
 
   it('fills every requirement one message carries, and two entities of one kind fill two requirements in order', () => {
-    expect(texts(runTurn([ORDER], emptyState(), nlp('order', { 'pizza-size': [ent('small')], 'pizza-topping': [ent('ham')] })))).toEqual(['One small ham pizza!']);
+    expect(
+      texts(
+        runTurn([ORDER], emptyState(), nlp('order', { 'pizza-size': [ent('small')], 'pizza-topping': [ent('ham')] })),
+      ),
+    ).toEqual(['One small ham pizza!']);
 
     const trip: Skill = {
       slug: 'trip',
@@ -212,13 +285,22 @@ describe('runTurn: requirements', () => {
       slug: 'rich',
       triggers: [{ intent: 'order' }],
       requirements: [
-        { entity: 'pizza-size', alias: 'size', ask: { type: 'quickReplies', content: { title: 'Size for {{memory.name}}?', buttons: [{ title: 'Small', value: 'small' }] } } },
+        {
+          entity: 'pizza-size',
+          alias: 'size',
+          ask: {
+            type: 'quickReplies',
+            content: { title: 'Size for {{memory.name}}?', buttons: [{ title: 'Small', value: 'small' }] },
+          },
+        },
         { entity: 'pizza-topping', alias: 'topping', ask: 'Topping?' },
       ],
       actions: [{ reply: '{{memory.size.value}} {{memory.topping.value}}' }],
     };
     const asked = runTurn([rich], { ...emptyState(), memory: { name: 'Ada' } }, nlp('order'));
-    expect(asked.messages).toEqual([{ type: 'quickReplies', content: { title: 'Size for Ada?', buttons: [{ title: 'Small', value: 'small' }] } }]);
+    expect(asked.messages).toEqual([
+      { type: 'quickReplies', content: { title: 'Size for Ada?', buttons: [{ title: 'Small', value: 'small' }] } },
+    ]);
     // Memory merged in by the client (here: put in the state) counts as filled.
     const prefilled = runTurn([rich], { ...emptyState(), memory: { size: { value: 'large' } } }, nlp('order'));
     expect(texts(prefilled)).toEqual(['Topping?']);
@@ -231,14 +313,24 @@ describe('runTurn: actions', () => {
       slug: 'echo',
       triggers: [{ intent: 'echo' }],
       actions: [
-        { reply: 'intent={{nlp.intents.0.slug}} conf={{ nlp.intents.0.confidence }} source={{nlp.source}} entity={{nlp.entities.city.0.raw}}' },
-        { reply: 'name={{memory.name}} size={{memory.size.value}} missing=[{{memory.nope}}][{{memory.name.value}}][{{nlp.intents.3.slug}}]' },
+        {
+          reply:
+            'intent={{nlp.intents.0.slug}} conf={{ nlp.intents.0.confidence }} source={{nlp.source}} entity={{nlp.entities.city.0.raw}}',
+        },
+        {
+          reply:
+            'name={{memory.name}} size={{memory.size.value}} missing=[{{memory.nope}}][{{memory.name.value}}][{{nlp.intents.3.slug}}]',
+        },
         { reply: 'object={{memory.size}}' },
       ],
     };
     const state: DialogState = { ...emptyState(), memory: { name: 'Ada', size: { value: 'large' } } };
     const turn = runTurn([echo], state, nlp('echo', { city: [ent('Paris', 'paris')] }, { source: 'to paris' }));
-    expect(texts(turn)).toEqual(['intent=echo conf=0.93 source=to paris entity=paris', 'name=Ada size=large missing=[][][]', 'object={"value":"large"}']);
+    expect(texts(turn)).toEqual([
+      'intent=echo conf=0.93 source=to paris entity=paris',
+      'name=Ada size=large missing=[][][]',
+      'object={"value":"large"}',
+    ]);
   });
 
   it('renders every string inside a rich reply and leaves the rest of it as it is', () => {
@@ -249,14 +341,31 @@ describe('runTurn: actions', () => {
         {
           reply: {
             type: 'card',
-            content: { title: 'Hi {{memory.name}}', subtitle: '{{nlp.intents.0.slug}}', count: 3, ok: true, none: null, buttons: [{ title: '{{memory.size.value}}', type: 'postback', value: 'order {{memory.size.value}}' }] },
+            content: {
+              title: 'Hi {{memory.name}}',
+              subtitle: '{{nlp.intents.0.slug}}',
+              count: 3,
+              ok: true,
+              none: null,
+              buttons: [{ title: '{{memory.size.value}}', type: 'postback', value: 'order {{memory.size.value}}' }],
+            },
           },
         },
       ],
     };
     const turn = runTurn([card], { ...emptyState(), memory: { name: 'Ada', size: ent('small') } }, nlp('card'));
     expect(turn.messages).toEqual([
-      { type: 'card', content: { title: 'Hi Ada', subtitle: 'card', count: 3, ok: true, none: null, buttons: [{ title: 'small', type: 'postback', value: 'order small' }] } },
+      {
+        type: 'card',
+        content: {
+          title: 'Hi Ada',
+          subtitle: 'card',
+          count: 3,
+          ok: true,
+          none: null,
+          buttons: [{ title: 'small', type: 'postback', value: 'order small' }],
+        },
+      },
     ]);
   });
 
@@ -279,11 +388,20 @@ describe('runTurn: actions', () => {
   });
 
   it('end clears memory and the skill stack: the conversation is over, later actions do not run', () => {
-    const bye: Skill = { slug: 'bye', triggers: [{ intent: 'bye' }], actions: [{ reply: 'Bye {{memory.name}}' }, { end: true }, { reply: 'never' }] };
+    const bye: Skill = {
+      slug: 'bye',
+      triggers: [{ intent: 'bye' }],
+      actions: [{ reply: 'Bye {{memory.name}}' }, { end: true }, { reply: 'never' }],
+    };
     const skills = [ORDER, bye, FALLBACK];
     const [asked, ended] = converse(skills, [nlp('order'), nlp('bye')], { ...emptyState(), memory: { name: 'Ada' } });
     expect(asked!.state.skill).toBe('order');
-    expect(ended).toEqual({ state: emptyState(), messages: [{ type: 'text', content: 'Bye Ada' }], skill: 'bye', ended: true });
+    expect(ended).toEqual({
+      state: emptyState(),
+      messages: [{ type: 'text', content: 'Bye Ada' }],
+      skill: 'bye',
+      ended: true,
+    });
   });
 });
 
@@ -328,8 +446,17 @@ describe('runTurn: the skill stack and skill occurrences', () => {
   });
 
   it('counts per skill how many messages each answered', () => {
-    const turns = converse([ORDER, HOURS, FALLBACK], [nlp('hours'), nlp('hours'), nlp('x'), nlp('order'), nlp(null, { 'pizza-size': [ent('small')] })]);
-    expect(turns.map((t) => t.state.skill_occurences)).toEqual([{ hours: 1 }, { hours: 2 }, { hours: 2, fallback: 1 }, { hours: 2, fallback: 1, order: 1 }, { hours: 2, fallback: 1, order: 2 }]);
+    const turns = converse(
+      [ORDER, HOURS, FALLBACK],
+      [nlp('hours'), nlp('hours'), nlp('x'), nlp('order'), nlp(null, { 'pizza-size': [ent('small')] })],
+    );
+    expect(turns.map((t) => t.state.skill_occurences)).toEqual([
+      { hours: 1 },
+      { hours: 2 },
+      { hours: 2, fallback: 1 },
+      { hours: 2, fallback: 1, order: 1 },
+      { hours: 2, fallback: 1, order: 2 },
+    ]);
   });
 });
 
@@ -337,19 +464,41 @@ describe('templates and the conversation store', () => {
   it('looks paths up in plain data only: nothing is evaluated, inherited members and re-rendering are out of reach', () => {
     const scope = { memory: { name: '{{memory.secret}}', secret: 's3cret', list: ['a', 'b'] }, nlp: { intents: [] } };
     expect(renderTemplate('{{memory.name}}', scope)).toBe('{{memory.secret}}'); // a value is never rendered again
-    expect(renderTemplate('[{{memory.constructor}}][{{memory.__proto__}}][{{memory.name.length}}][{{memory.toString}}]', scope)).toBe('[][][][]');
-    expect(renderTemplate('{{memory.list.1}} {{ memory.list }} {{memory.secret + 1}} {{process.env.HOME}}', scope)).toBe('b ["a","b"] {{memory.secret + 1}} ');
-    expect(renderDeep([1, '{{memory.list.0}}', { a: ['{{memory.secret}}'] }], scope)).toEqual([1, 'a', { a: ['s3cret'] }]);
+    expect(
+      renderTemplate(
+        '[{{memory.constructor}}][{{memory.__proto__}}][{{memory.name.length}}][{{memory.toString}}]',
+        scope,
+      ),
+    ).toBe('[][][][]');
+    expect(
+      renderTemplate('{{memory.list.1}} {{ memory.list }} {{memory.secret + 1}} {{process.env.HOME}}', scope),
+    ).toBe('b ["a","b"] {{memory.secret + 1}} ');
+    expect(renderDeep([1, '{{memory.list.0}}', { a: ['{{memory.secret}}'] }], scope)).toEqual([
+      1,
+      'a',
+      { a: ['s3cret'] },
+    ]);
   });
 
   it('MemoryConversationStore forgets the least recently saved past capacity, and a conversation idle too long', async () => {
-    const conv = (id: string): Conversation => ({ id, language: 'en', version: 'v1', commit: 'c'.repeat(40), updatedAt: Date.now(), ...emptyState() });
+    const conv = (id: string): Conversation => ({
+      id,
+      language: 'en',
+      version: 'v1',
+      commit: 'c'.repeat(40),
+      updatedAt: Date.now(),
+      ...emptyState(),
+    });
     const store = new MemoryConversationStore(2, 60_000);
     await store.set('a', conv('a'));
     await store.set('b', conv('b'));
     await store.set('a', conv('a')); // a is now the most recent
     await store.set('c', conv('c'));
-    expect([await store.get('a'), await store.get('b'), await store.get('c')].map((c) => c?.id)).toEqual(['a', undefined, 'c']);
+    expect([await store.get('a'), await store.get('b'), await store.get('c')].map((c) => c?.id)).toEqual([
+      'a',
+      undefined,
+      'c',
+    ]);
     expect(await store.delete('a')).toBe(true);
     expect(await store.delete('a')).toBe(false);
 
@@ -369,7 +518,11 @@ describe('templates and the conversation store', () => {
 const admin = auth(ADMIN_TOKEN, 'Bearer');
 const json = { 'Content-Type': 'application/json' };
 
-async function post(url: string, token: string | null, body: unknown): Promise<{ status: number; headers: Headers; body: any }> {
+async function post(
+  url: string,
+  token: string | null,
+  body: unknown,
+): Promise<{ status: number; headers: Headers; body: any }> {
   const res = await fetch(`${url}/build/v1/dialog`, {
     method: 'POST',
     headers: { ...json, ...(token ? auth(token) : {}) },
@@ -379,21 +532,35 @@ async function post(url: string, token: string | null, body: unknown): Promise<{
 }
 
 /** One message of a conversation; expects 200 and returns `results`. */
-async function say(url: string, token: string, conversationId: string, text: string, extra: Record<string, unknown> = {}): Promise<any> {
-  const r = await post(url, token, { message: { type: 'text', content: text }, conversation_id: conversationId, ...extra });
+async function say(
+  url: string,
+  token: string,
+  conversationId: string,
+  text: string,
+  extra: Record<string, unknown> = {},
+): Promise<any> {
+  const r = await post(url, token, {
+    message: { type: 'text', content: text },
+    conversation_id: conversationId,
+    ...extra,
+  });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   expect(r.body.message).toBe('Dialog rendered with success');
   return r.body.results;
 }
 
-const statePath = (id: string) => `/build/v1/users/someone/bots/awesome-bot/versions/any/builder/conversation_states/${encodeURIComponent(id)}`;
+const statePath = (id: string) =>
+  `/build/v1/users/someone/bots/awesome-bot/versions/any/builder/conversation_states/${encodeURIComponent(id)}`;
 
 async function state(url: string, token: string, id: string, method = 'GET'): Promise<{ status: number; body: any }> {
   const res = await fetch(`${url}${statePath(id)}`, { method, headers: auth(token) });
   return { status: res.status, body: await res.json() };
 }
 
-const replies = (results: any): unknown[] => results.messages.map((m: { type: string; content: unknown }) => (m.type === 'text' ? m.content : JSON.stringify(m.content)));
+const replies = (results: any): unknown[] =>
+  results.messages.map((m: { type: string; content: unknown }) =>
+    m.type === 'text' ? m.content : JSON.stringify(m.content),
+  );
 
 async function example(): Promise<{ dir: string; tokens: Tokens; url: string }> {
   const { dir, tokens } = await exampleWithTokens();
@@ -417,7 +584,13 @@ describe('POST /build/v1/dialog', () => {
     const v1 = git(dir, 'rev-parse', 'refs/heads/v1');
     for (const conversation of conversations) {
       for (const [i, step] of conversation.steps.entries()) {
-        const results = await say(url, tokens.production, conversation.name, step.say, smoke.language ? { language: smoke.language } : {});
+        const results = await say(
+          url,
+          tokens.production,
+          conversation.name,
+          step.say,
+          smoke.language ? { language: smoke.language } : {},
+        );
         const where = `"${conversation.name}", step ${i + 1} "${step.say}"`;
         expect(replies(results), where).toEqual(step.expect);
         if (step.expectSkill) expect(results.conversation.skill, where).toBe(step.expectSkill);
@@ -432,27 +605,59 @@ describe('POST /build/v1/dialog', () => {
     const { dir, tokens, url } = await example();
     const v1 = git(dir, 'rev-parse', 'refs/heads/v1');
 
-    const first = await say(url, tokens.production, 'merge', 'I want to order a pizza', { memory: { customer: 'Ada' } });
+    const first = await say(url, tokens.production, 'merge', 'I want to order a pizza', {
+      memory: { customer: 'Ada' },
+    });
     expect(Object.keys(first)).toEqual(['messages', 'conversation', 'nlp']);
-    expect(first.messages).toEqual([{ type: 'text', content: 'What size would you like? We have small, medium and large.' }]);
-    expect(first.conversation).toEqual({ id: 'merge', language: 'en', memory: { customer: 'Ada' }, skill: 'order-pizza', skill_stack: [], skill_occurences: { 'order-pizza': 1 } });
+    expect(first.messages).toEqual([
+      { type: 'text', content: 'What size would you like? We have small, medium and large.' },
+    ]);
+    expect(first.conversation).toEqual({
+      id: 'merge',
+      language: 'en',
+      memory: { customer: 'Ada' },
+      skill: 'order-pizza',
+      skill_stack: [],
+      skill_occurences: { 'order-pizza': 1 },
+    });
     expect(first.nlp.intents[0]).toMatchObject({ slug: 'order-pizza' });
 
     // The menu interrupts the order (a rich list, then text), and the order resumes.
     const menu = await say(url, tokens.production, 'merge', 'what pizzas are on the menu?');
     const skill = parse(exampleText('skills/ask-menu.yaml')) as { actions: { reply: unknown }[] };
-    expect(menu.messages).toEqual([skill.actions[0]!.reply, { type: 'text', content: skill.actions[1]!.reply }, first.messages[0]]);
-    expect(menu.conversation).toMatchObject({ skill: 'ask-menu', skill_stack: [], skill_occurences: { 'order-pizza': 1, 'ask-menu': 1 } });
+    expect(menu.messages).toEqual([
+      skill.actions[0]!.reply,
+      { type: 'text', content: skill.actions[1]!.reply },
+      first.messages[0],
+    ]);
+    expect(menu.conversation).toMatchObject({
+      skill: 'ask-menu',
+      skill_stack: [],
+      skill_occurences: { 'order-pizza': 1, 'ask-menu': 1 },
+    });
 
     const sized = await say(url, tokens.production, 'merge', 'large please', { memory: { customer: 'Bob', table: 4 } });
     expect(replies(sized)).toEqual(['Which topping would you like?']);
-    expect(sized.conversation.memory).toEqual({ customer: 'Bob', table: 4, size: expect.objectContaining({ value: 'large' }) });
+    expect(sized.conversation.memory).toEqual({
+      customer: 'Bob',
+      table: 4,
+      size: expect.objectContaining({ value: 'large' }),
+    });
 
     const read = await state(url, tokens.production, 'merge');
     expect(read).toEqual({
       status: 200,
       body: {
-        results: { id: 'merge', language: 'en', memory: sized.conversation.memory, skill: 'order-pizza', skill_stack: [], skill_occurences: { 'order-pizza': 2, 'ask-menu': 1 }, version: 'v1', commit: v1 },
+        results: {
+          id: 'merge',
+          language: 'en',
+          memory: sized.conversation.memory,
+          skill: 'order-pizza',
+          skill_stack: [],
+          skill_occurences: { 'order-pizza': 2, 'ask-menu': 1 },
+          version: 'v1',
+          commit: v1,
+        },
         message: 'Conversation state rendered with success',
       },
     });
@@ -464,7 +669,9 @@ describe('POST /build/v1/dialog', () => {
     expect((await state(url, tokens.production, 'merge')).status).toBe(404); // ended: forgotten
 
     // Memory sent with the first message fills a requirement before it is asked.
-    const prefilled = await say(url, tokens.production, 'prefilled', 'I want to order a pizza', { memory: { size: { value: 'medium' } } });
+    const prefilled = await say(url, tokens.production, 'prefilled', 'I want to order a pizza', {
+      memory: { size: { value: 'medium' } },
+    });
     expect(replies(prefilled)).toEqual(['Which topping would you like?']);
   });
 
@@ -474,16 +681,34 @@ describe('POST /build/v1/dialog', () => {
     await say(url, tokens.production, 'reset me', 'I want to order a pizza');
     const before = await state(url, tokens.production, 'reset me');
     expect(before.status).toBe(200);
-    expect(before.body.results).toMatchObject({ id: 'reset me', memory: { greeted: true }, skill: 'order-pizza', skill_occurences: { greetings: 1, 'order-pizza': 1 } });
+    expect(before.body.results).toMatchObject({
+      id: 'reset me',
+      memory: { greeted: true },
+      skill: 'order-pizza',
+      skill_occurences: { greetings: 1, 'order-pizza': 1 },
+    });
 
-    expect(await state(url, tokens.production, 'reset me', 'DELETE')).toEqual({ status: 200, body: { results: null, message: 'Conversation state reset with success' } });
-    expect(await state(url, tokens.production, 'reset me')).toEqual({ status: 404, body: { error: { code: 'NOT_FOUND', message: 'no conversation "reset me"' } } });
+    expect(await state(url, tokens.production, 'reset me', 'DELETE')).toEqual({
+      status: 200,
+      body: { results: null, message: 'Conversation state reset with success' },
+    });
+    expect(await state(url, tokens.production, 'reset me')).toEqual({
+      status: 404,
+      body: { error: { code: 'NOT_FOUND', message: 'no conversation "reset me"' } },
+    });
     expect((await state(url, tokens.production, 'reset me', 'DELETE')).status).toBe(404);
     expect((await state(url, tokens.production, 'never existed')).status).toBe(404);
 
     // Fresh: no order in progress, no memory, counts from zero.
     const fresh = await say(url, tokens.production, 'reset me', 'hi there');
-    expect(fresh.conversation).toEqual({ id: 'reset me', language: 'en', memory: { greeted: true }, skill: 'greetings', skill_stack: [], skill_occurences: { greetings: 1 } });
+    expect(fresh.conversation).toEqual({
+      id: 'reset me',
+      language: 'en',
+      memory: { greeted: true },
+      skill: 'greetings',
+      skill_stack: [],
+      skill_occurences: { greetings: 1 },
+    });
   });
 
   it('keeps a conversation started with a version token apart from one with the same id started with an environment token', async () => {
@@ -495,17 +720,25 @@ describe('POST /build/v1/dialog', () => {
     expect(byVersion.conversation).toMatchObject({ skill: 'thanks', memory: {}, skill_occurences: { thanks: 1 } }); // not the order waiting for a size
     expect(byVersion.nlp.botver).toMatchObject({ environment: null, version: 'v2' });
 
-    expect((await state(url, tokens.staging, 'same-id')).body.results).toMatchObject({ skill: 'order-pizza', memory: {} });
+    expect((await state(url, tokens.staging, 'same-id')).body.results).toMatchObject({
+      skill: 'order-pizza',
+      memory: {},
+    });
     expect((await state(url, tokens.production, 'same-id')).status).toBe(404); // another environment, same id
     await say(url, tokens.v2, 'same-id', 'hi there');
-    expect((await state(url, tokens.v2, 'same-id')).body.results).toMatchObject({ memory: { greeted: true }, skill_occurences: { thanks: 1, greetings: 1 } });
+    expect((await state(url, tokens.v2, 'same-id')).body.results).toMatchObject({
+      memory: { greeted: true },
+      skill_occurences: { thanks: 1, greetings: 1 },
+    });
     expect((await state(url, tokens.v2, 'same-id', 'DELETE')).status).toBe(200);
     const env = await state(url, tokens.staging, 'same-id');
     expect(env.status).toBe(200);
     expect(env.body.results.memory).toEqual({});
 
     // The staging conversation carries on where it was.
-    expect(replies(await say(url, tokens.staging, 'same-id', 'large please'))).toEqual(['Which topping would you like?']);
+    expect(replies(await say(url, tokens.staging, 'same-id', 'large please'))).toEqual([
+      'Which topping would you like?',
+    ]);
   });
 
   it('refuses malformed bodies (400), missing or unknown tokens (401) and other methods (405)', async () => {
@@ -568,7 +801,10 @@ describe('POST /build/v1/dialog', () => {
   it('keeps a conversation on the version and commit it started on across a promotion, until it ends', async () => {
     const { dir, tokens } = await exampleWithTokens();
     const original = exampleText('skills/order-pizza.yaml');
-    const changed = original.replace('What size would you like?', 'V2 wants a size.').replace('Which topping would you like?', 'V2 wants a topping.').replace('coming up!', 'coming up from v2!');
+    const changed = original
+      .replace('What size would you like?', 'V2 wants a size.')
+      .replace('Which topping would you like?', 'V2 wants a topping.')
+      .replace('coming up!', 'coming up from v2!');
     expect(changed.match(/V2 wants|from v2/g)).toHaveLength(3);
     const v2 = await commitTo(dir, 'v2', { 'skills/order-pizza.yaml': changed }, 'v2: new wording');
     const v1 = git(dir, 'rev-parse', 'refs/heads/v1');
@@ -590,14 +826,33 @@ describe('POST /build/v1/dialog', () => {
     const sized = await say(url, tokens.staging, 'promo', 'large please');
     expect(replies(sized)).toEqual(['V2 wants a topping.']);
     expect(sized.nlp.botver).toEqual({ environment: 'staging', version: 'v2', commit: v2 });
-    expect((await state(url, tokens.staging, 'promo')).body.results).toMatchObject({ version: 'v2', commit: v2, skill: 'order-pizza' });
+    expect((await state(url, tokens.staging, 'promo')).body.results).toMatchObject({
+      version: 'v2',
+      commit: v2,
+      skill: 'order-pizza',
+    });
     const [entry] = await dialogLog(url);
-    expect(entry).toMatchObject({ environment: 'staging', version: 'v2', commit: v2, status: 200, method: 'POST', intent: expect.any(String), skill: 'order-pizza' });
+    expect(entry).toMatchObject({
+      environment: 'staging',
+      version: 'v2',
+      commit: v2,
+      status: 200,
+      method: 'POST',
+      intent: expect.any(String),
+      skill: 'order-pizza',
+    });
 
     const done = await say(url, tokens.staging, 'promo', 'pepperoni');
-    expect(replies(done)).toEqual(['One large pepperoni pizza coming up from v2! It will be with you in about 30 minutes.']);
+    expect(replies(done)).toEqual([
+      'One large pepperoni pizza coming up from v2! It will be with you in about 30 minutes.',
+    ]);
     expect((await state(url, tokens.staging, 'promo')).status).toBe(404);
-    expect((await dialogLog(url))[0]).toMatchObject({ environment: 'staging', version: 'v2', commit: v2, skill: 'order-pizza' });
+    expect((await dialogLog(url))[0]).toMatchObject({
+      environment: 'staging',
+      version: 'v2',
+      commit: v2,
+      skill: 'order-pizza',
+    });
 
     // The conversation ended (an `end` action): the next message starts on what staging serves now.
     const again = await say(url, tokens.staging, 'promo', 'I want to order a pizza');
@@ -619,11 +874,27 @@ describe('POST /build/v1/dialog', () => {
     const entries = await dialogLog(url);
     expect(entries).toHaveLength(3);
     const [third, second, first] = entries;
-    expect(first).toMatchObject({ environment: 'production', version: 'v1', commit: v1, method: 'POST', status: 200, intent: 'greetings', confidence: hello.nlp.intents[0].confidence, skill: 'greetings' });
+    expect(first).toMatchObject({
+      environment: 'production',
+      version: 'v1',
+      commit: v1,
+      method: 'POST',
+      status: 200,
+      intent: 'greetings',
+      confidence: hello.nlp.intents[0].confidence,
+      skill: 'greetings',
+    });
     expect(typeof first.confidence).toBe('number');
     expect(second).toMatchObject({ environment: 'production', version: 'v1', intent: null, skill: 'fallback' });
     expect(second).not.toHaveProperty('confidence');
-    expect(third).toMatchObject({ environment: null, version: 'v1', commit: v1, intent: 'order-pizza', confidence: order.nlp.intents[0].confidence, skill: 'order-pizza' });
+    expect(third).toMatchObject({
+      environment: null,
+      version: 'v1',
+      commit: v1,
+      intent: 'order-pizza',
+      confidence: order.nlp.intents[0].confidence,
+      skill: 'order-pizza',
+    });
     // The message text is not logged unless text logging is on.
     for (const e of entries) expect(e).not.toHaveProperty('text');
     // Filters by environment and intent work on dialog entries too.
@@ -639,7 +910,12 @@ describe('POST /build/v1/dialog', () => {
 
 describe('runTurn: regressions', () => {
   it('an alias named like an Object member (constructor, toString) is asked for like any other', () => {
-    const skill: Skill = { slug: 'greet', triggers: [{ intent: 'hi' }], requirements: [{ entity: 'name', alias: 'constructor', ask: 'Your name?' }], actions: [{ reply: 'Hi {{memory.constructor.value}}' }] };
+    const skill: Skill = {
+      slug: 'greet',
+      triggers: [{ intent: 'hi' }],
+      requirements: [{ entity: 'name', alias: 'constructor', ask: 'Your name?' }],
+      actions: [{ reply: 'Hi {{memory.constructor.value}}' }],
+    };
     expect(texts(runTurn([skill], emptyState(), nlp('hi')))).toEqual(['Your name?']);
     const memoryTrigger: Skill = { slug: 'm', triggers: [{ memory: 'toString' }], actions: [{ reply: 'fired' }] };
     expect(runTurn([memoryTrigger], emptyState(), nlp(null)).skill).toBeNull();
@@ -651,9 +927,22 @@ describe('runTurn: regressions', () => {
   });
 
   it('a skill taking over is removed from the stack, so it is not resumed a second time', () => {
-    const a: Skill = { slug: 'a', triggers: [{ intent: 'a' }], requirements: [{ entity: 'order', alias: 'order', ask: 'Order number?' }], actions: [{ reply: 'Order {{memory.order.value}}' }, { unset: ['order'] }] };
-    const b: Skill = { slug: 'b', triggers: [{ intent: 'b' }], requirements: [{ entity: 'street', alias: 'street', ask: 'Street?' }], actions: [{ reply: 'To {{memory.street.value}}' }] };
-    const turns = converse([a, b], [nlp('a'), nlp('b'), nlp('a'), nlp(null, { order: [ent('AB1234')] }), nlp(null, { street: [ent('Main St')] })]);
+    const a: Skill = {
+      slug: 'a',
+      triggers: [{ intent: 'a' }],
+      requirements: [{ entity: 'order', alias: 'order', ask: 'Order number?' }],
+      actions: [{ reply: 'Order {{memory.order.value}}' }, { unset: ['order'] }],
+    };
+    const b: Skill = {
+      slug: 'b',
+      triggers: [{ intent: 'b' }],
+      requirements: [{ entity: 'street', alias: 'street', ask: 'Street?' }],
+      actions: [{ reply: 'To {{memory.street.value}}' }],
+    };
+    const turns = converse(
+      [a, b],
+      [nlp('a'), nlp('b'), nlp('a'), nlp(null, { order: [ent('AB1234')] }), nlp(null, { street: [ent('Main St')] })],
+    );
     expect(turns[2]!.state.skill_stack).toEqual(['b']);
     expect(texts(turns[3]!)).toEqual(['Order AB1234', 'Street?']);
     expect(texts(turns[4]!)).toEqual(['To Main St']);
@@ -661,15 +950,30 @@ describe('runTurn: regressions', () => {
   });
 
   it('equals never matches a missing or null key, even "undefined" or "null"', () => {
-    const skills: Skill[] = [{ slug: 'u', triggers: [{ memory: 'x', equals: 'undefined' }], actions: [{ reply: 'u' }] }, { slug: 'n', triggers: [{ memory: 'y', equals: 'null' }], actions: [{ reply: 'n' }] }];
+    const skills: Skill[] = [
+      { slug: 'u', triggers: [{ memory: 'x', equals: 'undefined' }], actions: [{ reply: 'u' }] },
+      { slug: 'n', triggers: [{ memory: 'y', equals: 'null' }], actions: [{ reply: 'n' }] },
+    ];
     expect(runTurn(skills, { ...emptyState(), memory: { y: null } }, nlp(null)).skill).toBeNull();
   });
 });
 
 describe('runTurn: a resumed skill with nothing left to ask', () => {
   it('runs its actions', () => {
-    const order: Skill = { slug: 'order', triggers: [{ intent: 'order' }], requirements: [{ entity: 'size', alias: 'size', ask: 'Size?' }, { entity: 'time', alias: 'time', ask: 'When?' }], actions: [{ reply: 'A {{memory.size.value}} pizza, {{memory.time}}' }] };
-    const rush: Skill = { slug: 'rush', triggers: [{ intent: 'rush' }], actions: [{ set: { time: 'once' } }, { reply: 'As soon as possible, then.' }] };
+    const order: Skill = {
+      slug: 'order',
+      triggers: [{ intent: 'order' }],
+      requirements: [
+        { entity: 'size', alias: 'size', ask: 'Size?' },
+        { entity: 'time', alias: 'time', ask: 'When?' },
+      ],
+      actions: [{ reply: 'A {{memory.size.value}} pizza, {{memory.time}}' }],
+    };
+    const rush: Skill = {
+      slug: 'rush',
+      triggers: [{ intent: 'rush' }],
+      actions: [{ set: { time: 'once' } }, { reply: 'As soon as possible, then.' }],
+    };
     const turns = converse([order, rush], [nlp('order', { size: [ent('large')] }), nlp('rush')]);
     expect(texts(turns[0]!)).toEqual(['When?']);
     expect(texts(turns[1]!)).toEqual(['As soon as possible, then.', 'A large pizza, once']);

@@ -16,7 +16,8 @@ function edit(dir: string, path: string, from: string, to: string): void {
   writeFileSync(file, text.replace(from, to));
 }
 
-const OLD_GREETING = "Hello! I'm Awesome Bot. I can take your pizza order, show you the menu or tell you our opening hours.";
+const OLD_GREETING =
+  "Hello! I'm Awesome Bot. I can take your pizza order, show you the menu or tell you our opening hours.";
 const NEW_GREETING = 'Hi, welcome to Awesome Pizza! What can I get you?';
 
 /** One commit on v2, made with native git in the work tree: one change of every kind. */
@@ -26,10 +27,18 @@ function editV2(dir: string): string {
   edit(dir, 'training/intents/greetings.yaml', '  - hi\n', '  - hi\n  - hello again\n  - heya\n');
   edit(dir, 'training/intents/greetings.yaml', '  - yo\n', '');
   // A new intent, an intent gone.
-  writeFileSync(join(dir, 'training/intents/ask-price.yaml'), 'slug: ask-price\nexpressions:\n  - how much is a pizza?\n');
+  writeFileSync(
+    join(dir, 'training/intents/ask-price.yaml'),
+    'slug: ask-price\nexpressions:\n  - how much is a pizza?\n',
+  );
   rmSync(join(dir, 'training/intents/thanks.yaml'));
   // An entity's synonyms change.
-  edit(dir, 'training/entities/pizza-size.yaml', '[big, xl, family, 14 inch, huge]', '[big, xl, family, 14 inch, huge, jumbo]');
+  edit(
+    dir,
+    'training/entities/pizza-size.yaml',
+    '[big, xl, family, 14 inch, huge]',
+    '[big, xl, family, 14 inch, huge, jumbo]',
+  );
   edit(dir, 'training/entities/pizza-size.yaml', '[little, personal, 10 inch, mini]', '[little, personal, 10 inch]');
   // A skill's reply changes.
   edit(dir, 'skills/greetings.yaml', OLD_GREETING, NEW_GREETING);
@@ -65,7 +74,8 @@ function details(text: string, section: string, slug: string): string[] {
 }
 
 /** Only the +/- lines of a unified diff, as "+ text" / "- text" with the YAML indentation dropped. */
-const changedLines = (lines: string[]) => lines.filter((l) => /^[+-]/.test(l)).map((l) => `${l[0]} ${l.slice(1).trim()}`);
+const changedLines = (lines: string[]) =>
+  lines.filter((l) => /^[+-]/.test(l)).map((l) => `${l[0]} ${l.slice(1).trim()}`);
 
 describe('botver diff', () => {
   it('shows exactly what changed between two versions, in text and in JSON', async () => {
@@ -82,7 +92,10 @@ describe('botver diff', () => {
     });
     expect(details(text, 'intents', 'greetings')).toEqual(['+ hello again', '+ heya', '- yo']);
     expect(changedLines(details(text, 'entities', 'pizza-size'))).toEqual(['- - mini', '+ - jumbo']);
-    expect(changedLines(details(text, 'skills', 'greetings'))).toEqual([`- - reply: ${OLD_GREETING}`, `+ - reply: ${NEW_GREETING}`]);
+    expect(changedLines(details(text, 'skills', 'greetings'))).toEqual([
+      `- - reply: ${OLD_GREETING}`,
+      `+ - reply: ${NEW_GREETING}`,
+    ]);
 
     const json = await ok(dir, 'diff', 'v1', 'v2', '--json');
     expect(json.a).toEqual({ name: 'v1', kind: 'version', commit: v1 });
@@ -95,7 +108,10 @@ describe('botver diff', () => {
     expect(json.entities).toMatchObject({ added: [], removed: [], changed: [{ slug: 'pizza-size' }] });
     expect(changedLines(json.entities.changed[0].lines)).toEqual(['- - mini', '+ - jumbo']);
     expect(json.skills).toMatchObject({ added: [], removed: [], changed: [{ slug: 'greetings' }] });
-    expect(changedLines(json.skills.changed[0].lines)).toEqual([`- - reply: ${OLD_GREETING}`, `+ - reply: ${NEW_GREETING}`]);
+    expect(changedLines(json.skills.changed[0].lines)).toEqual([
+      `- - reply: ${OLD_GREETING}`,
+      `+ - reply: ${NEW_GREETING}`,
+    ]);
     expect(json.tests).toEqual({ added: [], removed: [], changed: [] });
 
     // The other way round, every change is reversed.
@@ -111,14 +127,25 @@ describe('botver diff', () => {
   it('shows other changes of an intent and changes of tests', async () => {
     const dir = await exampleRepo();
     git(dir, 'checkout', '-q', 'v2');
-    edit(dir, 'training/intents/cancel.yaml', 'description: The user abandons what they were doing', 'description: The user gives up');
+    edit(
+      dir,
+      'training/intents/cancel.yaml',
+      'description: The user abandons what they were doing',
+      'description: The user gives up',
+    );
     edit(dir, 'tests/smoke.yaml', '  - text: hello there\n', '  - text: hello there, bot\n');
     git(dir, 'commit', '-q', '-am', 'reword');
     git(dir, 'checkout', '-q', 'main');
     const text = await ok(dir, 'diff', 'v1', 'v2');
     expect(items(text)).toEqual({ intents: ['~ cancel'], tests: ['~ smoke'] });
-    expect(changedLines(details(text, 'intents', 'cancel'))).toEqual(['- description: The user abandons what they were doing', '+ description: The user gives up']);
-    expect(changedLines(details(text, 'tests', 'smoke'))).toEqual(['- - text: hello there', '+ - text: hello there, bot']);
+    expect(changedLines(details(text, 'intents', 'cancel'))).toEqual([
+      '- description: The user abandons what they were doing',
+      '+ description: The user gives up',
+    ]);
+    expect(changedLines(details(text, 'tests', 'smoke'))).toEqual([
+      '- - text: hello there',
+      '+ - text: hello there, bot',
+    ]);
   });
 
   it('resolves environments to what each serves now, pins included', async () => {
@@ -143,7 +170,8 @@ describe('botver diff', () => {
     const following = await ok(dir, 'diff', 'production', 'staging', '--json');
     expect(following.b.commit).toBe(v2);
     const byVersions = await ok(dir, 'diff', 'v1', 'v2', '--json');
-    for (const section of ['intents', 'entities', 'skills', 'tests']) expect(following[section]).toEqual(byVersions[section]);
+    for (const section of ['intents', 'entities', 'skills', 'tests'])
+      expect(following[section]).toEqual(byVersions[section]);
   });
 
   it('takes commit ids and git revisions such as v2~1', async () => {
@@ -172,14 +200,19 @@ describe('botver diff', () => {
       'no differences in intents, entities, skills or tests',
     ]);
     const json = await ok(dir, 'diff', 'production', 'staging', '--json');
-    for (const section of ['intents', 'entities', 'skills', 'tests']) expect(json[section]).toEqual({ added: [], removed: [], changed: [] });
+    for (const section of ['intents', 'entities', 'skills', 'tests'])
+      expect(json[section]).toEqual({ added: [], removed: [], changed: [] });
   });
 
   it('an unknown name exits 1 naming it', async () => {
     const dir = await exampleRepo();
     const refs = refsSnapshot(dir);
     // For a revision, the part that does not exist is named: "v9" in v9~1.
-    for (const [args, name] of [[['v1', 'nope'], 'nope'], [['nope', 'v1'], 'nope'], [['v9~1', 'v1'], 'v9']] as const) {
+    for (const [args, name] of [
+      [['v1', 'nope'], 'nope'],
+      [['nope', 'v1'], 'nope'],
+      [['v9~1', 'v1'], 'v9'],
+    ] as const) {
       const r = await botver(dir, 'diff', ...args);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`^botver: [^\\n]*"${name}"[^\\n]*\\n$`));

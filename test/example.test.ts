@@ -36,9 +36,14 @@ interface Run {
 
 function runScript(args: string[], cwd = ROOT): Promise<Run> {
   return new Promise((done) => {
-    execFile(process.execPath, [SCRIPT, ...args], { cwd, env: { ...process.env, ...TEST_ENV } }, (err, stdout, stderr) => {
-      done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [SCRIPT, ...args],
+      { cwd, env: { ...process.env, ...TEST_ENV } },
+      (err, stdout, stderr) => {
+        done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -83,15 +88,21 @@ describe('scripts/make-example-repo.js', () => {
 
     // Native git is happy with every object and ref.
     expectFsckClean(dir);
-    expect(git(dir, 'for-each-ref', '--format=%(refname)', 'refs/heads/')).toBe('refs/heads/main\nrefs/heads/v1\nrefs/heads/v2');
+    expect(git(dir, 'for-each-ref', '--format=%(refname)', 'refs/heads/')).toBe(
+      'refs/heads/main\nrefs/heads/v1\nrefs/heads/v2',
+    );
     expect(git(dir, 'status', '--porcelain')).toBe('');
 
     // botver validates it, and sees the versions and environments the script promised.
     const validation = await botver(dir, 'validate');
-    expect(validation.stdout).toMatch(/^0 errors, 0 warnings in main \(manifest at \w+\), v1 \(version at \w+\), v2 \(version at \w+\)$/m);
+    expect(validation.stdout).toMatch(
+      /^0 errors, 0 warnings in main \(manifest at \w+\), v1 \(version at \w+\), v2 \(version at \w+\)$/m,
+    );
     expect(validation.code).toBe(0);
     const envs = await ok(dir, 'env', 'list', '--json');
-    expect(envs.map((e: { name: string; version: string; commit?: string }) => [e.name, e.version, e.commit ?? null])).toEqual([
+    expect(
+      envs.map((e: { name: string; version: string; commit?: string }) => [e.name, e.version, e.commit ?? null]),
+    ).toEqual([
       ['production', 'v1', null],
       ['staging', 'v2', null],
     ]);
@@ -113,7 +124,9 @@ describe('scripts/make-example-repo.js', () => {
     const printed = [...new Set(r.stdout.match(TOKEN) ?? [])];
     expect(printed).toHaveLength(4);
     const saved = JSON.parse(readFileSync(tokensFile, 'utf8'));
-    expect([saved.versions.v1, saved.versions.v2, saved.environments.production, saved.environments.staging].sort()).toEqual([...printed].sort());
+    expect(
+      [saved.versions.v1, saved.versions.v2, saved.environments.production, saved.environments.staging].sort(),
+    ).toEqual([...printed].sort());
     expect(statSync(tokensFile).mode & 0o777).toBe(0o600);
     for (const [kind, name, token] of [
       ['version', 'v1', saved.versions.v1],
@@ -129,7 +142,10 @@ describe('scripts/make-example-repo.js', () => {
     const branches = git(dir, 'for-each-ref', '--format=%(refname)', 'refs/heads/').split('\n');
     const grep = (() => {
       try {
-        return execFileSync('git', ['grep', '-F', ...printed.flatMap((t) => ['-e', t]), ...branches], { cwd: dir, encoding: 'utf8' });
+        return execFileSync('git', ['grep', '-F', ...printed.flatMap((t) => ['-e', t]), ...branches], {
+          cwd: dir,
+          encoding: 'utf8',
+        });
       } catch (err) {
         if ((err as { status?: number }).status === 1) return null; // git grep: no match
         throw err;

@@ -79,7 +79,11 @@ describe('native git', () => {
     const envs = await ok(origin, 'env', 'list', '--json');
     expect(envs.find((e: { name: string }) => e.name === 'production').version).toBe('v2');
     const [latest] = await ok(origin, 'history', 'production', '--json');
-    expect(latest).toMatchObject({ from: { version: 'v1' }, to: { version: 'v2' }, message: 'Merge pull request #7 from promote-v2' });
+    expect(latest).toMatchObject({
+      from: { version: 'v1' },
+      to: { version: 'v2' },
+      message: 'Merge pull request #7 from promote-v2',
+    });
     expect(latest.commit).toBe(git(origin, 'rev-parse', 'main'));
     // And botver's next commit builds on the merge.
     await ok(origin, 'rollback', 'production');
@@ -98,7 +102,11 @@ describe('native git', () => {
     const clone = tempDir();
     git(clone, 'clone', '-q', dir, '.');
     expect(readFileSync(join(clone, 'environments.yaml'), 'utf8')).toBe(manifestAt(dir));
-    expect(git(clone, 'branch', '-r').split('\n').map((s) => s.trim())).toEqual(['origin/HEAD -> origin/main', 'origin/main', 'origin/v1']);
+    expect(
+      git(clone, 'branch', '-r')
+        .split('\n')
+        .map((s) => s.trim()),
+    ).toEqual(['origin/HEAD -> origin/main', 'origin/main', 'origin/v1']);
   });
 
   it('reads refs from packed-refs after git gc, and honours GIT_AUTHOR_DATE', async () => {
@@ -115,7 +123,10 @@ describe('native git', () => {
     }
     expect(git(dir, 'rev-parse', 'main~1')).toBe(before);
     expect(git(dir, 'log', '-1', '--format=%ad', '--date=raw', 'main')).toBe('1700000000 +0100');
-    expect((await ok(dir, 'version', 'list', '--json')).map((v: { head: string }) => v.head)).toEqual([git(dir, 'rev-parse', 'v1'), git(dir, 'rev-parse', 'v2')]);
+    expect((await ok(dir, 'version', 'list', '--json')).map((v: { head: string }) => v.head)).toEqual([
+      git(dir, 'rev-parse', 'v1'),
+      git(dir, 'rev-parse', 'v2'),
+    ]);
     expectFsckClean(dir);
   });
 

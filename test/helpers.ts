@@ -42,14 +42,24 @@ export function tempDir(prefix = 'botver-test-'): string {
 
 /** Runs native git; returns trimmed stdout. */
 export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, env: { ...process.env, ...TEST_ENV }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] } as ExecFileSyncOptions)
+  return execFileSync('git', args, {
+    cwd,
+    env: { ...process.env, ...TEST_ENV },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  } as ExecFileSyncOptions)
     .toString()
     .trim();
 }
 
 /** `git fsck --strict` must be clean. */
 export function expectFsckClean(repo: string): void {
-  const out = execFileSync('git', ['fsck', '--strict', '--no-progress'], { cwd: repo, env: { ...process.env, ...TEST_ENV }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync('git', ['fsck', '--strict', '--no-progress'], {
+    cwd: repo,
+    env: { ...process.env, ...TEST_ENV },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   expect(out.trim()).toBe('');
 }
 
@@ -78,15 +88,22 @@ export async function ok(repo: string | null, ...args: string[]): Promise<any> {
 /** botver as a real process (the built binary). */
 export function botverProcess(repo: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((done) => {
-    execFile(process.execPath, [BIN, '--repo', repo, ...args], { env: { ...process.env, ...TEST_ENV, ...env } }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      done({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, '--repo', repo, ...args],
+      { env: { ...process.env, ...TEST_ENV, ...env } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
   });
 }
 
 /** A fresh non-bare bot repository; returns its path and the init result (tokens). */
-export async function newBotRepo(options: { bare?: boolean; empty?: boolean } = {}): Promise<{ dir: string; init: InitResult }> {
+export async function newBotRepo(
+  options: { bare?: boolean; empty?: boolean } = {},
+): Promise<{ dir: string; init: InitResult }> {
   const dir = tempDir();
   const init = await initBotRepo({ repo: dir, bot: 'test-bot', ...options });
   return { dir, init };
@@ -99,7 +116,11 @@ export function refsSnapshot(repo: string): string {
 
 /** environments.yaml at a ref, byte for byte (no trimming). */
 export function manifestAt(repo: string, ref = 'main'): string {
-  return execFileSync('git', ['show', `${ref}:environments.yaml`], { cwd: repo, env: { ...process.env, ...TEST_ENV }, encoding: 'utf8' });
+  return execFileSync('git', ['show', `${ref}:environments.yaml`], {
+    cwd: repo,
+    env: { ...process.env, ...TEST_ENV },
+    encoding: 'utf8',
+  });
 }
 
 /** examples/awesome-bot's training/, skills/ and tests/ files: repository path -> text. */

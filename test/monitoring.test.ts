@@ -116,11 +116,24 @@ describe('RequestLog in memory', () => {
     expect(parseLogQuery({})).toEqual({});
     expect(parseLogQuery({ environment: '', version: '', intent: '', since: '', limit: '' })).toEqual({});
     expect(
-      parseLogQuery({ environment: 'production', version: 'v1', intent: 'greet', since: '2024-05-01T00:00:00Z', limit: '20' }),
+      parseLogQuery({
+        environment: 'production',
+        version: 'v1',
+        intent: 'greet',
+        since: '2024-05-01T00:00:00Z',
+        limit: '20',
+      }),
     ).toEqual({ environment: 'production', version: 'v1', intent: 'greet', since: '2024-05-01T00:00:00Z', limit: 20 });
     expect(parseLogQuery({ since: '1714521600000' }).since).toBe('1714521600000');
     expect(parseLogQuery({ limit: '99999' }).limit).toBe(1000);
-    for (const bad of [{ limit: 'ten' }, { limit: '0' }, { limit: '-1' }, { limit: '1.5' }, { since: 'yesterday' }, { environment: ['a', 'b'] }]) {
+    for (const bad of [
+      { limit: 'ten' },
+      { limit: '0' },
+      { limit: '-1' },
+      { limit: '1.5' },
+      { since: 'yesterday' },
+      { environment: ['a', 'b'] },
+    ]) {
       expect(() => parseLogQuery(bad)).toThrow(UsageError);
     }
   });
@@ -174,7 +187,9 @@ describe('RequestLog file', () => {
         JSON.stringify({ time: 'no', route: 1 }),
         '',
         JSON.stringify(entry(2)),
-      ].join('\n') + '\n' + JSON.stringify(entry(3)).slice(0, 40),
+      ].join('\n') +
+        '\n' +
+        JSON.stringify(entry(3)).slice(0, 40),
     );
     const log = await openLog({ file });
     expect(ids(log.query({}))).toEqual([2, 1]);
@@ -189,7 +204,7 @@ describe('RequestLog file', () => {
 
   it('skips a line far too long to be an entry', async () => {
     const file = join(tempDir(), 'requests.jsonl');
-    writeFileSync(file, JSON.stringify(entry(1)) + '\n' + 'x'.repeat(3 * 1024 * 1024) + '\n' + JSON.stringify(entry(2)) + '\n');
+    writeFileSync(file, `${JSON.stringify(entry(1))}\n${'x'.repeat(3 * 1024 * 1024)}\n${JSON.stringify(entry(2))}\n`);
     const tail = await openLog({ file });
     expect(ids(tail.query({}))).toEqual([2, 1]);
     expect(tail.skippedLines).toBe(1);
@@ -216,7 +231,7 @@ describe('RequestLog file', () => {
     expect(log.skippedLines).toBe(1);
     log.record(entry(51));
     await log.close();
-    expect(readFileSync(file, 'utf8').endsWith('\n' + JSON.stringify(entry(51)) + '\n')).toBe(true);
+    expect(readFileSync(file, 'utf8').endsWith(`\n${JSON.stringify(entry(51))}\n`)).toBe(true);
   });
 
   it('does not write the message text to the file unless text logging is on', async () => {
@@ -322,13 +337,23 @@ describe('metrics', () => {
 
     const text = await metrics.render();
     expect(metrics.contentType).toMatch(/^text\/plain/);
-    expect(text).toContain('botver_requests_total{environment="production",version="v1",route="/v1/resolve",status="200"} 2');
+    expect(text).toContain(
+      'botver_requests_total{environment="production",version="v1",route="/v1/resolve",status="200"} 2',
+    );
     expect(text).toContain('botver_requests_total{environment="",version="",route="/v1/resolve",status="401"} 1');
     expect(text).toContain('# TYPE botver_request_duration_seconds histogram');
-    expect(text).toContain('botver_request_duration_seconds_bucket{le="0.005",environment="production",version="v1",route="/v1/resolve"} 1');
-    expect(text).toContain('botver_request_duration_seconds_bucket{le="0.01",environment="production",version="v1",route="/v1/resolve"} 2');
-    expect(text).toContain('botver_request_duration_seconds_count{environment="production",version="v1",route="/v1/resolve"} 2');
-    expect(text).toContain(`botver_environment_info{environment="production",version="v1",commit="${'a'.repeat(40)}"} 1`);
+    expect(text).toContain(
+      'botver_request_duration_seconds_bucket{le="0.005",environment="production",version="v1",route="/v1/resolve"} 1',
+    );
+    expect(text).toContain(
+      'botver_request_duration_seconds_bucket{le="0.01",environment="production",version="v1",route="/v1/resolve"} 2',
+    );
+    expect(text).toContain(
+      'botver_request_duration_seconds_count{environment="production",version="v1",route="/v1/resolve"} 2',
+    );
+    expect(text).toContain(
+      `botver_environment_info{environment="production",version="v1",commit="${'a'.repeat(40)}"} 1`,
+    );
     expect(text).toContain(`botver_environment_info{environment="staging",version="v2",commit="${'b'.repeat(40)}"} 1`);
     expect(text).toContain('botver_ready 1');
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
@@ -339,7 +364,9 @@ describe('metrics', () => {
     metrics.setServing([{ environment: 'production', version: 'v1', commit: 'a'.repeat(40) }]);
     metrics.setServing([{ environment: 'production', version: 'v2', commit: 'c'.repeat(40) }]);
     const text = await metrics.render();
-    expect(text).toContain(`botver_environment_info{environment="production",version="v2",commit="${'c'.repeat(40)}"} 1`);
+    expect(text).toContain(
+      `botver_environment_info{environment="production",version="v2",commit="${'c'.repeat(40)}"} 1`,
+    );
     expect(text).not.toContain('version="v1"');
     expect(text).not.toContain('a'.repeat(40));
     expect(text).toContain('botver_ready 0');
@@ -387,7 +414,10 @@ describe('logger', () => {
     logger.warn('bad header Authorization: Bearer SECRET-14');
     logger.info({ note: 'presented bvt_SECRET21abcdefghijklmnop' }, 'url /v1/resolve?token=bvs_SECRET22abcdefgh');
     logger.error('token %s rejected', 'Token SECRET-15');
-    logger.child({ a: { b: { c: { token: 'SECRET-16' } } } }).child({ x: { y: { z: { apiKey: 'SECRET-17' } } } }).info('grandchild');
+    logger
+      .child({ a: { b: { c: { token: 'SECRET-16' } } } })
+      .child({ x: { y: { z: { apiKey: 'SECRET-17' } } } })
+      .info('grandchild');
     logger.error(new Error('rejected Authorization: Bearer SECRET-18'));
     const err = Object.assign(new Error('failed', { cause: new Error('Token SECRET-19') }), { token: 'SECRET-20' });
     logger.error({ err }, 'with cause');
@@ -409,7 +439,9 @@ describe('logger', () => {
     expect(scrubText('no credentials here')).toBe('no credentials here');
     expect(scrubText('token expired, Bearer token rejected')).toBe('token expired, Bearer token rejected');
     expect(scrubText('token Token abc123')).toBe('token Token [Redacted]');
-    expect(scrubText('GET /v1/x?t=bvt_AbCdEf0123456789-_xyz and bvs_q1w2e3r4t5')).toBe('GET /v1/x?t=[Redacted] and [Redacted]');
+    expect(scrubText('GET /v1/x?t=bvt_AbCdEf0123456789-_xyz and bvs_q1w2e3r4t5')).toBe(
+      'GET /v1/x?t=[Redacted] and [Redacted]',
+    );
   });
 
   it('honours the level', () => {

@@ -7,7 +7,18 @@ import { loadVersionContent } from '../src/resolver/version-content.js';
 import { startResolver } from '../src/resolver/server.js';
 import { MODEL_FORMAT, NluModel, trainModel, type Analysis } from '../src/nlu/engine.js';
 import { ROOT, exampleBotRepo, git, ok } from './helpers.js';
-import { ADMIN_TOKEN, auth, captureLogger, commitTo, eventually, exampleWithTokens, getJson, nativeCommit, serve, sleep } from './resolver-helpers.js';
+import {
+  ADMIN_TOKEN,
+  auth,
+  captureLogger,
+  commitTo,
+  eventually,
+  exampleWithTokens,
+  getJson,
+  nativeCommit,
+  serve,
+  sleep,
+} from './resolver-helpers.js';
 
 // The NLU per version: the engine (NLP.js) on the example bot's training data, POST /v2/request
 // in the hosted platform's format on a real resolver over a real repository, the per-commit
@@ -46,7 +57,12 @@ const entitiesOf = (a: Analysis, entity: string) => a.entities.filter((e) => e.e
 const scalarsOf = (a: Analysis, entity: string) => entitiesOf(a, entity).map((e) => e.scalar);
 
 /** POST /v2/request; the parsed answer. */
-async function nlp(url: string, token: string | null, body: unknown, scheme = 'Token'): Promise<{ status: number; headers: Headers; body: any }> {
+async function nlp(
+  url: string,
+  token: string | null,
+  body: unknown,
+  scheme = 'Token',
+): Promise<{ status: number; headers: Headers; body: any }> {
   const res = await fetch(`${url}/v2/request`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...(token === null ? {} : auth(token, scheme)) },
@@ -65,8 +81,9 @@ function setThreshold(dir: string, value: string): string {
   expect(at).toBeGreaterThan(0);
   lines.splice(at + 1, 0, `nluThreshold: ${value}`);
   const files: Record<string, string> = {};
-  for (const path of git(dir, 'ls-tree', '-r', '--name-only', old).split('\n')) files[path] = git(dir, 'show', `${old}:${path}`) + '\n';
-  files['environments.yaml'] = lines.join('\n') + '\n';
+  for (const path of git(dir, 'ls-tree', '-r', '--name-only', old).split('\n'))
+    files[path] = `${git(dir, 'show', `${old}:${path}`)}\n`;
+  files['environments.yaml'] = `${lines.join('\n')}\n`;
   const commit = nativeCommit(dir, files, [old], `nluThreshold: ${value}`);
   git(dir, 'update-ref', 'refs/heads/main', commit, old);
   return commit;
@@ -74,12 +91,28 @@ function setThreshold(dir: string, value: string): string {
 
 /** Log lines saying a model was trained, as the 12-character commit prefixes they name. */
 const trainedCommits = (lines: Record<string, any>[]) =>
-  lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('trained the NLU model of ')).map((l) => l.msg.slice('trained the NLU model of '.length) as string);
+  lines
+    .filter((l) => typeof l.msg === 'string' && l.msg.startsWith('trained the NLU model of '))
+    .map((l) => l.msg.slice('trained the NLU model of '.length) as string);
 
-const RESULT_KEYS = ['act', 'botver', 'entities', 'intents', 'language', 'processing_language', 'sentiment', 'source', 'status', 'timestamp', 'type', 'uuid', 'version'];
+const RESULT_KEYS = [
+  'act',
+  'botver',
+  'entities',
+  'intents',
+  'language',
+  'processing_language',
+  'sentiment',
+  'source',
+  'status',
+  'timestamp',
+  'type',
+  'uuid',
+  'version',
+];
 
 describe('NLU engine on the example bot', () => {
-  it("recognises every utterance of tests/smoke.yaml: its intent first and its entities; nonsense gets no intent", async () => {
+  it('recognises every utterance of tests/smoke.yaml: its intent first and its entities; nonsense gets no intent', async () => {
     const dir = await exampleBotRepo();
     const model = await modelOf(dir, 'v1');
     const smoke = parse(readFileSync(join(EXAMPLE, 'tests', 'smoke.yaml'), 'utf8')) as { utterances: SmokeUtterance[] };
@@ -90,21 +123,33 @@ describe('NLU engine on the example bot', () => {
       // Best first, confidences in 0..1.
       const confidences = a.intents.map((i) => i.confidence);
       expect(confidences).toEqual([...confidences].sort((x, y) => y - x));
-      expect(confidences.every((c) => c >= 0 && c <= 1), JSON.stringify(a.intents)).toBe(true);
+      expect(
+        confidences.every((c) => c >= 0 && c <= 1),
+        JSON.stringify(a.intents),
+      ).toBe(true);
       if (u.intent === null) {
-        expect(a.intents.filter((i) => i.confidence >= 0.5), u.text).toEqual([]);
+        expect(
+          a.intents.filter((i) => i.confidence >= 0.5),
+          u.text,
+        ).toEqual([]);
       } else {
         expect(a.intents[0]?.slug, `${u.text}: ${JSON.stringify(a.intents.slice(0, 3))}`).toBe(u.intent);
         expect(a.intents[0]!.confidence, u.text).toBeGreaterThanOrEqual(0.5);
       }
       for (const [entity, value] of Object.entries(u.entities ?? {})) {
-        expect(entitiesOf(a, entity).map((e) => e.value), `${u.text}: ${JSON.stringify(a.entities)}`).toContain(value);
+        expect(
+          entitiesOf(a, entity).map((e) => e.value),
+          `${u.text}: ${JSON.stringify(a.entities)}`,
+        ).toContain(value);
       }
     }
 
     for (const text of ['florp zindle quaxon bramble', 'xyzzy plugh frobozz gnusto']) {
       const a = await model.analyse(text);
-      expect(a.intents.filter((i) => i.confidence >= 0.5), text).toEqual([]);
+      expect(
+        a.intents.filter((i) => i.confidence >= 0.5),
+        text,
+      ).toEqual([]);
       expect(a.entities, text).toEqual([]);
     }
   });
@@ -115,8 +160,12 @@ describe('NLU engine on the example bot', () => {
 
     // Case: value and synonym in capitals, exact match (confidence 1), raw as typed.
     const caps = await model.analyse('a LARGE pizza with Funghi please');
-    expect(entitiesOf(caps, 'pizza-size')).toEqual([{ entity: 'pizza-size', value: 'large', raw: 'LARGE', confidence: 1 }]);
-    expect(entitiesOf(caps, 'pizza-topping')).toEqual([{ entity: 'pizza-topping', value: 'mushroom', raw: 'Funghi', confidence: 1 }]);
+    expect(entitiesOf(caps, 'pizza-size')).toEqual([
+      { entity: 'pizza-size', value: 'large', raw: 'LARGE', confidence: 1 },
+    ]);
+    expect(entitiesOf(caps, 'pizza-topping')).toEqual([
+      { entity: 'pizza-topping', value: 'mushroom', raw: 'Funghi', confidence: 1 },
+    ]);
 
     // One letter missing, one letter wrong, one letter too many: the canonical value, with a confidence below 1.
     for (const [text, entity, value, raw] of [
@@ -147,7 +196,8 @@ describe('NLU engine on the example bot', () => {
   it('refuses typos for an entity with fuzzy: false but still ignores case', async () => {
     const dir = await exampleBotRepo();
     await commitTo(dir, 'v2', {
-      'training/entities/drink.yaml': 'slug: drink\nfuzzy: false\nvalues:\n  - value: lemonade\n    synonyms: [lemon soda]\n  - value: cola\n    synonyms: [coke]\n',
+      'training/entities/drink.yaml':
+        'slug: drink\nfuzzy: false\nvalues:\n  - value: lemonade\n    synonyms: [lemon soda]\n  - value: cola\n    synonyms: [coke]\n',
       'training/entities/dessert.yaml': 'slug: dessert\nvalues:\n  - value: tiramisu\n    synonyms: [panna cotta]\n',
     });
     const model = await modelOf(dir, 'v2');
@@ -199,7 +249,9 @@ describe('NLU engine on the example bot', () => {
     expect(entitiesOf(codes, 'ordinal')).toEqual([]);
 
     const email = await model.analyse('mail me at john.doe@example.com');
-    expect(entitiesOf(email, 'email').map((e) => [e.value, e.raw])).toEqual([['john.doe@example.com', 'john.doe@example.com']]);
+    expect(entitiesOf(email, 'email').map((e) => [e.value, e.raw])).toEqual([
+      ['john.doe@example.com', 'john.doe@example.com'],
+    ]);
     expect(entitiesOf(email, 'number')).toEqual([]);
   });
 });
@@ -224,7 +276,11 @@ describe('POST /v2/request', () => {
     expect(res.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(res).toMatchObject({ source: text, type: null, status: 200, language: 'en', processing_language: 'en' });
     expect(Math.abs(Date.parse(res.timestamp) - Date.now())).toBeLessThan(60_000);
-    expect(res.intents[0]).toEqual({ slug: 'order-pizza', confidence: expect.any(Number), description: descriptions.get('order-pizza') });
+    expect(res.intents[0]).toEqual({
+      slug: 'order-pizza',
+      confidence: expect.any(Number),
+      description: descriptions.get('order-pizza'),
+    });
     for (const i of res.intents) expect(i.confidence).toBeGreaterThanOrEqual(0.5); // the default threshold
     expect(res.entities).toEqual({
       'pizza-size': [{ value: 'large', raw: 'big', confidence: 1 }],
@@ -243,13 +299,21 @@ describe('POST /v2/request', () => {
     for (const language of ['fr', null]) {
       const other = await nlp(url, tokens.staging, { text: 'hello there', language });
       expect(other.status).toBe(200);
-      expect(other.body.results).toMatchObject({ language: 'en', processing_language: 'en', botver: { environment: 'staging', version: 'v2', commit: v2 } });
+      expect(other.body.results).toMatchObject({
+        language: 'en',
+        processing_language: 'en',
+        botver: { environment: 'staging', version: 'v2', commit: v2 },
+      });
       expect(other.body.results.intents.map((i: any) => i.slug)).toEqual(['greetings']);
     }
     // Nonsense: no intent, no entity.
     const nonsense = await nlp(url, tokens.v1, { text: 'florp zindle quaxon bramble' });
     expect(nonsense.status).toBe(200);
-    expect(nonsense.body.results).toMatchObject({ intents: [], entities: {}, botver: { environment: null, version: 'v1', commit: v1 } });
+    expect(nonsense.body.results).toMatchObject({
+      intents: [],
+      entities: {},
+      botver: { environment: null, version: 'v1', commit: v1 },
+    });
   });
 
   it("applies the manifest's nluThreshold: 0 lists every scored intent best first, 0.99 drops the unsure ones, 1.01 is refused", async () => {
@@ -270,7 +334,11 @@ describe('POST /v2/request', () => {
       const r = await nlp(url, tokens.production, { text: unsure });
       return r.body.results.intents.length > 1 ? r : undefined;
     });
-    const intents = all.value.body.results.intents as { slug: string; confidence: number; description: string | null }[];
+    const intents = all.value.body.results.intents as {
+      slug: string;
+      confidence: number;
+      description: string | null;
+    }[];
     // Every intent NLP.js gave a score (not necessarily all of them), best first, each with its file's description.
     expect(intents.length).toBeGreaterThanOrEqual(2);
     expect(new Set(intents.map((i) => i.slug)).size).toBe(intents.length);
@@ -285,7 +353,9 @@ describe('POST /v2/request', () => {
       const r = await nlp(url, tokens.production, { text: unsure });
       return r.status === 200 && r.body.results.intents.length === 0 ? r : undefined;
     });
-    expect((await nlp(url, tokens.v1, { text: sure })).body.results.intents.map((i: any) => [i.slug, i.confidence])).toEqual([['greetings', 1]]);
+    expect(
+      (await nlp(url, tokens.v1, { text: sure })).body.results.intents.map((i: any) => [i.slug, i.confidence]),
+    ).toEqual([['greetings', 1]]);
     // The entities do not depend on the threshold.
     const entities = await nlp(url, tokens.production, { text: 'what toppings, mushroom or ham?' });
     expect(Object.keys(entities.body.results.entities)).toEqual(['pizza-topping']);
@@ -302,7 +372,9 @@ describe('POST /v2/request', () => {
     const still = await nlp(url, tokens.production, { text: unsure });
     expect(still.status).toBe(200);
     expect(still.body.results.intents).toEqual([]);
-    expect((await nlp(url, tokens.production, { text: sure })).body.results.intents.map((i: any) => i.slug)).toEqual(['greetings']);
+    expect((await nlp(url, tokens.production, { text: sure })).body.results.intents.map((i: any) => i.slug)).toEqual([
+      'greetings',
+    ]);
   });
 
   it('401 as on every route, 400 for a bad body or language, 405 for other methods', async () => {
@@ -320,7 +392,19 @@ describe('POST /v2/request', () => {
     // Authentication comes first: a bad body with a bad token is a 401.
     expect((await nlp(url, 'not-a-token', {})).status).toBe(401);
 
-    for (const body of [{}, { text: '' }, { text: '   \n\t' }, { text: 42 }, { text: ['hello'] }, { text: null }, { text: 'hello', language: 'english' }, { text: 'hello', language: 5 }, { text: 'hello', language: 'EN' }, { text: 'x'.repeat(2_001) }, []]) {
+    for (const body of [
+      {},
+      { text: '' },
+      { text: '   \n\t' },
+      { text: 42 },
+      { text: ['hello'] },
+      { text: null },
+      { text: 'hello', language: 'english' },
+      { text: 'hello', language: 5 },
+      { text: 'hello', language: 'EN' },
+      { text: 'x'.repeat(2_001) },
+      [],
+    ]) {
       const r = await nlp(url, tokens.production, body);
       expect(r.status, JSON.stringify(body).slice(0, 80)).toBe(400);
       expect(r.body.error.code).toBe('BAD_REQUEST');
@@ -353,7 +437,14 @@ describe('NLU models cached per commit', () => {
 
     // First start: the model trains; /v2/request waits for it (503 MODEL_TRAINING) rather than guess.
     const first = captureLogger('info');
-    const one = await startResolver({ repo: dir, port: 0, host: '127.0.0.1', adminToken: ADMIN_TOKEN, logger: first.logger, shutdownGraceMs: 2000 });
+    const one = await startResolver({
+      repo: dir,
+      port: 0,
+      host: '127.0.0.1',
+      adminToken: ADMIN_TOKEN,
+      logger: first.logger,
+      shutdownGraceMs: 2000,
+    });
     const texts = ['can I get a big pizza with mushrooms', 'are you open now?', 'ok bye now', 'florp zindle'];
     let answers: any[];
     try {
@@ -390,11 +481,18 @@ describe('NLU models cached per commit', () => {
     }
 
     // v1 moves on: its new head is trained (once, for both the version and production).
-    const head = await commitTo(dir, 'v1', { 'training/intents/ask-delivery-area.yaml': 'slug: ask-delivery-area\ndescription: Where we deliver\nexpressions:\n  - do you deliver to my street?\n  - what is your delivery area\n  - do you deliver to the suburbs\n  - how far do you deliver\n' });
-    await eventually('new head answers', async () => {
-      const r = await nlp(two.url, tokens.production, { text: 'do you deliver to my area?' });
-      return r.status === 200 && r.body.results.botver.commit === head ? r : undefined;
-    }, 10_000);
+    const head = await commitTo(dir, 'v1', {
+      'training/intents/ask-delivery-area.yaml':
+        'slug: ask-delivery-area\ndescription: Where we deliver\nexpressions:\n  - do you deliver to my street?\n  - what is your delivery area\n  - do you deliver to the suburbs\n  - how far do you deliver\n',
+    });
+    await eventually(
+      'new head answers',
+      async () => {
+        const r = await nlp(two.url, tokens.production, { text: 'do you deliver to my area?' });
+        return r.status === 200 && r.body.results.botver.commit === head ? r : undefined;
+      },
+      10_000,
+    );
     expect(trainedCommits(second.lines())).toEqual([head.slice(0, 12)]);
     expect(existsSync(join(gitdir, 'botver', 'models', `${head}.v${MODEL_FORMAT}.json`))).toBe(true);
 
@@ -419,7 +517,12 @@ describe('NLU models cached per commit', () => {
     const retrying = await nlp(three.url, tokens.v1, { text: 'do you deliver to my area?' });
     expect([retrying.status, retrying.body.error?.code]).toEqual([503, 'MODEL_TRAINING']);
     await three.nlu.idle();
-    expect(third.lines().filter((l) => l.msg === 'cached NLU model unreadable; training again').map((l) => l.commit)).toEqual([head]);
+    expect(
+      third
+        .lines()
+        .filter((l) => l.msg === 'cached NLU model unreadable; training again')
+        .map((l) => l.commit),
+    ).toEqual([head]);
     expect(trainedCommits(third.lines())).toEqual([head.slice(0, 12)]);
     expect(JSON.parse(readFileSync(headFile, 'utf8'))).toMatchObject({ format: MODEL_FORMAT });
     const fromHead = await nlp(three.url, tokens.v1, { text: 'do you deliver to my area?' });
@@ -442,8 +545,33 @@ describe('training in the background', () => {
     expect(before.body.results.intents.map((i: any) => i.slug)).not.toContain('book-table');
 
     // A big new intent (2,000 expressions) so that training takes a while.
-    const words = ['table', 'seat', 'dinner', 'tonight', 'friday', 'people', 'window', 'terrace', 'evening', 'lunch', 'party', 'birthday', 'quiet', 'corner', 'outside', 'inside', 'booth', 'brunch', 'group', 'date'];
-    const expressions = Array.from({ length: 2000 }, (_, i) => `  - please reserve a ${words[i % 20]} for ${words[(i * 7 + 3) % 20]} ${words[(i * 13 + 5) % 20]} r${i}`);
+    const words = [
+      'table',
+      'seat',
+      'dinner',
+      'tonight',
+      'friday',
+      'people',
+      'window',
+      'terrace',
+      'evening',
+      'lunch',
+      'party',
+      'birthday',
+      'quiet',
+      'corner',
+      'outside',
+      'inside',
+      'booth',
+      'brunch',
+      'group',
+      'date',
+    ];
+    const expressions = Array.from(
+      { length: 2000 },
+      (_, i) =>
+        `  - please reserve a ${words[i % 20]} for ${words[(i * 7 + 3) % 20]} ${words[(i * 13 + 5) % 20]} r${i}`,
+    );
     const head = await commitTo(dir, 'v1', {
       'training/intents/book-table.yaml': `slug: book-table\ndescription: The user books a table\nexpressions:\n  - reserve a table for tonight\n  - I would like to book a table\n${expressions.join('\n')}\n`,
     });
@@ -454,7 +582,11 @@ describe('training in the background', () => {
     const started = Date.now();
     while (!newAnswer) {
       expect(Date.now() - started, 'the new model never answered').toBeLessThan(20_000);
-      const [r, readyz, resolve] = await Promise.all([nlp(url, tokens.production, { text }), getJson(`${url}/readyz`), getJson(`${url}/v1/resolve`, auth(tokens.v1))]);
+      const [r, readyz, resolve] = await Promise.all([
+        nlp(url, tokens.production, { text }),
+        getJson(`${url}/readyz`),
+        getJson(`${url}/v1/resolve`, auth(tokens.v1)),
+      ]);
       expect(r.status, JSON.stringify(r.body)).toBe(200);
       expect(readyz.status, JSON.stringify(readyz.body)).toBe(200); // every version and environment has a model to answer with
       expect(resolve.status).toBe(200);
@@ -483,10 +615,14 @@ describe('training in the background', () => {
       expect(body).toMatchObject({ ready: true, status: 'training', waitingForModel: [] });
       expect(body.training).toContain(head);
     }
-    await eventually('readyz back to plain ready', async () => {
-      const r = await getJson(`${url}/readyz`);
-      return r.status === 200 && r.body.status === undefined ? r : undefined;
-    }, 10_000);
+    await eventually(
+      'readyz back to plain ready',
+      async () => {
+        const r = await getJson(`${url}/readyz`);
+        return r.status === 200 && r.body.status === undefined ? r : undefined;
+      },
+      10_000,
+    );
     expect(trainedCommits(log.lines())).toEqual([old.slice(0, 12), head.slice(0, 12)]);
     // The old intents still work on the new model.
     const hello = await nlp(url, tokens.production, { text: 'hello there' });
@@ -561,13 +697,17 @@ describe('monitoring of /v2/request', () => {
       const byIntent: Record<string, number> = {};
       let count = 0;
       for (const day of r.body.days) {
-        for (const [intent, n] of Object.entries(day.byIntent as Record<string, number>)) byIntent[intent] = (byIntent[intent] ?? 0) + n;
+        for (const [intent, n] of Object.entries(day.byIntent as Record<string, number>))
+          byIntent[intent] = (byIntent[intent] ?? 0) + n;
         count += day.byRoute['/v2/request'] ?? 0;
       }
       return { byIntent, requests: count };
     };
     expect(await usage()).toEqual({ byIntent: { greetings: 3, 'order-pizza': 1 }, requests: 6 });
-    expect(await usage('?environment=production')).toEqual({ byIntent: { greetings: 2, 'order-pizza': 1 }, requests: 5 });
+    expect(await usage('?environment=production')).toEqual({
+      byIntent: { greetings: 2, 'order-pizza': 1 },
+      requests: 5,
+    });
     expect(await usage('?version=v2')).toEqual({ byIntent: { greetings: 1 }, requests: 1 });
   });
 
@@ -588,17 +728,26 @@ describe('monitoring of /v2/request', () => {
 describe('regressions', () => {
   it('reads thousands separators and leaves numbers inside phone numbers, addresses and dates alone', async () => {
     const { recogniseBuiltins } = await import('../src/nlu/builtins.js');
-    const numbers = (text: string) => recogniseBuiltins(text).filter((b) => b.entity === 'number').map((b) => b.scalar);
+    const numbers = (text: string) =>
+      recogniseBuiltins(text)
+        .filter((b) => b.entity === 'number')
+        .map((b) => b.scalar);
     expect(numbers('I need 1,000 pizzas')).toEqual([1000]);
     expect(numbers('1,5 litres and 2.25 kg')).toEqual([1.5, 2.25]);
-    for (const text of ['call 555-123-4567', 'ping 192.168.1.10', 'version 1.2.3', 'on 2024-05-01']) expect([text, numbers(text)]).toEqual([text, []]);
+    for (const text of ['call 555-123-4567', 'ping 192.168.1.10', 'version 1.2.3', 'on 2024-05-01'])
+      expect([text, numbers(text)]).toEqual([text, []]);
   });
 
   it('refuses a regex entity that matches the empty text (it would be found everywhere)', async () => {
     const dir = await exampleBotRepo();
     const { openBotRepo } = await import('../src/ops/bot-repo.js');
     const { commitFiles } = await import('../src/ops/content-commit.js');
-    await commitFiles(await openBotRepo({ repo: dir }), 'v2', { 'training/entities/code.yaml': 'slug: code\nregex: "[0-9]*"\n' }, 'an empty-matching regex');
+    await commitFiles(
+      await openBotRepo({ repo: dir }),
+      'v2',
+      { 'training/entities/code.yaml': 'slug: code\nregex: "[0-9]*"\n' },
+      'an empty-matching regex',
+    );
     const { botver } = await import('./helpers.js');
     const r = await botver(dir, 'validate', 'v2');
     expect(r.code).toBe(1);
@@ -611,7 +760,15 @@ describe('languages', () => {
     const bundle = {
       intents: [
         { slug: 'salutations', expressions: ['bonjour', 'salut', 'bonsoir à vous', 'bonjour tout le monde'] },
-        { slug: 'commande', expressions: ['je voudrais commander une pizza', 'une pizza s il vous plaît', 'je veux commander', 'commander des pizzas'] },
+        {
+          slug: 'commande',
+          expressions: [
+            'je voudrais commander une pizza',
+            'une pizza s il vous plaît',
+            'je veux commander',
+            'commander des pizzas',
+          ],
+        },
       ],
       entities: [],
       skills: [],

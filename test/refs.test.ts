@@ -3,7 +3,16 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RefLockedError } from '../src/errors.js';
-import { acquireLock, deleteRef, listRefs, readRef, RefMovedError, updateRef, ZERO_OID, type ReflogEntry } from '../src/git/refs.js';
+import {
+  acquireLock,
+  deleteRef,
+  listRefs,
+  readRef,
+  RefMovedError,
+  updateRef,
+  ZERO_OID,
+  type ReflogEntry,
+} from '../src/git/refs.js';
 import { botverProcess, git, manifestAt, newBotRepo, refsSnapshot, tempDir, TEST_ENV } from './helpers.js';
 
 // src/git/refs.ts against repositories made and read by native git: compare-and-swap,
@@ -50,8 +59,16 @@ const refExists = (repo: NativeRepo, ref: string) => {
  * are not listed.
  */
 function fsckClean(dir: string): void {
-  const r = spawnSync('git', ['fsck', '--strict', '--no-dangling', '--no-progress'], { cwd: dir, env: { ...process.env, ...TEST_ENV }, encoding: 'utf8' });
-  expect({ status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() }).toEqual({ status: 0, stdout: '', stderr: '' });
+  const r = spawnSync('git', ['fsck', '--strict', '--no-dangling', '--no-progress'], {
+    cwd: dir,
+    env: { ...process.env, ...TEST_ENV },
+    encoding: 'utf8',
+  });
+  expect({ status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() }).toEqual({
+    status: 0,
+    stdout: '',
+    stderr: '',
+  });
 }
 
 const packedRefs = (repo: NativeRepo) => readFileSync(join(repo.gitdir, 'packed-refs'), 'utf8');
@@ -91,9 +108,15 @@ describe('updateRef: compare-and-swap', () => {
     // main is at c2, not c1.
     const moved = await updateRef(repo.gitdir, 'refs/heads/main', c3, repo.c1).catch((e: unknown) => e);
     expect(moved).toBeInstanceOf(RefMovedError);
-    expect(moved).toMatchObject({ code: 'CONFLICT', data: { ref: 'refs/heads/main', expected: repo.c1, actual: repo.c2 } });
+    expect(moved).toMatchObject({
+      code: 'CONFLICT',
+      data: { ref: 'refs/heads/main', expected: repo.c1, actual: repo.c2 },
+    });
     // "Must not exist" while it exists.
-    await expect(updateRef(repo.gitdir, 'refs/heads/main', c3, null)).rejects.toMatchObject({ code: 'CONFLICT', data: { expected: null, actual: repo.c2 } });
+    await expect(updateRef(repo.gitdir, 'refs/heads/main', c3, null)).rejects.toMatchObject({
+      code: 'CONFLICT',
+      data: { expected: null, actual: repo.c2 },
+    });
     // An expected value for a ref that does not exist.
     await expect(updateRef(repo.gitdir, 'refs/heads/ghost', c3, repo.c2)).rejects.toBeInstanceOf(RefMovedError);
 
@@ -160,7 +183,9 @@ describe('updateRef: a <ref>.lock held by someone else', () => {
     const before = refsSnapshot(repo.dir);
 
     const started = Date.now();
-    const err = await updateRef(repo.gitdir, 'refs/heads/main', c3, repo.c2, { timeoutMs: 300 }).catch((e: unknown) => e);
+    const err = await updateRef(repo.gitdir, 'refs/heads/main', c3, repo.c2, { timeoutMs: 300 }).catch(
+      (e: unknown) => e,
+    );
     const waited = Date.now() - started;
     expect(err).toBeInstanceOf(RefLockedError);
     expect(err).toMatchObject({ code: 'REF_LOCKED', data: { lockPath } });
@@ -201,7 +226,11 @@ describe('updateRef: a <ref>.lock held by someone else', () => {
     const lock = await acquireLock(join(repo.gitdir, 'refs/heads/main.lock'), { timeoutMs: 100 });
     let stderr = '';
     try {
-      execFileSync('git', ['update-ref', 'refs/heads/main', c3, repo.c2], { cwd: repo.dir, env: { ...process.env, ...TEST_ENV }, stdio: 'pipe' });
+      execFileSync('git', ['update-ref', 'refs/heads/main', c3, repo.c2], {
+        cwd: repo.dir,
+        env: { ...process.env, ...TEST_ENV },
+        stdio: 'pipe',
+      });
     } catch (err) {
       stderr = String((err as { stderr?: Buffer }).stderr);
     }
@@ -223,7 +252,9 @@ describe('updateRef: a <ref>.lock held by someone else', () => {
     const pool: string[] = [];
     for (let i = 0; i < WRITERS * EACH + WRITERS; i++) pool.push(commitOn(repo, repo.c2, `pool ${i}`));
     const ref = 'refs/heads/contended';
-    await updateRef(repo.gitdir, ref, repo.c2, null, { reflog: { identity: 'W <w@example.com> 1700000000 +0000', message: 'start' } });
+    await updateRef(repo.gitdir, ref, repo.c2, null, {
+      reflog: { identity: 'W <w@example.com> 1700000000 +0000', message: 'start' },
+    });
     const reflog = { identity: 'W <w@example.com> 1700000000 +0000', message: 'increment' };
     let conflicts = 0;
     const writer = async () => {
@@ -242,7 +273,9 @@ describe('updateRef: a <ref>.lock held by someone else', () => {
     };
     await Promise.all(Array.from({ length: WRITERS }, writer));
 
-    const lines = readFileSync(join(repo.gitdir, 'logs', ref), 'utf8').trimEnd().split('\n');
+    const lines = readFileSync(join(repo.gitdir, 'logs', ref), 'utf8')
+      .trimEnd()
+      .split('\n');
     expect(lines).toHaveLength(1 + WRITERS * EACH);
     const moves = lines.map((l) => l.split(' ').slice(0, 2) as [string, string]);
     expect(moves[0]).toEqual([ZERO_OID, repo.c2]);
@@ -278,7 +311,12 @@ describe('deleteRef', () => {
     expect(text).not.toContain('refs/heads/beta');
     expect(text.endsWith('\n')).toBe(true);
     expect(git(repo.dir, 'for-each-ref', '--format=%(refname) %(objectname)')).toBe(
-      [`refs/heads/alpha ${repo.c1}`, `refs/heads/gamma ${repo.c1}`, `refs/heads/main ${repo.c2}`, `refs/tags/v1.0 ${git(repo.dir, 'rev-parse', 'v1.0')}`].join('\n'),
+      [
+        `refs/heads/alpha ${repo.c1}`,
+        `refs/heads/gamma ${repo.c1}`,
+        `refs/heads/main ${repo.c2}`,
+        `refs/tags/v1.0 ${git(repo.dir, 'rev-parse', 'v1.0')}`,
+      ].join('\n'),
     );
     expect(existsSync(join(repo.gitdir, 'packed-refs.lock'))).toBe(false);
     expect(existsSync(join(repo.gitdir, 'refs/heads/beta.lock'))).toBe(false);
@@ -288,7 +326,9 @@ describe('deleteRef', () => {
     const tag = git(repo.dir, 'rev-parse', 'v1.0');
     await deleteRef(repo.gitdir, 'refs/tags/v1.0', tag);
     expect(packedRefs(repo)).not.toMatch(/^\^/m);
-    expect(git(repo.dir, 'for-each-ref', '--format=%(refname)')).toBe(['refs/heads/alpha', 'refs/heads/gamma', 'refs/heads/main'].join('\n'));
+    expect(git(repo.dir, 'for-each-ref', '--format=%(refname)')).toBe(
+      ['refs/heads/alpha', 'refs/heads/gamma', 'refs/heads/main'].join('\n'),
+    );
     fsckClean(repo.dir);
   });
 
@@ -324,8 +364,14 @@ describe('reflog', () => {
   it('is written in git format when an entry is passed, and git reflog reads it', async () => {
     const repo = nativeRepo();
     const c3 = commitOn(repo, repo.c2, 'c3');
-    const created: ReflogEntry = { identity: 'Ada Lovelace <ada@example.com> 1700000000 +0100', message: 'botver: create version v9' };
-    const moved: ReflogEntry = { identity: 'Ada Lovelace <ada@example.com> 1700000060 -0230', message: 'botver: link v9\nsecond line is dropped' };
+    const created: ReflogEntry = {
+      identity: 'Ada Lovelace <ada@example.com> 1700000000 +0100',
+      message: 'botver: create version v9',
+    };
+    const moved: ReflogEntry = {
+      identity: 'Ada Lovelace <ada@example.com> 1700000060 -0230',
+      message: 'botver: link v9\nsecond line is dropped',
+    };
     await updateRef(repo.gitdir, 'refs/heads/v9', repo.c2, null, { reflog: created });
     await updateRef(repo.gitdir, 'refs/heads/v9', c3, repo.c2, { reflog: moved });
 
@@ -335,17 +381,24 @@ describe('reflog', () => {
         `${repo.c2} ${c3} Ada Lovelace <ada@example.com> 1700000060 -0230\tbotver: link v9\n`,
     );
     expect(git(repo.dir, 'reflog', 'show', '--format=%H|%gs|%gn|%ge|%gd', 'refs/heads/v9')).toBe(
-      [`${c3}|botver: link v9|Ada Lovelace|ada@example.com|v9@{0}`, `${repo.c2}|botver: create version v9|Ada Lovelace|ada@example.com|v9@{1}`].join('\n'),
+      [
+        `${c3}|botver: link v9|Ada Lovelace|ada@example.com|v9@{0}`,
+        `${repo.c2}|botver: create version v9|Ada Lovelace|ada@example.com|v9@{1}`,
+      ].join('\n'),
     );
     expect(git(repo.dir, 'rev-parse', 'v9@{1}')).toBe(repo.c2);
-    expect(git(repo.dir, 'log', '-g', '-1', '--format=%gd %gs', '--date=raw', 'v9')).toBe('v9@{1700000060 -0230} botver: link v9');
+    expect(git(repo.dir, 'log', '-g', '-1', '--format=%gd %gs', '--date=raw', 'v9')).toBe(
+      'v9@{1700000060 -0230} botver: link v9',
+    );
 
     // Without an entry nothing is appended.
     const c4 = commitOn(repo, c3, 'c4');
     await updateRef(repo.gitdir, 'refs/heads/v9', c4, c3);
     expect(readFileSync(join(repo.gitdir, 'logs/refs/heads/v9'), 'utf8')).toBe(raw);
     // A refused update appends nothing either.
-    await expect(updateRef(repo.gitdir, 'refs/heads/v9', c3, repo.c1, { reflog: moved })).rejects.toBeInstanceOf(RefMovedError);
+    await expect(updateRef(repo.gitdir, 'refs/heads/v9', c3, repo.c1, { reflog: moved })).rejects.toBeInstanceOf(
+      RefMovedError,
+    );
     expect(readFileSync(join(repo.gitdir, 'logs/refs/heads/v9'), 'utf8')).toBe(raw);
     fsckClean(repo.dir);
   });
@@ -361,7 +414,9 @@ describe('botver and the locks native git takes (real processes)', () => {
     const worktreeFile = readFileSync(join(dir, 'environments.yaml'), 'utf8');
 
     const started = Date.now();
-    const r = await botverProcess(dir, ['--json', 'env', 'create', 'staging', '--version', 'v1'], { BOTVER_LOCK_TIMEOUT_MS: '400' });
+    const r = await botverProcess(dir, ['--json', 'env', 'create', 'staging', '--version', 'v1'], {
+      BOTVER_LOCK_TIMEOUT_MS: '400',
+    });
     const waited = Date.now() - started;
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'REF_LOCKED', lockPath: indexLock });
@@ -384,7 +439,9 @@ describe('botver and the locks native git takes (real processes)', () => {
     writeFileSync(indexLock, readFileSync(join(dir, '.git', 'index')));
     const start = git(dir, 'rev-parse', 'main');
     setTimeout(() => rmSync(indexLock), 600);
-    const r = await botverProcess(dir, ['env', 'create', 'staging', '--version', 'v1'], { BOTVER_LOCK_TIMEOUT_MS: '20000' });
+    const r = await botverProcess(dir, ['env', 'create', 'staging', '--version', 'v1'], {
+      BOTVER_LOCK_TIMEOUT_MS: '20000',
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(git(dir, 'rev-parse', 'main~1')).toBe(start);
     expect(manifestAt(dir)).toContain('staging:');
@@ -397,7 +454,9 @@ describe('botver and the locks native git takes (real processes)', () => {
     const lockPath = join(dir, 'refs/heads/main.lock');
     writeFileSync(lockPath, `${git(dir, 'rev-parse', 'main')}\n`);
     const before = refsSnapshot(dir);
-    const r = await botverProcess(dir, ['--json', 'token', 'rotate', '--env', 'production'], { BOTVER_LOCK_TIMEOUT_MS: '300' });
+    const r = await botverProcess(dir, ['--json', 'token', 'rotate', '--env', 'production'], {
+      BOTVER_LOCK_TIMEOUT_MS: '300',
+    });
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'REF_LOCKED', lockPath });
     expect(r.stderr).toContain(lockPath);

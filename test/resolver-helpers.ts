@@ -76,7 +76,8 @@ export interface Tokens {
  */
 export async function exampleWithTokens(): Promise<{ dir: string; tokens: Tokens }> {
   const dir = await exampleBotRepo();
-  const rotate = async (flag: string, name: string) => ((await ok(dir, 'token', 'rotate', flag, name, '--json')) as { token: string }).token;
+  const rotate = async (flag: string, name: string) =>
+    ((await ok(dir, 'token', 'rotate', flag, name, '--json')) as { token: string }).token;
   const tokens: Tokens = {
     production: await rotate('--env', 'production'),
     staging: await rotate('--env', 'staging'),
@@ -87,7 +88,12 @@ export async function exampleWithTokens(): Promise<{ dir: string; tokens: Tokens
 }
 
 /** Commits files onto a branch with botver's library (no validation: broken content is allowed). Returns the new commit. */
-export async function commitTo(dir: string, branch: string, files: Record<string, string | null>, message = 'test change'): Promise<string> {
+export async function commitTo(
+  dir: string,
+  branch: string,
+  files: Record<string, string | null>,
+  message = 'test change',
+): Promise<string> {
   const repo = await openBotRepo({ repo: dir });
   const { commit } = await commitFiles(repo, branch, files, message);
   if (!commit) throw new Error(`nothing committed on ${branch}`);
@@ -97,7 +103,10 @@ export async function commitTo(dir: string, branch: string, files: Record<string
 
 export const auth = (token: string, scheme = 'Token') => ({ Authorization: `${scheme} ${token}` });
 
-export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: any }> {
+export async function getJson(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: any }> {
   const res = await fetch(url, { headers });
   const text = await res.text();
   let body: any = text;
@@ -115,7 +124,11 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
  * Polls `check` until it returns a value other than undefined; returns it with the time it
  * took. Fails when the deadline (3 s: generous for CI, the target is 1 s) passes first.
  */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, deadlineMs = 3000): Promise<{ value: T; ms: number }> {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  deadlineMs = 3000,
+): Promise<{ value: T; ms: number }> {
   const started = Date.now();
   let last: unknown;
   for (;;) {
@@ -129,13 +142,19 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     } catch (err) {
       last = err;
     }
-    if (Date.now() - started > deadlineMs) throw new Error(`${what}: not seen within ${deadlineMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() - started > deadlineMs)
+      throw new Error(`${what}: not seen within ${deadlineMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
     await sleep(20);
   }
 }
 
 /** Polls /v1/resolve with `token` until it answers `commit`; returns the answer. */
-export async function waitForCommit(base: string, token: string, commit: string, field: 'commit' | 'manifestCommit' = 'commit') {
+export async function waitForCommit(
+  base: string,
+  token: string,
+  commit: string,
+  field: 'commit' | 'manifestCommit' = 'commit',
+) {
   const { value } = await eventually(`${field} ${commit.slice(0, 12)} served`, async () => {
     const r = await getJson(`${base}/v1/resolve`, auth(token));
     return r.status === 200 && r.body[field] === commit ? r : undefined;
@@ -150,7 +169,12 @@ export interface RawResponse {
 }
 
 /** A request through node:http with the path sent as is (no normalisation of "..", "%2e"). */
-export function rawPath(base: string, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<RawResponse> {
+export function rawPath(
+  base: string,
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<RawResponse> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: hostname, port, path, method, headers, agent: false }, (res) => {
@@ -171,7 +195,9 @@ export function rawBytes(port: number, data: string | Buffer, timeoutMs = 5000):
     let received = '';
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no close from the server within ${timeoutMs} ms; got ${JSON.stringify(received.slice(0, 300))}`));
+      reject(
+        new Error(`no close from the server within ${timeoutMs} ms; got ${JSON.stringify(received.slice(0, 300))}`),
+      );
     }, timeoutMs);
     socket.setEncoding('latin1');
     socket.on('data', (c: string) => (received += c));
@@ -206,7 +232,10 @@ export function metric(text: string, name: string, labels: Record<string, string
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    const got = [...(match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]);
+    const got = [...(match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [
+      m[1]!,
+      m[2]!,
+    ]);
     if (JSON.stringify(got.sort()) === want) return Number(match[3]);
   }
   return undefined;
@@ -214,7 +243,13 @@ export function metric(text: string, name: string, labels: Record<string, string
 
 /** Native git with `input` on stdin; returns trimmed stdout. */
 export function gitInput(cwd: string, input: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, input, env: { ...process.env, ...TEST_ENV }, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }).trim();
+  return execFileSync('git', args, {
+    cwd,
+    input,
+    env: { ...process.env, ...TEST_ENV },
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+  }).trim();
 }
 
 /**
@@ -235,7 +270,11 @@ export function nativeCommit(dir: string, files: Record<string, string>, parents
   }
   const write = (d: Dir): string => {
     const listing = [...d]
-      .map(([name, item]) => (typeof item === 'string' ? `100644 blob ${gitInput(dir, item, 'hash-object', '-w', '--stdin')}\t${name}` : `040000 tree ${write(item)}\t${name}`))
+      .map(([name, item]) =>
+        typeof item === 'string'
+          ? `100644 blob ${gitInput(dir, item, 'hash-object', '-w', '--stdin')}\t${name}`
+          : `040000 tree ${write(item)}\t${name}`,
+      )
       .join('\n');
     return gitInput(dir, listing ? `${listing}\n` : '', 'mktree');
   };

@@ -37,7 +37,10 @@ describe('refresh after a promotion by the CLI', () => {
     const { dir, tokens } = await exampleWithTokens();
     const { url } = await serve(dir);
     const v1 = git(dir, 'rev-parse', 'v1');
-    expect((await getJson(`${url}/v1/resolve`, auth(tokens.production))).body).toMatchObject({ version: 'v1', commit: v1 });
+    expect((await getJson(`${url}/v1/resolve`, auth(tokens.production))).body).toMatchObject({
+      version: 'v1',
+      commit: v1,
+    });
 
     // v2 gets content of its own, then production is linked to it.
     const v2a = await commitTo(dir, 'v2', { 'training/intents/new-in-v2.yaml': GOOD_INTENT('new-in-v2') });
@@ -56,7 +59,11 @@ describe('refresh after a promotion by the CLI', () => {
     await waitForCommit(url, tokens.staging, v1);
     await ok(dir, 'promote', 'production', 'staging');
     r = await waitForCommit(url, tokens.staging, v2b);
-    expect(r.body).toMatchObject({ environment: 'staging', version: 'v2', manifestCommit: git(dir, 'rev-parse', 'main') });
+    expect(r.body).toMatchObject({
+      environment: 'staging',
+      version: 'v2',
+      manifestCommit: git(dir, 'rev-parse', 'main'),
+    });
     const v2c = await commitTo(dir, 'v2', { 'training/intents/third.yaml': GOOD_INTENT('third') });
     await waitForCommit(url, tokens.production, v2c);
     expect((await getJson(`${url}/v1/resolve`, auth(tokens.staging))).body.commit).toBe(v2b);
@@ -87,16 +94,26 @@ describe('refresh after a promotion by the CLI', () => {
     expect(promote.code, promote.stderr).toBe(0);
     expect(JSON.parse(promote.stdout).manifestCommit).toBe(git(dir, 'rev-parse', 'main'));
     const s = await waitForCommit(url, tokens.staging, git(dir, 'rev-parse', 'v1'));
-    expect(s.body).toMatchObject({ environment: 'staging', version: 'v1', manifestCommit: git(dir, 'rev-parse', 'main') });
+    expect(s.body).toMatchObject({
+      environment: 'staging',
+      version: 'v1',
+      manifestCommit: git(dir, 'rev-parse', 'main'),
+    });
     const envs = await getJson(`${url}/v1/environments`, admin);
-    expect(envs.body.environments.find((e: { name: string }) => e.name === 'staging')).toMatchObject({ version: 'v1', pinned: true, status: 'ok' });
+    expect(envs.body.environments.find((e: { name: string }) => e.name === 'staging')).toMatchObject({
+      version: 'v1',
+      pinned: true,
+      status: 'ok',
+    });
   });
 });
 
 describe('refresh after a native git push', () => {
   it('a push to a version branch, to the control branch and a forced push back are all served', async () => {
     const { dir: bare, init } = await newBotRepo({ bare: true });
-    const { token: v2Token } = (await ok(bare, 'version', 'create', 'v2', '--from', 'v1', '--json')) as { token: string };
+    const { token: v2Token } = (await ok(bare, 'version', 'create', 'v2', '--from', 'v1', '--json')) as {
+      token: string;
+    };
     const { url } = await serve(bare);
     const clone = join(tempDir('botver-clone-'), 'work');
     git(bare, 'clone', '-q', bare, clone);
@@ -166,7 +183,7 @@ describe('refresh after git pack-refs and git gc', () => {
     await sleep(300);
     await fileOk(tokens.production, 'training/intents/after-gc.yaml', GOOD_INTENT('after-gc'));
     await fileOk(tokens.production, 'training/intents/after-pack-refs.yaml', GOOD_INTENT('after-pack-refs'));
-    await fileOk(tokens.staging, 'skills/greetings.yaml', git(dir, 'show', 'v2:skills/greetings.yaml') + '\n');
+    await fileOk(tokens.staging, 'skills/greetings.yaml', `${git(dir, 'show', 'v2:skills/greetings.yaml')}\n`);
     const c = await commitTo(dir, 'v2', { 'training/intents/v2-after-gc.yaml': GOOD_INTENT('v2-after-gc') });
     const r = await waitForCommit(url, tokens.staging, c);
     expect(r.body.bundle.intents.map((i: { slug: string }) => i.slug)).toContain('v2-after-gc');
@@ -225,24 +242,36 @@ describe('last good commit', () => {
     const warnings = capture.lines().filter((l) => l.level === 40 && l.version === 'v1');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ scope: 'version', commit: bad, serving: good });
-    expect(warnings[0]!.msg).toBe(`version v1 at ${bad.slice(0, 12)} fails validation; serving last good ${good.slice(0, 12)}`);
+    expect(warnings[0]!.msg).toBe(
+      `version v1 at ${bad.slice(0, 12)} fails validation; serving last good ${good.slice(0, 12)}`,
+    );
     expect(warnings[0]!.errors[0]).toMatch(/^training\/intents\/broken\.yaml:3:/);
 
     // A second broken commit on top: still the same good one.
     const bad2 = await commitTo(dir, 'v1', { 'skills/broken.yaml': 'slug: [oops\n' });
-    await eventually('/readyz names the newer head', async () => ((await readyz(url)).body.problems[0]?.commit === bad2 ? true : undefined));
+    await eventually('/readyz names the newer head', async () =>
+      (await readyz(url)).body.problems[0]?.commit === bad2 ? true : undefined,
+    );
     expect((await getJson(`${url}/v1/resolve`, auth(tokens.production))).body.commit).toBe(good);
     expect((await readyz(url)).body.problems[0]).toMatchObject({ serving: good });
 
     // Fixed: the fix is served and the resolver is ready again.
     const fixed = await commitTo(dir, 'v1', { 'training/intents/broken.yaml': null, 'skills/broken.yaml': null });
     await waitForCommit(url, tokens.production, fixed);
-    await eventually("ready again (once the fixed commit's NLU model is trained)", async () => ((await readyz(url)).status === 200 ? true : undefined));
+    await eventually("ready again (once the fixed commit's NLU model is trained)", async () =>
+      (await readyz(url)).status === 200 ? true : undefined,
+    );
     expect(await readyz(url)).toMatchObject({ status: 200, body: { ready: true, problems: [] } });
     text = await (await fetch(`${url}/metrics`)).text();
     expect(metric(text, 'botver_ready')).toBe(1);
     // The recovery is logged: the new heads, then "ready" (NLU training lines aside).
-    expect(capture.lines().filter((l) => !String(l.msg).includes('NLU model')).slice(-2).map((l) => [l.level, l.msg])).toEqual([
+    expect(
+      capture
+        .lines()
+        .filter((l) => !String(l.msg).includes('NLU model'))
+        .slice(-2)
+        .map((l) => [l.level, l.msg]),
+    ).toEqual([
       [30, 'serving new version heads'],
       [30, 'ready'],
     ]);
@@ -258,7 +287,12 @@ describe('last good commit', () => {
     // production -> a version that does not exist (a rule error, with the line).
     const brokenText = text.replace(/(production:\n\s+version: )v1/, '$1v9');
     const line = brokenText.split('\n').findIndex((l) => l.includes('version: v9')) + 1;
-    const broken = nativeCommit(dir, { 'environments.yaml': brokenText }, [before], 'link production to a missing version');
+    const broken = nativeCommit(
+      dir,
+      { 'environments.yaml': brokenText },
+      [before],
+      'link production to a missing version',
+    );
     git(dir, 'update-ref', 'refs/heads/main', broken, before);
     const { value: nr } = await eventually('/readyz 503', async () => {
       const r = await readyz(url);
@@ -267,20 +301,31 @@ describe('last good commit', () => {
     expect(nr.body.manifestCommit).toBe(before);
     expect(nr.body.problems).toHaveLength(1);
     expect(nr.body.problems[0]).toMatchObject({ scope: 'manifest', name: 'main', commit: broken, serving: before });
-    expect(nr.body.problems[0].errors[0]).toMatchObject({ file: 'environments.yaml', line, message: expect.stringContaining('v9') });
+    expect(nr.body.problems[0].errors[0]).toMatchObject({
+      file: 'environments.yaml',
+      line,
+      message: expect.stringContaining('v9'),
+    });
     let r = await getJson(`${url}/v1/resolve`, auth(tokens.production));
     expect(r.body).toMatchObject({ manifestCommit: before, version: 'v1', commit: v1 });
 
     // A YAML syntax error on top: still the previous snapshot; /readyz names the new commit.
     const syntax = nativeCommit(dir, { 'environments.yaml': `${text}environments: [\n` }, [broken], 'broken YAML');
     git(dir, 'update-ref', 'refs/heads/main', syntax, broken);
-    await eventually('/readyz names the newer commit', async () => ((await readyz(url)).body.problems[0]?.commit === syntax ? true : undefined));
+    await eventually('/readyz names the newer commit', async () =>
+      (await readyz(url)).body.problems[0]?.commit === syntax ? true : undefined,
+    );
     r = await getJson(`${url}/v1/resolve`, auth(tokens.staging));
     expect(r.body).toMatchObject({ manifestCommit: before, version: 'v2' });
     expect((await getJson(`${url}/v1/environments`, admin)).body.manifestCommit).toBe(before);
 
     // A valid manifest again (with production moved to v2): served.
-    const valid = nativeCommit(dir, { 'environments.yaml': text.replace(/(production:\n\s+version: )v1/, '$1v2') }, [syntax], 'fix');
+    const valid = nativeCommit(
+      dir,
+      { 'environments.yaml': text.replace(/(production:\n\s+version: )v1/, '$1v2') },
+      [syntax],
+      'fix',
+    );
     git(dir, 'update-ref', 'refs/heads/main', valid, syntax);
     r = await waitForCommit(url, tokens.production, valid, 'manifestCommit');
     expect(r.body.version).toBe('v2');
@@ -291,7 +336,12 @@ describe('last good commit', () => {
     const { dir, init } = await newBotRepo();
     const head = git(dir, 'rev-parse', 'main');
     const text = manifestAt(dir);
-    const broken = nativeCommit(dir, { 'environments.yaml': text.replace('apiVersion: botver/v1', 'apiVersion: botver/v1\nmaxVersions: lots') }, [head], 'break it');
+    const broken = nativeCommit(
+      dir,
+      { 'environments.yaml': text.replace('apiVersion: botver/v1', 'apiVersion: botver/v1\nmaxVersions: lots') },
+      [head],
+      'break it',
+    );
     git(dir, 'update-ref', 'refs/heads/main', broken, head);
     const { url } = await serve(dir);
 
@@ -301,7 +351,11 @@ describe('last good commit', () => {
     expect(ready.body).toMatchObject({ ready: false, manifestCommit: null });
     expect(ready.body.problems).toHaveLength(1);
     expect(ready.body.problems[0]).toMatchObject({ scope: 'manifest', name: 'main', commit: broken, serving: null });
-    expect(ready.body.problems[0].errors[0]).toMatchObject({ file: 'environments.yaml', line: expect.any(Number), text: expect.stringMatching(/^environments\.yaml:\d+:\d+ /) });
+    expect(ready.body.problems[0].errors[0]).toMatchObject({
+      file: 'environments.yaml',
+      line: expect.any(Number),
+      text: expect.stringMatching(/^environments\.yaml:\d+:\d+ /),
+    });
     for (const path of ['/v1/resolve', '/v1/files/skills/greetings.yaml']) {
       const res = await fetch(`${url}${path}`, { headers: auth(init.environment.token) });
       expect(res.status, path).toBe(503);
@@ -331,20 +385,34 @@ describe('last good commit', () => {
     const capture = captureLogger('info');
     const { url } = await serve(dir, { logger: capture.logger });
 
-    for (const token of [tokens.production, tokens.v1]) expect((await getJson(`${url}/v1/resolve`, auth(token))).body.commit).toBe(good);
+    for (const token of [tokens.production, tokens.v1])
+      expect((await getJson(`${url}/v1/resolve`, auth(token))).body.commit).toBe(good);
     const ready = await readyz(url);
     expect(ready.status).toBe(503);
-    expect(ready.body.problems).toMatchObject([{ scope: 'version', name: 'v1', commit: merge, serving: good, errors: [{ file: 'training/intents/broken.yaml', line: 3 }] }]);
+    expect(ready.body.problems).toMatchObject([
+      {
+        scope: 'version',
+        name: 'v1',
+        commit: merge,
+        serving: good,
+        errors: [{ file: 'training/intents/broken.yaml', line: 3 }],
+      },
+    ]);
     const warning = capture.lines().find((l) => l.level === 40 && l.version === 'v1');
     expect(warning).toMatchObject({ commit: merge, serving: good });
-    expect((await getJson(`${url}/v1/versions`, admin)).body.versions[0]).toMatchObject({ head: merge, commit: good, status: 'last-good' });
+    expect((await getJson(`${url}/v1/versions`, admin)).body.versions[0]).toMatchObject({
+      head: merge,
+      commit: good,
+      status: 'last-good',
+    });
   });
 });
 
 describe('botver serve shutdown', () => {
   const children: ChildProcess[] = [];
   afterEach(() => {
-    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const child of children.splice(0))
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
 
   async function freePort(): Promise<number> {
@@ -368,22 +436,46 @@ describe('botver serve shutdown', () => {
     const logFile = join(tempDir(), 'requests.jsonl');
     const child = spawn(process.execPath, [BIN, 'serve'], {
       cwd: tempDir(), // not the repository: BOTVER_REPO names it
-      env: { ...process.env, ...TEST_ENV, PORT: String(port), BOTVER_REPO: dir, BOTVER_LOG_FILE: logFile, BOTVER_POLL_MS: '0' },
+      env: {
+        ...process.env,
+        ...TEST_ENV,
+        PORT: String(port),
+        BOTVER_REPO: dir,
+        BOTVER_LOG_FILE: logFile,
+        BOTVER_POLL_MS: '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
     let out = '';
     child.stdout!.on('data', (c: Buffer) => (out += c));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const { value: listening } = await eventually('listening', async () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.msg === 'resolver listening'), 10_000);
+    const { value: listening } = await eventually(
+      'listening',
+      async () =>
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+          .find((l) => l.msg === 'resolver listening'),
+      10_000,
+    );
     expect(listening).toMatchObject({ url: `http://127.0.0.1:${port}`, pollMs: 0, logFile });
     expect((await getJson(`http://127.0.0.1:${port}/v1/resolve`, auth(tokens.staging))).body.version).toBe('v2');
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    const entries = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const entries = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(entries).toMatchObject([{ environment: 'staging', version: 'v2', route: '/v1/resolve', status: 200 }]);
 
-    for (const args of [['--port', '70000'], ['--port', 'http'], ['--poll-ms', '-5'], ['--cache-size', '0']]) {
+    for (const args of [
+      ['--port', '70000'],
+      ['--port', 'http'],
+      ['--poll-ms', '-5'],
+      ['--cache-size', '0'],
+    ]) {
       const r = await botver(dir, 'serve', ...args);
       expect([args, r.code]).toEqual([args, 2]);
       expect(r.stderr).toMatch(/port|poll-ms|cache-size/);
@@ -408,7 +500,9 @@ describe('botver serve shutdown', () => {
       partial = complete.pop()!;
       for (const l of complete) if (l.trim()) lines.push(JSON.parse(l));
     });
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
     const logged = (msg: string) => eventually(`"${msg}" logged`, async () => lines.find((l) => l.msg === msg), 10_000);
 
     const { value: listening } = await logged('resolver listening');
@@ -441,7 +535,9 @@ describe('botver serve shutdown', () => {
     const busy = await inFlight('GET /v1/resolve HTTP/1.1\r\nHost: x\r\n');
     // ... the other has sent its headers, but its body is still coming.
     const body = JSON.stringify({ text: 'hello there' });
-    const posting = await inFlight(`POST /v1/resolve HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${tokens.staging}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+    const posting = await inFlight(
+      `POST /v1/resolve HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${tokens.staging}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+    );
     await sleep(150);
 
     child.kill('SIGTERM');
@@ -477,7 +573,11 @@ describe('botver serve shutdown', () => {
     expect(JSON.parse(posted.body).error.code).toBe('METHOD_NOT_ALLOWED');
 
     // Exits 0 soon after the last answer: nothing kept it waiting for the keep-alive timeout (5 s).
-    const { value: exit } = await eventually('the process exits', async () => (child.exitCode !== null || child.signalCode !== null ? await exited : undefined), 5000);
+    const { value: exit } = await eventually(
+      'the process exits',
+      async () => (child.exitCode !== null || child.signalCode !== null ? await exited : undefined),
+      5000,
+    );
     expect(Date.now() - answered).toBeLessThan(2500);
     expect(exit, stderr).toEqual({ code: 0, signal: null });
     expect(lines.at(-1)).toMatchObject({ msg: 'stopped' });

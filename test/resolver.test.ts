@@ -29,7 +29,10 @@ import {
 // and bad input. Commits, blobs and file bytes are cross-checked with native git.
 
 const UNAUTHORIZED = {
-  error: { code: 'UNAUTHORIZED', message: 'a valid token is required: "Authorization: Token <token>" or "Authorization: Bearer <token>"' },
+  error: {
+    code: 'UNAUTHORIZED',
+    message: 'a valid token is required: "Authorization: Token <token>" or "Authorization: Bearer <token>"',
+  },
 };
 const admin = auth(ADMIN_TOKEN, 'Bearer');
 
@@ -57,10 +60,20 @@ describe('GET /v1/resolve', () => {
     expect(res.headers.get('etag')).toBe(`"${v1}"`);
     const body = (await res.json()) as any;
     expect(Object.keys(body)).toEqual(['bot', 'environment', 'version', 'commit', 'manifestCommit', 'bundle']);
-    expect(body).toMatchObject({ bot: 'awesome-bot', environment: 'production', version: 'v1', commit: v1, manifestCommit: git(dir, 'rev-parse', 'refs/heads/main') });
+    expect(body).toMatchObject({
+      bot: 'awesome-bot',
+      environment: 'production',
+      version: 'v1',
+      commit: v1,
+      manifestCommit: git(dir, 'rev-parse', 'refs/heads/main'),
+    });
     // The bundle is the branch's content, each list in path order, parsed from the YAML native git sees.
     const files = exampleFiles();
-    const slugs = (prefix: string) => [...files.keys()].filter((p) => p.startsWith(prefix)).sort().map((p) => parse(files.get(p)!).slug);
+    const slugs = (prefix: string) =>
+      [...files.keys()]
+        .filter((p) => p.startsWith(prefix))
+        .sort()
+        .map((p) => parse(files.get(p)!).slug);
     expect(body.bundle.intents.map((i: any) => i.slug)).toEqual(slugs('training/intents/'));
     expect(body.bundle.entities.map((e: any) => e.slug)).toEqual(slugs('training/entities/'));
     expect(body.bundle.skills.map((s: any) => s.slug)).toEqual(slugs('skills/'));
@@ -75,7 +88,15 @@ describe('GET /v1/resolve', () => {
     const slow = await fetch(`${url}/v1/resolve/`, { headers: auth(tokens.production) });
     expect(slow.status).toBe(200);
     expect(Buffer.from(await slow.arrayBuffer())).toEqual(Buffer.from(await fast.arrayBuffer()));
-    for (const name of ['etag', 'cache-control', 'content-type', 'content-length', 'x-botver-version', 'x-botver-environment', 'x-botver-manifest-commit']) {
+    for (const name of [
+      'etag',
+      'cache-control',
+      'content-type',
+      'content-length',
+      'x-botver-version',
+      'x-botver-environment',
+      'x-botver-manifest-commit',
+    ]) {
       expect([name, slow.headers.get(name)]).toEqual([name, fast.headers.get(name)]);
     }
     const etag = fast.headers.get('etag')!;
@@ -96,15 +117,25 @@ describe('GET /v1/resolve', () => {
   it('answers the other environment and the version tokens, with either scheme in any case', async () => {
     const { dir, tokens, url } = await example();
     // v2 gets a commit of its own so that v1 and v2 differ.
-    const v2 = await commitTo(dir, 'v2', { 'training/intents/extra.yaml': 'slug: extra\nexpressions:\n  - something extra\n' });
+    const v2 = await commitTo(dir, 'v2', {
+      'training/intents/extra.yaml': 'slug: extra\nexpressions:\n  - something extra\n',
+    });
     const v1 = git(dir, 'rev-parse', 'v1');
     await waitForCommit(url, tokens.v2, v2);
     const cases: [string, Record<string, string>, object][] = [
       ['staging, Token', auth(tokens.staging), { environment: 'staging', version: 'v2', commit: v2 }],
       ['staging, Bearer', auth(tokens.staging, 'Bearer'), { environment: 'staging', version: 'v2', commit: v2 }],
       ['v1, bearer', auth(tokens.v1, 'bearer'), { environment: null, version: 'v1', commit: v1 }],
-      ['v2, TOKEN and spaces', { Authorization: `TOKEN   ${tokens.v2}  ` }, { environment: null, version: 'v2', commit: v2 }],
-      ['production, tab', { Authorization: `Token\t${tokens.production}` }, { environment: 'production', version: 'v1', commit: v1 }],
+      [
+        'v2, TOKEN and spaces',
+        { Authorization: `TOKEN   ${tokens.v2}  ` },
+        { environment: null, version: 'v2', commit: v2 },
+      ],
+      [
+        'production, tab',
+        { Authorization: `Token\t${tokens.production}` },
+        { environment: 'production', version: 'v1', commit: v1 },
+      ],
     ];
     for (const [what, headers, expected] of cases) {
       const r = await getJson(`${url}/v1/resolve`, headers);
@@ -113,7 +144,9 @@ describe('GET /v1/resolve', () => {
     }
     const r = await getJson(`${url}/v1/resolve`, auth(tokens.v2));
     expect(r.body.bundle.intents.map((i: any) => i.slug)).toContain('extra');
-    expect((await getJson(`${url}/v1/resolve`, auth(tokens.v1))).body.bundle.intents.map((i: any) => i.slug)).not.toContain('extra');
+    expect(
+      (await getJson(`${url}/v1/resolve`, auth(tokens.v1))).body.bundle.intents.map((i: any) => i.slug),
+    ).not.toContain('extra');
   });
 
   it('gives every missing, malformed and unknown token the same 401', async () => {
@@ -130,7 +163,9 @@ describe('GET /v1/resolve', () => {
       { Authorization: 'Bearer bvt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
       { Authorization: `Bearer ${'x'.repeat(5000)}` },
       // The manifest stores hashes: the hash itself is not a token.
-      { Authorization: `Token ${parse(git(dir, 'show', 'main:environments.yaml')).environments.production.tokenSha256}` },
+      {
+        Authorization: `Token ${parse(git(dir, 'show', 'main:environments.yaml')).environments.production.tokenSha256}`,
+      },
       // The admin token opens admin routes only.
       admin,
     ];
@@ -155,9 +190,11 @@ describe('GET /v1/resolve', () => {
       expect(await res.text()).toBe('');
     }
     // Another commit's tag, or v2's commit for a v1 token after v2 moved: a full answer.
-    const v2 = await commitTo(dir, 'v2', { 'training/intents/extra.yaml': 'slug: extra\nexpressions:\n  - one more\n' });
+    const v2 = await commitTo(dir, 'v2', {
+      'training/intents/extra.yaml': 'slug: extra\nexpressions:\n  - one more\n',
+    });
     await waitForCommit(url, tokens.v2, v2);
-    for (const inm of [`"${v2}"`, etag.slice(0, -2) + '"', 'W/"abc"']) {
+    for (const inm of [`"${v2}"`, `${etag.slice(0, -2)}"`, 'W/"abc"']) {
       const res = await fetch(`${url}/v1/resolve`, { headers: { ...auth(tokens.production), 'If-None-Match': inm } });
       expect(res.status, inm).toBe(200);
       expect(((await res.json()) as any).commit).toBe(etag.slice(1, -1));
@@ -171,10 +208,17 @@ describe('GET /v1/resolve', () => {
     const { dir, tokens, url } = await example();
     const pin = git(dir, 'rev-parse', 'v2');
     await ok(dir, 'env', 'set', 'staging', 'v2', '--pin');
-    const moved = await commitTo(dir, 'v2', { 'training/intents/extra.yaml': 'slug: extra\nexpressions:\n  - after the pin\n' });
+    const moved = await commitTo(dir, 'v2', {
+      'training/intents/extra.yaml': 'slug: extra\nexpressions:\n  - after the pin\n',
+    });
     await waitForCommit(url, tokens.v2, moved);
     const r = await getJson(`${url}/v1/resolve`, auth(tokens.staging));
-    expect(r.body).toMatchObject({ environment: 'staging', version: 'v2', commit: pin, manifestCommit: git(dir, 'rev-parse', 'main') });
+    expect(r.body).toMatchObject({
+      environment: 'staging',
+      version: 'v2',
+      commit: pin,
+      manifestCommit: git(dir, 'rev-parse', 'main'),
+    });
     expect(r.headers.get('etag')).toBe(`"${pin}"`);
   });
 
@@ -210,15 +254,22 @@ describe('GET /v1/files/*path', () => {
     expect(bytes.toString('utf8')).toBe(exampleFiles().get(path));
     expect(createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex')).toBe(blob);
 
-    const again = await fetch(`${url}/v1/files/${path}`, { headers: { ...auth(tokens.production), 'If-None-Match': `"${blob}"` } });
+    const again = await fetch(`${url}/v1/files/${path}`, {
+      headers: { ...auth(tokens.production), 'If-None-Match': `"${blob}"` },
+    });
     expect(again.status).toBe(304);
     expect(await again.text()).toBe('');
   });
 
   it('reads each token its own commit: a file only v2 has, bytes exactly as committed', async () => {
     const { dir, tokens, url } = await example();
-    const text = 'slug: extra\n# a comment the bundle drops but the raw file keeps\nexpressions:\n  - "caf\u00e9 \u2615"\n';
-    const v2 = await commitTo(dir, 'v2', { 'training/intents/extra.yaml': text, 'README.md': '# notes\n', 'data.bin': '\u0001\u0002' });
+    const text =
+      'slug: extra\n# a comment the bundle drops but the raw file keeps\nexpressions:\n  - "caf\u00e9 \u2615"\n';
+    const v2 = await commitTo(dir, 'v2', {
+      'training/intents/extra.yaml': text,
+      'README.md': '# notes\n',
+      'data.bin': '\u0001\u0002',
+    });
     await waitForCommit(url, tokens.v2, v2);
     for (const token of [tokens.v2, tokens.staging]) {
       const res = await fetch(`${url}/v1/files/training/intents/extra.yaml`, { headers: auth(token) });
@@ -226,8 +277,12 @@ describe('GET /v1/files/*path', () => {
       expect(await res.text()).toBe(text);
       expect(res.headers.get('x-botver-commit')).toBe(v2);
     }
-    expect((await fetch(`${url}/v1/files/README.md`, { headers: auth(tokens.v2) })).headers.get('content-type')).toBe('text/markdown; charset=utf-8');
-    expect((await fetch(`${url}/v1/files/data.bin`, { headers: auth(tokens.v2) })).headers.get('content-type')).toBe('application/octet-stream');
+    expect((await fetch(`${url}/v1/files/README.md`, { headers: auth(tokens.v2) })).headers.get('content-type')).toBe(
+      'text/markdown; charset=utf-8',
+    );
+    expect((await fetch(`${url}/v1/files/data.bin`, { headers: auth(tokens.v2) })).headers.get('content-type')).toBe(
+      'application/octet-stream',
+    );
     const missing = await getJson(`${url}/v1/files/training/intents/extra.yaml`, auth(tokens.production));
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('NOT_FOUND');
@@ -235,7 +290,14 @@ describe('GET /v1/files/*path', () => {
 
   it('answers 404 for a missing file, a folder and a path through a file', async () => {
     const { tokens, url } = await example();
-    for (const path of ['nope.yaml', 'training', 'training/intents', 'skills/greetings.yaml/x', 'environments.yaml', 'a/b/c/d/e']) {
+    for (const path of [
+      'nope.yaml',
+      'training',
+      'training/intents',
+      'skills/greetings.yaml/x',
+      'environments.yaml',
+      'a/b/c/d/e',
+    ]) {
       const r = await getJson(`${url}/v1/files/${path}`, auth(tokens.production));
       expect(r.status, path).toBe(404);
       expect(r.body.error.code).toBe('NOT_FOUND');
@@ -271,11 +333,18 @@ describe('GET /v1/files/*path', () => {
     const capture = captureLogger('info');
     const { url } = await serve(dir, { logger: capture.logger });
     // Overlong UTF-8 for "..", a lone "%", a byte that is not UTF-8: the router cannot decode them.
-    for (const path of ['/v1/files/%zz', '/v1/files/training/a%', '/v1/files/%C0%AE%C0%AE/environments.yaml', '/v1/files/%ff']) {
+    for (const path of [
+      '/v1/files/%zz',
+      '/v1/files/training/a%',
+      '/v1/files/%C0%AE%C0%AE/environments.yaml',
+      '/v1/files/%ff',
+    ]) {
       for (const headers of [auth(tokens.production), {}]) {
         const r = await rawPath(url, path, headers);
         expect(r.status, path).toBe(400);
-        expect(JSON.parse(r.body)).toEqual({ error: { code: 'BAD_PATH', message: 'the path is not valid percent-encoding' } });
+        expect(JSON.parse(r.body)).toEqual({
+          error: { code: 'BAD_PATH', message: 'the path is not valid percent-encoding' },
+        });
       }
     }
     expect(capture.lines().filter((l) => l.level >= 50)).toEqual([]);
@@ -285,7 +354,10 @@ describe('GET /v1/files/*path', () => {
     const { tokens, url } = await example();
     const r = await getJson(`${url}/v1/files/skills/greetings.yaml`);
     expect(r).toMatchObject({ status: 401, body: UNAUTHORIZED });
-    const res = await fetch(`${url}/v1/files/skills/greetings.yaml`, { method: 'DELETE', headers: auth(tokens.production) });
+    const res = await fetch(`${url}/v1/files/skills/greetings.yaml`, {
+      method: 'DELETE',
+      headers: auth(tokens.production),
+    });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('GET');
   });
@@ -329,7 +401,14 @@ describe('admin routes', () => {
   it('refuse bot tokens and wrong admin tokens with the same 401', async () => {
     const { tokens, url } = await example();
     for (const route of ['/v1/environments', '/v1/versions', '/v1/logs', '/v1/usage']) {
-      for (const headers of [{}, auth(tokens.production), auth(tokens.v1, 'Bearer'), auth(`${ADMIN_TOKEN}x`), auth(ADMIN_TOKEN.slice(1)), { Authorization: ADMIN_TOKEN }]) {
+      for (const headers of [
+        {},
+        auth(tokens.production),
+        auth(tokens.v1, 'Bearer'),
+        auth(`${ADMIN_TOKEN}x`),
+        auth(ADMIN_TOKEN.slice(1)),
+        { Authorization: ADMIN_TOKEN },
+      ]) {
         const r = await getJson(`${url}${route}`, headers);
         expect(r.status, `${route} ${JSON.stringify(headers)}`).toBe(401);
         expect(r.body).toEqual(UNAUTHORIZED);
@@ -355,7 +434,15 @@ describe('admin routes', () => {
       bot: 'awesome-bot',
       manifestCommit: main,
       environments: [
-        { name: 'production', description: null, version: 'v1', commit: v1, pinned: false, status: 'ok', channels: [{ name: 'messenger', type: 'webhook' }] },
+        {
+          name: 'production',
+          description: null,
+          version: 'v1',
+          commit: v1,
+          pinned: false,
+          status: 'ok',
+          channels: [{ name: 'messenger', type: 'webhook' }],
+        },
         { name: 'staging', description: null, version: 'v2', commit: v2, pinned: false, status: 'ok', channels: [] },
       ],
     });
@@ -367,7 +454,15 @@ describe('admin routes', () => {
       manifestCommit: main,
       versions: [
         { name: 'v1', head: v1, commit: v1, status: 'ok', environments: ['production'], createdFrom: null },
-        { name: 'v2', head: v2, commit: v2, status: 'ok', environments: ['staging'], createdFrom: 'v1', description: 'work in progress' },
+        {
+          name: 'v2',
+          head: v2,
+          commit: v2,
+          status: 'ok',
+          environments: ['staging'],
+          createdFrom: 'v1',
+          description: 'work in progress',
+        },
       ],
     });
     const text = JSON.stringify(envs.body) + JSON.stringify(versions.body);
@@ -389,7 +484,8 @@ describe('request log feed and usage', () => {
       ['/v1/resolve', auth('bvt_unknownunknownunknown'), 401],
       ['/no/such/route', {}, 404],
     ];
-    for (const [path, headers, status] of calls) expect((await getJson(`${url}${path}`, headers)).status, path).toBe(status);
+    for (const [path, headers, status] of calls)
+      expect((await getJson(`${url}${path}`, headers)).status, path).toBe(status);
     return calls.length;
   }
 
@@ -398,7 +494,8 @@ describe('request log feed and usage', () => {
     const before = new Date().toISOString();
     const n = await traffic(url, tokens);
     // Probes, metrics and admin routes are not bot traffic.
-    for (const path of ['/healthz', '/readyz', '/metrics', '/v1/environments', '/v1/versions', '/v1/usage']) await getJson(`${url}${path}`, admin);
+    for (const path of ['/healthz', '/readyz', '/metrics', '/v1/environments', '/v1/versions', '/v1/usage'])
+      await getJson(`${url}${path}`, admin);
     const entries = await feed(url);
     expect(entries).toHaveLength(n);
     const [v1, v2] = [git(dir, 'rev-parse', 'v1'), git(dir, 'rev-parse', 'v2')];
@@ -428,7 +525,11 @@ describe('request log feed and usage', () => {
     await sleep(5);
     await getJson(`${url}/v1/resolve`, auth(tokens.production));
     await getJson(`${url}/v1/resolve`, auth(tokens.v1));
-    expect((await feed(url, '?environment=production')).map((e) => e.environment)).toEqual(['production', 'production', 'production']);
+    expect((await feed(url, '?environment=production')).map((e) => e.environment)).toEqual([
+      'production',
+      'production',
+      'production',
+    ]);
     expect((await feed(url, '?environment=staging')).map((e) => e.route)).toEqual(['/v1/files/*path', '/v1/resolve']);
     // A version filter covers its own token and every environment that points at it.
     expect((await feed(url, '?version=v2')).map((e) => e.environment)).toEqual(['staging', null, 'staging']);
@@ -442,10 +543,20 @@ describe('request log feed and usage', () => {
     expect(await feed(url, `?since=${Date.now() - 60_000}`)).toHaveLength(10);
     // since: ISO time or epoch ms, combined with the other filters.
     expect((await feed(url, `?since=${encodeURIComponent(between)}`)).map((e) => e.version)).toEqual(['v1', 'v1']);
-    expect((await feed(url, `?since=${Date.parse(between)}&environment=production`)).map((e) => e.environment)).toEqual(['production']);
-    expect((await feed(url, `?since=${encodeURIComponent(between)}&version=v2`))).toEqual([]);
+    expect((await feed(url, `?since=${Date.parse(between)}&environment=production`)).map((e) => e.environment)).toEqual(
+      ['production'],
+    );
+    expect(await feed(url, `?since=${encodeURIComponent(between)}&version=v2`)).toEqual([]);
 
-    for (const query of ['?limit=0', '?limit=-1', '?limit=abc', '?limit=1.5', '?since=yesterday', '?environment=a&environment=b', '?limit=1&limit=2']) {
+    for (const query of [
+      '?limit=0',
+      '?limit=-1',
+      '?limit=abc',
+      '?limit=1.5',
+      '?since=yesterday',
+      '?environment=a&environment=b',
+      '?limit=1&limit=2',
+    ]) {
       const r = await getJson(`${url}/v1/logs${query}`, admin);
       expect(r.status, query).toBe(400);
       expect(r.body.error.code).toBe('BAD_REQUEST');
@@ -468,7 +579,8 @@ describe('request log feed and usage', () => {
     expect(sum(all.body)).toBe(8);
     const merged = (body: any, key: string) => {
       const out: Record<string, number> = {};
-      for (const d of body.days) for (const [k, v] of Object.entries(d[key] as Record<string, number>)) out[k] = (out[k] ?? 0) + v;
+      for (const d of body.days)
+        for (const [k, v] of Object.entries(d[key] as Record<string, number>)) out[k] = (out[k] ?? 0) + v;
       return out;
     };
     expect(merged(all.body, 'byRoute')).toEqual({ '/v1/resolve': 5, '/v1/files/*path': 2, unmatched: 1 });
@@ -498,7 +610,12 @@ describe('request log feed and usage', () => {
     expect(await feed(second.url)).toEqual(before);
     const usage = await getJson(`${second.url}/v1/usage`, admin);
     expect(usage.body.days.reduce((n: number, d: any) => n + d.total, 0)).toBe(8);
-    expect((await getJson(`${second.url}/v1/usage?environment=production`, admin)).body.days.reduce((n: number, d: any) => n + d.total, 0)).toBe(2);
+    expect(
+      (await getJson(`${second.url}/v1/usage?environment=production`, admin)).body.days.reduce(
+        (n: number, d: any) => n + d.total,
+        0,
+      ),
+    ).toBe(2);
     // New requests go after the old ones, in memory and in the file.
     expect((await getJson(`${second.url}/v1/resolve`, auth(tokens.staging))).status).toBe(200);
     const after = await feed(second.url);
@@ -523,16 +640,42 @@ describe('GET /metrics', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    const count = (environment: string, version: string, route: string, status: string) => metric(text, 'botver_requests_total', { environment, version, route, status });
+    const count = (environment: string, version: string, route: string, status: string) =>
+      metric(text, 'botver_requests_total', { environment, version, route, status });
     expect(count('production', 'v1', '/v1/resolve', '200')).toBe(3);
     expect(count('', 'v2', '/v1/resolve', '200')).toBe(1);
     expect(count('staging', 'v2', '/v1/files/*path', '200')).toBe(1);
     expect(count('', '', '/v1/resolve', '401')).toBe(1);
     expect(count('', '', 'unmatched', '404')).toBe(1);
-    expect(metric(text, 'botver_request_duration_seconds_count', { environment: 'production', version: 'v1', route: '/v1/resolve' })).toBe(3);
-    expect(metric(text, 'botver_request_duration_seconds_bucket', { environment: 'production', version: 'v1', route: '/v1/resolve', le: '+Inf' })).toBe(3);
-    expect(metric(text, 'botver_environment_info', { environment: 'production', version: 'v1', commit: git(dir, 'rev-parse', 'v1') })).toBe(1);
-    expect(metric(text, 'botver_environment_info', { environment: 'staging', version: 'v2', commit: git(dir, 'rev-parse', 'v2') })).toBe(1);
+    expect(
+      metric(text, 'botver_request_duration_seconds_count', {
+        environment: 'production',
+        version: 'v1',
+        route: '/v1/resolve',
+      }),
+    ).toBe(3);
+    expect(
+      metric(text, 'botver_request_duration_seconds_bucket', {
+        environment: 'production',
+        version: 'v1',
+        route: '/v1/resolve',
+        le: '+Inf',
+      }),
+    ).toBe(3);
+    expect(
+      metric(text, 'botver_environment_info', {
+        environment: 'production',
+        version: 'v1',
+        commit: git(dir, 'rev-parse', 'v1'),
+      }),
+    ).toBe(1);
+    expect(
+      metric(text, 'botver_environment_info', {
+        environment: 'staging',
+        version: 'v2',
+        commit: git(dir, 'rev-parse', 'v2'),
+      }),
+    ).toBe(1);
     expect(metric(text, 'botver_ready')).toBe(1);
     // Raw paths never become labels; probes and the scrape itself are not counted.
     expect(text).not.toContain('secret-path-abc123');
@@ -546,7 +689,13 @@ describe('GET /metrics', () => {
     await ok(dir, 'env', 'set', 'production', 'v2');
     await waitForCommit(url, tokens.production, git(dir, 'rev-parse', 'main'), 'manifestCommit');
     const text = await (await fetch(`${url}/metrics`)).text();
-    expect(metric(text, 'botver_environment_info', { environment: 'production', version: 'v2', commit: git(dir, 'rev-parse', 'v2') })).toBe(1);
+    expect(
+      metric(text, 'botver_environment_info', {
+        environment: 'production',
+        version: 'v2',
+        commit: git(dir, 'rev-parse', 'v2'),
+      }),
+    ).toBe(1);
     expect(text).not.toMatch(/botver_environment_info\{environment="production",version="v1"/);
   });
 });
@@ -570,7 +719,12 @@ describe('probes', () => {
   it('a version with no good commit at all: its tokens get 503 VERSION_UNAVAILABLE, /readyz names it, the rest is served', async () => {
     const { dir, tokens } = await exampleWithTokens();
     // v2 replaced (natively) by a history of one broken commit: nothing to fall back on.
-    const orphan = nativeCommit(dir, { 'training/intents/broken.yaml': 'slug: broken\ndescription: no expressions\nexpressions: 5\n' }, [], 'broken from the start');
+    const orphan = nativeCommit(
+      dir,
+      { 'training/intents/broken.yaml': 'slug: broken\ndescription: no expressions\nexpressions: 5\n' },
+      [],
+      'broken from the start',
+    );
     git(dir, 'update-ref', 'refs/heads/v2', orphan);
     const resolver = await serve(dir);
     for (const token of [tokens.staging, tokens.v2]) {
@@ -580,7 +734,9 @@ describe('probes', () => {
       expect(((await res.json()) as any).error.code).toBe('VERSION_UNAVAILABLE');
       expect((await getJson(`${resolver.url}/v1/files/training/intents/broken.yaml`, auth(token))).status).toBe(503);
     }
-    expect((await getJson(`${resolver.url}/v1/resolve`, auth(tokens.production))).body.commit).toBe(git(dir, 'rev-parse', 'v1'));
+    expect((await getJson(`${resolver.url}/v1/resolve`, auth(tokens.production))).body.commit).toBe(
+      git(dir, 'rev-parse', 'v1'),
+    );
     const ready = await getJson(`${resolver.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(ready.body.ready).toBe(false);
@@ -590,7 +746,15 @@ describe('probes', () => {
         name: 'v2',
         commit: orphan,
         serving: null,
-        errors: [{ file: 'training/intents/broken.yaml', line: 3, column: expect.any(Number), message: expect.stringContaining('expressions'), text: expect.stringMatching(/^training\/intents\/broken\.yaml:3:\d+ /) }],
+        errors: [
+          {
+            file: 'training/intents/broken.yaml',
+            line: 3,
+            column: expect.any(Number),
+            message: expect.stringContaining('expressions'),
+            text: expect.stringMatching(/^training\/intents\/broken\.yaml:3:\d+ /),
+          },
+        ],
       },
     ]);
     const versions = await getJson(`${resolver.url}/v1/versions`, admin);
@@ -603,18 +767,30 @@ describe('probes', () => {
   });
 });
 
-
 describe('bad input', () => {
   it('answers 400 MALFORMED_JSON to a broken JSON body on any route, without a stack', async () => {
     const { tokens, url } = await example();
-    const routes = ['/v1/resolve', '/v1/files/skills/greetings.yaml', '/healthz', '/readyz', '/metrics', '/v1/logs', '/v1/usage', '/no/such/route'];
+    const routes = [
+      '/v1/resolve',
+      '/v1/files/skills/greetings.yaml',
+      '/healthz',
+      '/readyz',
+      '/metrics',
+      '/v1/logs',
+      '/v1/usage',
+      '/no/such/route',
+    ];
     for (const route of routes) {
       for (const [type, body] of [
         ['application/json', '{"text": "hello'],
         ['application/json; charset=utf-8', '{,}'],
         ['application/vnd.botver+json', 'not json at all'],
       ]) {
-        const res = await fetch(`${url}${route}`, { method: 'POST', headers: { ...auth(tokens.production), 'Content-Type': type! }, body });
+        const res = await fetch(`${url}${route}`, {
+          method: 'POST',
+          headers: { ...auth(tokens.production), 'Content-Type': type! },
+          body,
+        });
         expect(res.status, `${route} ${type}`).toBe(400);
         expect(res.headers.get('content-type')).toMatch(/^application\/json/);
         const text = await res.text();
@@ -630,14 +806,26 @@ describe('bad input', () => {
     const { tokens, url, resolver } = await example();
     const big = JSON.stringify({ text: 'x'.repeat(2 * 1024 * 1024) });
     for (const type of ['application/json', 'text/plain', 'application/octet-stream']) {
-      const res = await fetch(`${url}/v1/resolve`, { method: 'POST', headers: { ...auth(tokens.production), 'Content-Type': type }, body: big });
+      const res = await fetch(`${url}/v1/resolve`, {
+        method: 'POST',
+        headers: { ...auth(tokens.production), 'Content-Type': type },
+        body: big,
+      });
       expect(res.status, type).toBe(413);
-      expect(await res.json()).toEqual({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'the body is over the 1048576 byte limit' } });
+      expect(await res.json()).toEqual({
+        error: { code: 'PAYLOAD_TOO_LARGE', message: 'the body is over the 1048576 byte limit' },
+      });
     }
     // Chunked: no length up front; the parser stops at the limit.
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(
-        { host: '127.0.0.1', port: resolver.port, path: '/v1/resolve', method: 'POST', headers: { ...auth(tokens.production), 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } },
+        {
+          host: '127.0.0.1',
+          port: resolver.port,
+          path: '/v1/resolve',
+          method: 'POST',
+          headers: { ...auth(tokens.production), 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+        },
         (res) => {
           let body = '';
           res.setEncoding('utf8');
@@ -661,7 +849,11 @@ describe('bad input', () => {
     expect(chunked.status).toBe(413);
     expect(JSON.parse(chunked.body).error.code).toBe('PAYLOAD_TOO_LARGE');
     // Under the limit, a body is read and the route answers (here: 405, GET only).
-    const small = await fetch(`${url}/v1/resolve`, { method: 'POST', headers: { ...auth(tokens.production), 'Content-Type': 'application/json' }, body: JSON.stringify({ text: 'x'.repeat(1000) }) });
+    const small = await fetch(`${url}/v1/resolve`, {
+      method: 'POST',
+      headers: { ...auth(tokens.production), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text: 'x'.repeat(1000) }),
+    });
     expect(small.status).toBe(405);
     expect((await getJson(`${url}/v1/resolve`, auth(tokens.production))).status).toBe(200);
   });
@@ -669,19 +861,46 @@ describe('bad input', () => {
   it('answers junk headers and unparsable requests with a JSON 400 or 431, and keeps serving', async () => {
     const { tokens, resolver, url } = await example();
     const cases: [string, string | Buffer, number, string][] = [
-      ['control byte in a header value', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: a\x01b\r\n\r\n`, 400, 'BAD_REQUEST'],
+      [
+        'control byte in a header value',
+        `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: a\x01b\r\n\r\n`,
+        400,
+        'BAD_REQUEST',
+      ],
       ['space in a header name', `GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n`, 400, 'BAD_REQUEST'],
-      ['NUL in a header value', Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: a\0b\r\n\r\n`, 'latin1'), 400, 'BAD_REQUEST'],
+      [
+        'NUL in a header value',
+        Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: a\0b\r\n\r\n`, 'latin1'),
+        400,
+        'BAD_REQUEST',
+      ],
       ['garbage request line', 'GARBAGE\x7f\x00 / what\r\n\r\n', 400, 'BAD_REQUEST'],
-      ['bad chunk size', `POST /v1/resolve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`, 400, 'BAD_REQUEST'],
-      ['both Content-Length and chunked', `POST /v1/resolve HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 400, 'BAD_REQUEST'],
-      ['20 KB header', `GET /v1/resolve HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${tokens.production}\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE'],
+      [
+        'bad chunk size',
+        `POST /v1/resolve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
+        400,
+        'BAD_REQUEST',
+      ],
+      [
+        'both Content-Length and chunked',
+        `POST /v1/resolve HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+        400,
+        'BAD_REQUEST',
+      ],
+      [
+        '20 KB header',
+        `GET /v1/resolve HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${tokens.production}\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`,
+        431,
+        'HEADERS_TOO_LARGE',
+      ],
     ];
     for (const [what, bytes, status, code] of cases) {
       const answer = parseRaw(await rawBytes(resolver.port, bytes));
       expect(answer.status, what).toBe(status);
       expect(answer.headers['content-type'], what).toMatch(/^application\/json/);
-      expect(JSON.parse(answer.body), what).toEqual({ error: { code, message: 'the request could not be parsed as HTTP' } });
+      expect(JSON.parse(answer.body), what).toEqual({
+        error: { code, message: 'the request could not be parsed as HTTP' },
+      });
       expect(Number(answer.headers['content-length'])).toBe(Buffer.byteLength(answer.body));
     }
     // Over the limit in many small headers counts too.
@@ -703,7 +922,9 @@ describe('bad input', () => {
     const res = await fetch(`${resolver.url}/v1/files/${path}`, { headers: auth(tokens.production) });
     expect(res.status).toBe(500);
     const text = await res.text();
-    expect(JSON.parse(text)).toEqual({ error: { code: 'INTERNAL', message: 'the resolver failed to answer; the error is in its log' } });
+    expect(JSON.parse(text)).toEqual({
+      error: { code: 'INTERNAL', message: 'the resolver failed to answer; the error is in its log' },
+    });
     expect(text).not.toContain(blob);
     expect(text).not.toMatch(/\bat |Error/);
     const failed = capture.lines().find((l) => l.msg === 'request failed');
@@ -729,9 +950,20 @@ describe('bad input', () => {
       await getJson(`${url}/v1/files/${token}`, auth(tokens.production));
       await getJson(`${url}/${token}`, auth(token));
       await getJson(`${url}/v1/logs?environment=${token}`, admin);
-      await fetch(`${url}/v1/resolve`, { method: 'POST', headers: { ...auth(token), 'Content-Type': 'application/json' }, body: `{"token": "${token}"` });
-      await fetch(`${url}/v1/resolve`, { method: 'POST', headers: { ...auth(token), 'Content-Type': 'application/json' }, body: JSON.stringify({ text: token }) });
-      await rawBytes(resolver.port, `GET /v1/resolve HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${token}\r\nX-Junk: \x01\r\n\r\n`);
+      await fetch(`${url}/v1/resolve`, {
+        method: 'POST',
+        headers: { ...auth(token), 'Content-Type': 'application/json' },
+        body: `{"token": "${token}"`,
+      });
+      await fetch(`${url}/v1/resolve`, {
+        method: 'POST',
+        headers: { ...auth(token), 'Content-Type': 'application/json' },
+        body: JSON.stringify({ text: token }),
+      });
+      await rawBytes(
+        resolver.port,
+        `GET /v1/resolve HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${token}\r\nX-Junk: \x01\r\n\r\n`,
+      );
     }
     // A token rotated while running: the manifest changes, the resolver logs the new snapshot.
     const rotated = ((await ok(dir, 'token', 'rotate', '--env', 'production', '--json')) as { token: string }).token;
@@ -742,10 +974,17 @@ describe('bad input', () => {
     await resolver.close();
     const logText = capture.text();
     // The log did record the run: start, the snapshot swap, shutdown.
-    expect(capture.lines().map((l) => l.msg)).toEqual(expect.arrayContaining(['resolver listening', 'serving snapshot', 'stopped']));
+    expect(capture.lines().map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['resolver listening', 'serving snapshot', 'stopped']),
+    );
     expect(capture.lines().filter((l) => l.msg === 'serving snapshot')).toHaveLength(2);
     for (const secret of secrets) {
-      for (const [where, text] of [['logger', logText], ['request log file', readFileSync(logFile, 'utf8')], ['/v1/logs', feedText], ['/metrics', metricsText]]) {
+      for (const [where, text] of [
+        ['logger', logText],
+        ['request log file', readFileSync(logFile, 'utf8')],
+        ['/v1/logs', feedText],
+        ['/metrics', metricsText],
+      ]) {
         expect(text!.includes(secret), `${where} contains a token`).toBe(false);
       }
     }

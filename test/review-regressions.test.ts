@@ -11,7 +11,11 @@ import { exampleWithTokens, serve } from './resolver-helpers.js';
 // Faults found by review of the NLU and dialog code, each pinned by a test.
 
 const dialog = (url: string, token: string, body: unknown) =>
-  fetch(`${url}/build/v1/dialog`, { method: 'POST', headers: { Authorization: `Token ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${url}/build/v1/dialog`, {
+    method: 'POST',
+    headers: { Authorization: `Token ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
 describe('conversations', () => {
   it('are stored with the time of their latest message, not their first (the idle TTL counts from it)', async () => {
@@ -25,7 +29,10 @@ describe('conversations', () => {
     const { dir, tokens } = await exampleWithTokens();
     const { url } = await serve(dir, { conversations: store });
     for (const text of ['I want to order a pizza', 'large please']) {
-      expect((await dialog(url, tokens.production, { message: { type: 'text', content: text }, conversation_id: 'ttl' })).status).toBe(200);
+      expect(
+        (await dialog(url, tokens.production, { message: { type: 'text', content: text }, conversation_id: 'ttl' }))
+          .status,
+      ).toBe(200);
       await new Promise((r) => setTimeout(r, 30));
     }
     expect(saved).toHaveLength(2);
@@ -35,10 +42,15 @@ describe('conversations', () => {
   it('answers messages of one conversation one after another: two at once lose no turn', async () => {
     const { dir, tokens } = await exampleWithTokens();
     const { url } = await serve(dir);
-    const say = (content: string) => dialog(url, tokens.production, { message: { type: 'text', content }, conversation_id: 'together' });
+    const say = (content: string) =>
+      dialog(url, tokens.production, { message: { type: 'text', content }, conversation_id: 'together' });
     const answers = await Promise.all([say('I want to order a pizza'), say('large please')]);
     expect(answers.map((a) => a.status)).toEqual([200, 200]);
-    const state = (await (await fetch(`${url}/build/v1/users/u/bots/b/versions/v1/builder/conversation_states/together`, { headers: { Authorization: `Token ${tokens.production}` } })).json()) as any;
+    const state = (await (
+      await fetch(`${url}/build/v1/users/u/bots/b/versions/v1/builder/conversation_states/together`, {
+        headers: { Authorization: `Token ${tokens.production}` },
+      })
+    ).json()) as any;
     expect(state.results.skill_occurences).toEqual({ 'order-pizza': 2 });
     expect(state.results.memory.size).toMatchObject({ value: 'large' });
   });
@@ -46,10 +58,16 @@ describe('conversations', () => {
   it('refuses client memory over 64 KB with 413, keeping nothing', async () => {
     const { dir, tokens } = await exampleWithTokens();
     const { url } = await serve(dir);
-    const res = await dialog(url, tokens.production, { message: { type: 'text', content: 'hi' }, conversation_id: 'big', memory: { blob: 'x'.repeat(70_000) } });
+    const res = await dialog(url, tokens.production, {
+      message: { type: 'text', content: 'hi' },
+      conversation_id: 'big',
+      memory: { blob: 'x'.repeat(70_000) },
+    });
     expect(res.status).toBe(413);
     expect(((await res.json()) as any).error.code).toBe('MEMORY_TOO_LARGE');
-    const state = await fetch(`${url}/build/v1/users/u/bots/b/versions/v1/builder/conversation_states/big`, { headers: { Authorization: `Token ${tokens.production}` } });
+    const state = await fetch(`${url}/build/v1/users/u/bots/b/versions/v1/builder/conversation_states/big`, {
+      headers: { Authorization: `Token ${tokens.production}` },
+    });
     expect(state.status).toBe(404);
   });
 });
@@ -57,10 +75,17 @@ describe('conversations', () => {
 describe('botver test and promote', () => {
   it('renders {{nlp.…}} templates as the resolver does', async () => {
     const dir = await exampleBotRepo();
-    await commitFiles(await openBotRepo({ repo: dir }), 'v2', {
-      'skills/greetings.yaml': 'slug: greetings\ntriggers:\n  - intent: greetings\nactions:\n  - reply: "You said {{nlp.source}} ({{nlp.intents.0.description}}, {{nlp.act}})"\n',
-      'tests/echo.yaml': 'conversations:\n  - name: echo\n    steps:\n      - say: hello\n        expect: ["You said hello (The user says hello, assert)"]\n',
-    }, 'an echoing greeting');
+    await commitFiles(
+      await openBotRepo({ repo: dir }),
+      'v2',
+      {
+        'skills/greetings.yaml':
+          'slug: greetings\ntriggers:\n  - intent: greetings\nactions:\n  - reply: "You said {{nlp.source}} ({{nlp.intents.0.description}}, {{nlp.act}})"\n',
+        'tests/echo.yaml':
+          'conversations:\n  - name: echo\n    steps:\n      - say: hello\n        expect: ["You said hello (The user says hello, assert)"]\n',
+      },
+      'an echoing greeting',
+    );
     const r = await botver(dir, 'test', 'v2');
     expect(r.stdout).toContain('pass  tests/echo.yaml: conversation "echo", step 1 "hello"');
   });
@@ -68,7 +93,10 @@ describe('botver test and promote', () => {
   it('trains again over a corrupt cached model instead of failing', async () => {
     const dir = await exampleBotRepo();
     await ok(dir, 'test', 'v1');
-    writeFileSync(join(dir, '.git', 'botver', 'models', `${git(dir, 'rev-parse', 'v1')}.v${MODEL_FORMAT}.json`), '{"format": 3, "nlp": ');
+    writeFileSync(
+      join(dir, '.git', 'botver', 'models', `${git(dir, 'rev-parse', 'v1')}.v${MODEL_FORMAT}.json`),
+      '{"format": 3, "nlp": ',
+    );
     const r = await botver(dir, 'test', 'v1');
     expect([r.code, r.stderr]).toEqual([0, '']);
   });
@@ -84,10 +112,16 @@ describe('botver test and promote', () => {
 describe('names every JavaScript object has', () => {
   it('are refused as slugs and memory keys', async () => {
     const dir = await exampleBotRepo();
-    await commitFiles(await openBotRepo({ repo: dir }), 'v2', {
-      'training/entities/constructor.yaml': 'slug: constructor\nvalues:\n  - value: mason\n',
-      'skills/proto.yaml': 'slug: proto\ntriggers:\n  - intent: greetings\nrequirements:\n  - entity: number\n    alias: __proto__\n    ask: How many?\nactions:\n  - reply: ok\n',
-    }, 'reserved names');
+    await commitFiles(
+      await openBotRepo({ repo: dir }),
+      'v2',
+      {
+        'training/entities/constructor.yaml': 'slug: constructor\nvalues:\n  - value: mason\n',
+        'skills/proto.yaml':
+          'slug: proto\ntriggers:\n  - intent: greetings\nrequirements:\n  - entity: number\n    alias: __proto__\n    ask: How many?\nactions:\n  - reply: ok\n',
+      },
+      'reserved names',
+    );
     const r = await botver(dir, 'validate', 'v2');
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/training\/entities\/constructor\.yaml:1:\d+ slug "constructor" is reserved/);
@@ -104,7 +138,12 @@ describe('history across a manifest that does not parse', () => {
     const text = manifestAt(dir);
     // A hand edit that breaks the YAML, then a fix that also relinks staging to v1.
     const broken = nativeCommit(dir, { 'environments.yaml': `${text}  : [oops\n` }, [good], 'broken by hand');
-    const fixed = nativeCommit(dir, { 'environments.yaml': text.replace(/(staging:\n\s+version:) v2/, '$1 v1') }, [broken], 'fix, and staging on v1');
+    const fixed = nativeCommit(
+      dir,
+      { 'environments.yaml': text.replace(/(staging:\n\s+version:) v2/, '$1 v1') },
+      [broken],
+      'fix, and staging on v1',
+    );
     git(dir, 'reset', '-q', '--hard', fixed); // main is checked out: move it with its work tree
     const history = await ok(dir, 'history', 'staging', '--json');
     expect(history.map((c: any) => [c.commit, c.from?.version ?? null, c.to?.version ?? null])).toEqual([
@@ -130,7 +169,9 @@ describe('--json', () => {
     const { dir } = await (await import('./helpers.js')).newBotRepo();
     const r = await botver(dir, '--json', 'env', 'set', 'production');
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'USAGE', message: expect.stringContaining("missing required argument 'version'") } });
+    expect(JSON.parse(r.stdout)).toEqual({
+      error: { code: 'USAGE', message: expect.stringContaining("missing required argument 'version'") },
+    });
   });
 });
 
@@ -154,9 +195,15 @@ describe('commitFiles', () => {
     const { dir } = await newBotRepo();
     const repo = await openBotRepo({ repo: dir });
     const before = refsSnapshot(dir);
-    await expect(commitFiles(repo, 'v1', { skills: 'not a folder' }, 'x')).rejects.toThrow('cannot commit "skills" on v1: it is a folder there');
-    await expect(commitFiles(repo, 'v1', { 'skills/greetings.yaml/inner.yaml': 'x' }, 'x')).rejects.toThrow('"skills/greetings.yaml" is a file there');
-    await expect(commitFiles(repo, 'v1', { 'a/b': 'x', 'a/b/c': 'y' }, 'x')).rejects.toThrow('cannot commit both "a/b" and "a/b/c"');
+    await expect(commitFiles(repo, 'v1', { skills: 'not a folder' }, 'x')).rejects.toThrow(
+      'cannot commit "skills" on v1: it is a folder there',
+    );
+    await expect(commitFiles(repo, 'v1', { 'skills/greetings.yaml/inner.yaml': 'x' }, 'x')).rejects.toThrow(
+      '"skills/greetings.yaml" is a file there',
+    );
+    await expect(commitFiles(repo, 'v1', { 'a/b': 'x', 'a/b/c': 'y' }, 'x')).rejects.toThrow(
+      'cannot commit both "a/b" and "a/b/c"',
+    );
     expect(refsSnapshot(dir)).toBe(before);
     // Replacing a file by a folder in one change (deleting the file) is fine.
     await commitFiles(repo, 'v1', { 'skills/greetings.yaml': null, 'skills/greetings.yaml.d/x.yaml': 'y' }, 'ok');

@@ -68,10 +68,7 @@ function compile(name: SchemaName): ValidateFunction {
   const ajv = new Ajv2020({ strict: true, allErrors: true });
   return ajv.compile(schemas[name]);
 }
-const validators = Object.fromEntries(schemaNames.map((n) => [n, compile(n)])) as Record<
-  SchemaName,
-  ValidateFunction
->;
+const validators = Object.fromEntries(schemaNames.map((n) => [n, compile(n)])) as Record<SchemaName, ValidateFunction>;
 
 function errorsOf(name: SchemaName, data: unknown): ErrorObject[] {
   const validate = validators[name];
@@ -249,7 +246,7 @@ void [twoKindAction, twoKindTrigger, bothEntity, triggerless, emptyTests, endFal
 type DefinedKeys<T> = {
   [K in keyof T]-?: [Exclude<T[K], undefined>] extends [never] ? never : K;
 }[keyof T];
-type RequiredKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? never : K }[keyof T];
+type RequiredKeys<T> = { [K in keyof T]-?: Record<never, never> extends Pick<T, K> ? never : K }[keyof T];
 /** Keys that some member of a union really has (distributes over the union). */
 type VariantKeys<T> = T extends unknown ? DefinedKeys<T> : never;
 type KeySpec<T> = { [K in DefinedKeys<T>]: K extends RequiredKeys<T> ? 'required' : 'optional' };
@@ -305,7 +302,11 @@ function actionView(kind: string): ObjectView {
   const all = Object.keys(action.properties ?? {});
   // Only with exactly one key does each property stand for a whole variant.
   if (action.minProperties !== 1 || action.maxProperties !== 1) throw new Error('action must have exactly one key');
-  return view(action, [kind], all.filter((k) => k !== kind));
+  return view(
+    action,
+    [kind],
+    all.filter((k) => k !== kind),
+  );
 }
 
 const pairs: Array<[string, Record<string, 'required' | 'optional'>, ObjectView]> = [
@@ -366,11 +367,7 @@ const pairs: Array<[string, Record<string, 'required' | 'optional'>, ObjectView]
     }),
     view(ent, requiredIn(entOneOf[1]), ['values']),
   ],
-  [
-    'EntityValue',
-    keySpec<EntityValue>({ value: 'required', synonyms: 'optional' }),
-    view(def('entity', 'value')),
-  ],
+  ['EntityValue', keySpec<EntityValue>({ value: 'required', synonyms: 'optional' }), view(def('entity', 'value'))],
   [
     // TriggeredSkill is the schema's `else` branch, FallbackSkill its `if` branch.
     'TriggeredSkill',
@@ -524,10 +521,10 @@ describe('types mirror schemas', () => {
 
   it('closed sets of literals and kinds match', () => {
     const enumOf = (node: SchemaNode, key: string): string[] =>
-      [...((node.properties?.[key] as SchemaNode).enum as string[])].sort();
+      [...(((node.properties?.[key] as SchemaNode | undefined)?.enum ?? []) as string[])].sort();
     expect(Object.keys(messageTypes).sort()).toEqual(enumOf(def('skill', 'message'), 'type'));
     expect(Object.keys(channelTypes).sort()).toEqual(enumOf(def('environments', 'channelEntry'), 'type'));
-    expect((env.properties?.apiVersion as SchemaNode).const).toBe(apiVersion);
+    expect((env.properties?.apiVersion as SchemaNode | undefined)?.const).toBe(apiVersion);
     expect(Object.keys(actionKeys).sort()).toEqual(Object.keys(action.properties ?? {}).sort());
     expect(Object.keys(triggerKeys).sort()).toEqual(Object.keys(trigger.properties ?? {}).sort());
   });
@@ -630,7 +627,10 @@ describe('examples/awesome-bot', () => {
       const intent = readExample(path) as Intent;
       expect(intent.expressions.length, path).toBeGreaterThanOrEqual(12);
       for (const e of intent.expressions) {
-        const norm = e.toLowerCase().replace(/[^a-z0-9 ]/g, '').trim();
+        const norm = e
+          .toLowerCase()
+          .replace(/[^a-z0-9 ]/g, '')
+          .trim();
         const other = seen.get(norm);
         if (other !== undefined) clashes.push(`"${e}" in ${intent.slug} and ${other}`);
         seen.set(norm, intent.slug);
@@ -664,11 +664,15 @@ describe('environments schema', () => {
   });
 
   it('rejects an unknown key at the top and inside entries', () => {
-    expectInvalid('environments', { ...clone(manifest), owner: 'me' }, {
-      keyword: 'additionalProperties',
-      instancePath: '',
-      params: { additionalProperty: 'owner' },
-    });
+    expectInvalid(
+      'environments',
+      { ...clone(manifest), owner: 'me' },
+      {
+        keyword: 'additionalProperties',
+        instancePath: '',
+        params: { additionalProperty: 'owner' },
+      },
+    );
     const m = clone(manifest) as unknown as { versions: Record<string, Record<string, unknown>> };
     m.versions.v1!.token = 'plain-text';
     expectInvalid('environments', m, {
@@ -722,19 +726,27 @@ describe('environments schema', () => {
 
 describe('intent schema', () => {
   it('rejects an unknown key', () => {
-    expectInvalid('intent', { ...fullIntent, examples: ['hi'] }, {
-      keyword: 'additionalProperties',
-      params: { additionalProperty: 'examples' },
-    });
+    expectInvalid(
+      'intent',
+      { ...fullIntent, examples: ['hi'] },
+      {
+        keyword: 'additionalProperties',
+        params: { additionalProperty: 'examples' },
+      },
+    );
   });
 
   it('rejects missing, empty or blank expressions', () => {
     expectInvalid('intent', { slug: 'greetings' }, { keyword: 'required', params: { missingProperty: 'expressions' } });
     expectInvalid('intent', { slug: 'greetings', expressions: [] }, { keyword: 'minItems' });
-    expectInvalid('intent', { slug: 'greetings', expressions: ['hi', '  '] }, {
-      keyword: 'pattern',
-      instancePath: '/expressions/1',
-    });
+    expectInvalid(
+      'intent',
+      { slug: 'greetings', expressions: ['hi', '  '] },
+      {
+        keyword: 'pattern',
+        instancePath: '/expressions/1',
+      },
+    );
     expectInvalid('intent', { slug: 'greetings', expressions: ['hi', 3] }, { keyword: 'type' });
   });
 
@@ -759,10 +771,14 @@ describe('entity schema', () => {
   });
 
   it('rejects unknown keys in values', () => {
-    expectInvalid('entity', { slug: 'x', values: [{ value: 'a', synonym: ['b'] }] }, {
-      keyword: 'additionalProperties',
-      instancePath: '/values/0',
-    });
+    expectInvalid(
+      'entity',
+      { slug: 'x', values: [{ value: 'a', synonym: ['b'] }] },
+      {
+        keyword: 'additionalProperties',
+        instancePath: '/values/0',
+      },
+    );
   });
 });
 
@@ -833,10 +849,14 @@ describe('skill schema', () => {
   });
 
   it('rejects an unknown key and a bad slug', () => {
-    expectInvalid('skill', { ...clone(fullSkill), trigger: [{ intent: 'a' }] }, {
-      keyword: 'additionalProperties',
-      params: { additionalProperty: 'trigger' },
-    });
+    expectInvalid(
+      'skill',
+      { ...clone(fullSkill), trigger: [{ intent: 'a' }] },
+      {
+        keyword: 'additionalProperties',
+        params: { additionalProperty: 'trigger' },
+      },
+    );
     expectInvalid('skill', { ...clone(fullSkill), slug: 'Order_Pizza' }, { keyword: 'pattern', instancePath: '/slug' });
   });
 });
@@ -849,33 +869,55 @@ describe('test schema', () => {
   });
 
   it('requires intent, allowing null, and rejects unknown keys', () => {
-    expectInvalid('test', { utterances: [{ text: 'hi' }] }, {
-      keyword: 'required',
-      params: { missingProperty: 'intent' },
-    });
+    expectInvalid(
+      'test',
+      { utterances: [{ text: 'hi' }] },
+      {
+        keyword: 'required',
+        params: { missingProperty: 'intent' },
+      },
+    );
     expectInvalid('test', { utterances: [{ text: 'hi', intent: 'Greet Me' }] }, { keyword: 'anyOf' });
-    expectInvalid('test', { utterances: [{ text: 'hi', intent: null, entity: {} }] }, {
-      keyword: 'additionalProperties',
-    });
-    expectInvalid('test', { utterances: [{ text: 'hi', intent: null, entities: { size: 3 } }] }, {
-      keyword: 'type',
-    });
+    expectInvalid(
+      'test',
+      { utterances: [{ text: 'hi', intent: null, entity: {} }] },
+      {
+        keyword: 'additionalProperties',
+      },
+    );
+    expectInvalid(
+      'test',
+      { utterances: [{ text: 'hi', intent: null, entities: { size: 3 } }] },
+      {
+        keyword: 'type',
+      },
+    );
   });
 
   it('rejects malformed conversation steps', () => {
     expectInvalid('test', { conversations: [{ name: 'c', steps: [] }] }, { keyword: 'minItems' });
-    expectInvalid('test', { conversations: [{ name: 'c', steps: [{ say: 'hi', expect: 'Hello' }] }] }, {
-      keyword: 'type',
-    });
-    expectInvalid('test', { conversations: [{ name: 'c', steps: [{ say: 'hi' }] }] }, {
-      keyword: 'required',
-      params: { missingProperty: 'expect' },
-    });
+    expectInvalid(
+      'test',
+      { conversations: [{ name: 'c', steps: [{ say: 'hi', expect: 'Hello' }] }] },
+      {
+        keyword: 'type',
+      },
+    );
+    expectInvalid(
+      'test',
+      { conversations: [{ name: 'c', steps: [{ say: 'hi' }] }] },
+      {
+        keyword: 'required',
+        params: { missingProperty: 'expect' },
+      },
+    );
   });
 });
 
 it('every schema file is covered by this test', () => {
-  const files = readdirSync(schemaDir).filter((f) => f.endsWith('.schema.json')).sort();
+  const files = readdirSync(schemaDir)
+    .filter((f) => f.endsWith('.schema.json'))
+    .sort();
   expect(files).toEqual(schemaNames.map((n) => `${n}.schema.json`).sort());
   expect(existsSync(join(exampleDir, 'tests', 'smoke.yaml'))).toBe(true);
 });

@@ -12,7 +12,9 @@ const SDKS = [
   { name: 'recastai', constants: require('recastai/lib/apis/constants').default, Client: require('recastai').default },
 ] as const;
 const original = SDKS.map((s) => ({ ...s.constants }));
-afterAll(() => SDKS.forEach((s, i) => Object.assign(s.constants, original[i])));
+afterAll(() => {
+  for (const [i, s] of SDKS.entries()) Object.assign(s.constants, original[i]);
+});
 
 function pointAt(constants: Record<string, string>, url: string) {
   constants.REQUEST_ENDPOINT = `${url}/v2/request`;
@@ -43,11 +45,20 @@ describe.each(SDKS)('the $name SDK', (sdk) => {
       if (version === 'v1') expect(res.raw.botver.commit).toBe(v1);
 
       const id = `sdk-${sdk.name}-${version}`;
-      const first = await client.build.dialog({ type: 'text', content: 'I want to order a pizza' }, { conversationId: id });
-      expect(first.messages).toEqual([{ type: 'text', content: 'What size would you like? We have small, medium and large.' }]);
+      const first = await client.build.dialog(
+        { type: 'text', content: 'I want to order a pizza' },
+        { conversationId: id },
+      );
+      expect(first.messages).toEqual([
+        { type: 'text', content: 'What size would you like? We have small, medium and large.' },
+      ]);
       expect(first.conversation).toMatchObject({ id, skill: 'order-pizza', language: 'en' });
       expect(first.nlp.intents[0].slug).toBe('order-pizza');
-      const second = await client.build.dialog({ type: 'text', content: 'large please' }, { conversationId: id }, { vip: true });
+      const second = await client.build.dialog(
+        { type: 'text', content: 'large please' },
+        { conversationId: id },
+        { vip: true },
+      );
       expect(second.messages[0].content).toBe('Which topping would you like?');
       expect(second.conversation.memory).toMatchObject({ vip: true, size: { value: 'large' } });
 

@@ -43,7 +43,13 @@ for (let tick = 1; !stopping; tick++) {
     if (tick % 3 === 0) {
       const pin = (tick / 3) % 2 === 1;
       const c = await setEnvironment(repo, 'canary', pin ? 'v2' : 'v1', { pin });
-      emit({ kind: 'promote', environment: 'canary', version: c.to.version, pinned: c.to.commit ?? null, manifestCommit: c.manifestCommit });
+      emit({
+        kind: 'promote',
+        environment: 'canary',
+        version: c.to.version,
+        pinned: c.to.commit ?? null,
+        manifestCommit: c.manifestCommit,
+      });
     }
     if (tick % 5 === 0) {
       const text = `slug: soak\nexpressions:\n  - soak round ${tick}\n`;

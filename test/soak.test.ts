@@ -49,7 +49,12 @@ describe('resolver soak', () => {
       const { dir, init } = await newBotRepo();
       const repo = await openBotRepo({ repo: dir });
       const v2 = await createVersion(repo, 'v2', 'v1', 'soak target');
-      await commitFiles(repo, 'v2', { 'training/intents/soak.yaml': 'slug: soak\nexpressions:\n  - soak round 0\n' }, 'soak round 0');
+      await commitFiles(
+        repo,
+        'v2',
+        { 'training/intents/soak.yaml': 'slug: soak\nexpressions:\n  - soak round 0\n' },
+        'soak round 0',
+      );
       const staging = await createEnvironment(repo, 'staging', 'v2');
       const canary = await createEnvironment(repo, 'canary', 'v2', { pin: true });
       expect(git(dir, 'rev-parse', 'v1')).not.toBe(git(dir, 'rev-parse', 'v2'));
@@ -64,14 +69,23 @@ describe('resolver soak', () => {
       // Each loop cycles through these: staging (the one that flips) most often.
       const rotation: (keyof typeof tokens)[] = ['staging', 'staging', 'canary', 'v2', 'staging', 'production', 'v1'];
 
-      const resolver = await startResolver({ repo: dir, port: 0, host: '127.0.0.1', pollMs: 100, logger: createLogger({ level: 'silent' }) });
+      const resolver = await startResolver({
+        repo: dir,
+        port: 0,
+        host: '127.0.0.1',
+        pollMs: 100,
+        logger: createLogger({ level: 'silent' }),
+      });
       const promoterOut: string[] = [];
       let promoterErr = '';
       let promoterExit: Promise<number | null> | null = null;
       let promoter: ReturnType<typeof spawn> | null = null;
       try {
         // ---- the promoter: another process
-        const child = spawn(process.execPath, [PROMOTER, dir, '100'], { env: { ...process.env, ...TEST_ENV }, stdio: ['pipe', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [PROMOTER, dir, '100'], {
+          env: { ...process.env, ...TEST_ENV },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
         promoter = child;
         // 'close', not 'exit': by then all of its output has been read
         promoterExit = new Promise((done) => child.once('close', (code) => done(code)));
@@ -86,7 +100,9 @@ describe('resolver soak', () => {
               if (line.includes('"kind":"ready"')) done();
             }
           });
-          child.once('exit', (code) => fail(new Error(`the promoter exited (${code}) before it was ready: ${promoterErr}`)));
+          child.once('exit', (code) =>
+            fail(new Error(`the promoter exited (${code}) before it was ready: ${promoterErr}`)),
+          );
         });
         child.stderr.setEncoding('utf8').on('data', (chunk: string) => void (promoterErr += chunk));
         await ready;
@@ -99,7 +115,9 @@ describe('resolver soak', () => {
           for (let i = n; performance.now() < deadline; i++) {
             const token = rotation[i % rotation.length]!;
             try {
-              const res = await fetch(`${resolver.url}/v1/resolve`, { headers: { Authorization: `Bearer ${tokens[token]}` } });
+              const res = await fetch(`${resolver.url}/v1/resolve`, {
+                headers: { Authorization: `Bearer ${tokens[token]}` },
+              });
               const answer: Answer = { loop: n, token, status: res.status, etag: res.headers.get('etag') };
               const text = await res.text();
               if (res.status === 200) {
@@ -109,14 +127,18 @@ describe('resolver soak', () => {
                   version: body.version,
                   commit: body.commit,
                   manifestCommit: body.manifestCommit,
-                  marker: body.bundle.intents.find((intent: { slug: string }) => intent.slug === 'soak')?.expressions[0],
+                  marker: body.bundle.intents.find((intent: { slug: string }) => intent.slug === 'soak')
+                    ?.expressions[0],
                 });
               } else if (failures.length < 20) {
                 failures.push(`${token}: HTTP ${res.status} ${text.slice(0, 300)}`);
               }
               answers.push(answer);
             } catch (err) {
-              if (failures.length < 20) failures.push(`${token}: ${(err as Error).message} ${String((err as { cause?: unknown }).cause ?? '')}`);
+              if (failures.length < 20)
+                failures.push(
+                  `${token}: ${(err as Error).message} ${String((err as { cause?: unknown }).cause ?? '')}`,
+                );
               answers.push({ loop: n, token, status: 0, etag: null });
             }
           }
@@ -126,8 +148,14 @@ describe('resolver soak', () => {
         // ---- stop the promoter cleanly (it finishes the change in progress)
         child.kill('SIGTERM');
         const code = await promoterExit;
-        expect({ code, stderr: promoterErr.trim() }, 'the promoter succeeded at every change').toEqual({ code: 0, stderr: '' });
-        const events = promoterOut.map((line) => JSON.parse(line) as { kind: string; environment?: string; manifestCommit?: string; commit?: string });
+        expect({ code, stderr: promoterErr.trim() }, 'the promoter succeeded at every change').toEqual({
+          code: 0,
+          stderr: '',
+        });
+        const events = promoterOut.map(
+          (line) =>
+            JSON.parse(line) as { kind: string; environment?: string; manifestCommit?: string; commit?: string },
+        );
         const promotions = events.filter((e) => e.kind === 'promote');
         const v2Commits = events.filter((e) => e.kind === 'commit');
 
@@ -147,8 +175,12 @@ describe('resolver soak', () => {
         const mainHistory = git(dir, 'rev-list', '--first-parent', '--reverse', 'main').split('\n');
         const mainOrder = new Map(mainHistory.map((c, i) => [c, i]));
         // every commit a version branch had as its head (each botver commit moves it by one)
-        const headsOf = new Map<string, string[]>(['v1', 'v2'].map((v) => [v, git(dir, 'rev-list', '--first-parent', '--reverse', v).split('\n')]));
-        const headOrder = new Map<string, Map<string, number>>([...headsOf].map(([v, list]) => [v, new Map(list.map((c, i) => [c, i]))]));
+        const headsOf = new Map<string, string[]>(
+          ['v1', 'v2'].map((v) => [v, git(dir, 'rev-list', '--first-parent', '--reverse', v).split('\n')]),
+        );
+        const headOrder = new Map<string, Map<string, number>>(
+          [...headsOf].map(([v, list]) => [v, new Map(list.map((c, i) => [c, i]))]),
+        );
         expect(headsOf.get('v1')).toEqual([init.version.commit]); // v1 never moved
         expect(headsOf.get('v2')!.length).toBeGreaterThanOrEqual(v2Commits.length + 2);
         for (const e of v2Commits) expect(headOrder.get('v2')!.has(e.commit!)).toBe(true);
@@ -166,7 +198,9 @@ describe('resolver soak', () => {
         const markerAt = (commit: string) => {
           if (!markers.has(commit)) {
             const files = git(dir, 'ls-tree', '--name-only', commit, 'training/intents/');
-            const text = files.split('\n').includes('training/intents/soak.yaml') ? git(dir, 'show', `${commit}:training/intents/soak.yaml`) : null;
+            const text = files.split('\n').includes('training/intents/soak.yaml')
+              ? git(dir, 'show', `${commit}:training/intents/soak.yaml`)
+              : null;
             markers.set(commit, text === null ? undefined : (parse(text) as { expressions: string[] }).expressions[0]);
           }
           return markers.get(commit);
@@ -177,7 +211,9 @@ describe('resolver soak', () => {
         const short = (c?: string | null) => c?.slice(0, 12);
         const bad = (a: Answer, why: string) =>
           inconsistent.length < 20 &&
-          inconsistent.push(`loop ${a.loop}, ${a.token} token -> ${a.environment ?? '-'}/${a.version}@${short(a.commit)} (manifest ${short(a.manifestCommit)}, ${a.marker}): ${why}`);
+          inconsistent.push(
+            `loop ${a.loop}, ${a.token} token -> ${a.environment ?? '-'}/${a.version}@${short(a.commit)} (manifest ${short(a.manifestCommit)}, ${a.marker}): ${why}`,
+          );
         const lastSeen = new Map<string, number>(); // per loop: manifest position, and each version's head position
         for (const a of answers) {
           const m = manifestAt(a.manifestCommit!);
@@ -186,23 +222,27 @@ describe('resolver soak', () => {
           if (isEnvironment) {
             const link = m.environments[a.token];
             if (a.environment !== a.token) bad(a, `environment ${a.environment} for the ${a.token} token`);
-            if (!link || link.version !== a.version) bad(a, `${a.manifestCommit} links ${a.token} to ${link?.version}, not ${a.version}`);
+            if (!link || link.version !== a.version)
+              bad(a, `${a.manifestCommit} links ${a.token} to ${link?.version}, not ${a.version}`);
             if (link?.commit && a.commit !== link.commit) bad(a, `the pin at ${a.manifestCommit} is ${link.commit}`);
             // served commit (the head, or the pin, which was a head when it was set)
             if (!headOrder.get(a.version!)?.has(a.commit!)) bad(a, `${a.commit} was never a head of ${a.version}`);
           } else {
-            if (a.environment !== null || a.version !== a.token) bad(a, `a version token answered as ${a.environment}/${a.version}`);
+            if (a.environment !== null || a.version !== a.token)
+              bad(a, `a version token answered as ${a.environment}/${a.version}`);
             if (!(a.version! in m.versions)) bad(a, `${a.manifestCommit} has no version ${a.version}`);
             if (!headOrder.get(a.version!)?.has(a.commit!)) bad(a, `${a.commit} was never a head of ${a.version}`);
           }
           if (a.etag !== `"${a.commit}"`) bad(a, `ETag ${a.etag} does not name the commit`);
-          if (markerAt(a.commit!) !== a.marker) bad(a, `the bundle has soak expression ${a.marker}, the commit ${markerAt(a.commit!)}`);
+          if (markerAt(a.commit!) !== a.marker)
+            bad(a, `the bundle has soak expression ${a.marker}, the commit ${markerAt(a.commit!)}`);
           // time never goes backwards for one client: no older manifest, no older head, after a newer one
           const pinned = isEnvironment && !!m.environments[a.token]?.commit;
           const positions: [string, number][] = [[`${a.loop}:main`, mainOrder.get(a.manifestCommit!)!]];
           if (!pinned) positions.push([`${a.loop}:${a.version}`, headOrder.get(a.version!)!.get(a.commit!)!]);
           for (const [key, at] of positions) {
-            if (at < (lastSeen.get(key) ?? -1)) bad(a, `${key.split(':')[1]} went back from #${lastSeen.get(key)} to #${at}`);
+            if (at < (lastSeen.get(key) ?? -1))
+              bad(a, `${key.split(':')[1]} went back from #${lastSeen.get(key)} to #${at}`);
             lastSeen.set(key, Math.max(at, lastSeen.get(key) ?? -1));
           }
         }
@@ -211,8 +251,13 @@ describe('resolver soak', () => {
         // ---- not vacuous: the flips and the moving head were actually served
         const stagingVersions = new Set(answers.filter((a) => a.token === 'staging').map((a) => a.version));
         expect([...stagingVersions].sort(), 'staging was served as both versions').toEqual(['v1', 'v2']);
-        const canaryPins = new Set(answers.filter((a) => a.token === 'canary' && a.version === 'v2').map((a) => a.commit));
-        expect(answers.some((a) => a.token === 'canary' && a.version === 'v1'), 'canary served unpinned v1').toBe(true);
+        const canaryPins = new Set(
+          answers.filter((a) => a.token === 'canary' && a.version === 'v2').map((a) => a.commit),
+        );
+        expect(
+          answers.some((a) => a.token === 'canary' && a.version === 'v1'),
+          'canary served unpinned v1',
+        ).toBe(true);
         expect(canaryPins.size, 'canary served several pins of v2').toBeGreaterThan(1);
         const servedManifests = new Set(answers.map((a) => a.manifestCommit));
         expect(servedManifests.size, 'distinct manifests served').toBeGreaterThan(promotions.length / 4);
@@ -221,7 +266,9 @@ describe('resolver soak', () => {
 
         // ---- and once the promotions stop, the resolver catches up with the repository
         await resolver.live.refresh();
-        const last = await fetch(`${resolver.url}/v1/resolve`, { headers: { Authorization: `Bearer ${tokens.staging}` } });
+        const last = await fetch(`${resolver.url}/v1/resolve`, {
+          headers: { Authorization: `Bearer ${tokens.staging}` },
+        });
         const lastBody = (await last.json()) as { manifestCommit: string; version: string; commit: string };
         expect(lastBody.manifestCommit).toBe(git(dir, 'rev-parse', 'main'));
         expect(lastBody.commit).toBe(git(dir, 'rev-parse', lastBody.version));

@@ -9,7 +9,10 @@ import { expectFsckClean, git, ROOT, TEST_ENV, tempDir } from './helpers.js';
 
 /** Runs scripts/start.js until it has printed its instructions; returns them and the process. */
 async function start(env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.js')], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -19,7 +22,13 @@ async function start(env: NodeJS.ProcessEnv) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not come up:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { out: () => out, stop: () => (child.kill('SIGTERM'), exited) };
+  return {
+    out: () => out,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 const curl = (line: string) => execFileSync('sh', ['-c', line.trim()], { encoding: 'utf8' });
@@ -28,33 +37,71 @@ describe('npm start (scripts/start.js)', () => {
   it('builds the example repository once, serves it, and prints tokens and curl commands that work', async () => {
     const dir = join(tempDir(), 'example-repo');
     const tokens = join(tempDir(), 'tokens.json');
-    const env = { ...process.env, ...TEST_ENV, BOTVER_EXAMPLE_REPO: dir, BOTVER_EXAMPLE_TOKENS: tokens, PORT: '0', BOTVER_ADMIN_TOKEN: 'admin-for-test' };
+    const env = {
+      ...process.env,
+      ...TEST_ENV,
+      BOTVER_EXAMPLE_REPO: dir,
+      BOTVER_EXAMPLE_TOKENS: tokens,
+      PORT: '0',
+      BOTVER_ADMIN_TOKEN: 'admin-for-test',
+    };
 
     const first = await start(env);
     const saved = JSON.parse(readFileSync(tokens, 'utf8'));
     const text = first.out();
-    for (const token of [...Object.values(saved.environments), ...Object.values(saved.versions)] as string[]) expect(text).toContain(token);
+    for (const token of [...Object.values(saved.environments), ...Object.values(saved.versions)] as string[])
+      expect(text).toContain(token);
     const commands = text.split('\n').filter((l) => l.trim().startsWith('curl '));
     expect(commands.length).toBeGreaterThanOrEqual(6);
-    const prod = JSON.parse(curl(commands.find((l) => l.includes('/v1/resolve') && l.includes(saved.environments.production))!));
-    expect(prod).toMatchObject({ bot: 'awesome-bot', environment: 'production', version: 'v1', commit: git(dir, 'rev-parse', 'v1') });
-    const staging = JSON.parse(curl(commands.find((l) => l.includes('/v1/resolve') && l.includes(saved.environments.staging))!));
+    const prod = JSON.parse(
+      curl(commands.find((l) => l.includes('/v1/resolve') && l.includes(saved.environments.production))!),
+    );
+    expect(prod).toMatchObject({
+      bot: 'awesome-bot',
+      environment: 'production',
+      version: 'v1',
+      commit: git(dir, 'rev-parse', 'v1'),
+    });
+    const staging = JSON.parse(
+      curl(commands.find((l) => l.includes('/v1/resolve') && l.includes(saved.environments.staging))!),
+    );
     expect(staging).toMatchObject({ environment: 'staging', version: 'v2', commit: git(dir, 'rev-parse', 'v2') });
     expect(curl(commands.find((l) => l.includes('/v1/files/'))!)).toContain('good day to you');
     const nlp = JSON.parse(curl(commands.find((l) => l.includes('/v2/request'))!));
-    expect(nlp.results).toMatchObject({ intents: [{ slug: 'order-pizza' }], entities: { 'pizza-size': [{ value: 'large' }], 'pizza-topping': [{ value: 'mushroom' }] } });
+    expect(nlp.results).toMatchObject({
+      intents: [{ slug: 'order-pizza' }],
+      entities: { 'pizza-size': [{ value: 'large' }], 'pizza-topping': [{ value: 'mushroom' }] },
+    });
     const dialog = JSON.parse(curl(commands.find((l) => l.includes('/build/v1/dialog'))!));
-    expect(dialog.results.messages[0].content).toBe('One large pepperoni pizza coming up! It will be with you in about 30 minutes.');
+    expect(dialog.results.messages[0].content).toBe(
+      'One large pepperoni pizza coming up! It will be with you in about 30 minutes.',
+    );
     expect(JSON.parse(curl(commands.find((l) => l.includes('/readyz'))!))).toMatchObject({ ready: true });
     expect(JSON.parse(curl(commands.find((l) => l.includes('/v1/environments'))!)).environments).toHaveLength(2);
     const logs = JSON.parse(curl(commands.find((l) => l.includes('/v1/logs'))!));
-    expect(logs.entries[0]).toMatchObject({ environment: 'production', route: '/build/v1/dialog', status: 200, intent: 'order-pizza', skill: 'order-pizza' });
-    expect(logs.entries).toContainEqual(expect.objectContaining({ environment: 'production', route: '/v1/resolve', status: 200 }));
-    expect(curl(commands.find((l) => l.includes('/metrics'))!)).toContain('botver_environment_info{environment="production",version="v1"');
+    expect(logs.entries[0]).toMatchObject({
+      environment: 'production',
+      route: '/build/v1/dialog',
+      status: 200,
+      intent: 'order-pizza',
+      skill: 'order-pizza',
+    });
+    expect(logs.entries).toContainEqual(
+      expect.objectContaining({ environment: 'production', route: '/v1/resolve', status: 200 }),
+    );
+    expect(curl(commands.find((l) => l.includes('/metrics'))!)).toContain(
+      'botver_environment_info{environment="production",version="v1"',
+    );
     // Tokens never enter the repository, nor the resolver's log.
     for (const token of [...Object.values(saved.environments), ...Object.values(saved.versions)] as string[]) {
       expect(spawnSync('git', ['grep', '-q', token, 'main', 'v1', 'v2'], { cwd: dir }).status).toBe(1); // 1: no match
-      expect(first.out().split('\n').filter((l) => l.startsWith('{')).join('\n')).not.toContain(token);
+      expect(
+        first
+          .out()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .join('\n'),
+      ).not.toContain(token);
     }
     expect(await first.stop()).toBe(0);
 

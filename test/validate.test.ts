@@ -16,7 +16,12 @@ type Edit = string | null | ((old: string) => string);
  * With native git in the work tree: check out `branch` (created from `from` when given),
  * apply the edits, commit, and go back to main. Returns each edited file's new content.
  */
-function commitWithGit(dir: string, branch: string, from: string | null, edits: Record<string, Edit>): Map<string, string> {
+function commitWithGit(
+  dir: string,
+  branch: string,
+  from: string | null,
+  edits: Record<string, Edit>,
+): Map<string, string> {
   git(dir, 'checkout', '-q', ...(from ? ['-b', branch, from] : [branch]));
   const written = new Map<string, string>();
   for (const [path, edit] of Object.entries(edits)) {
@@ -100,7 +105,9 @@ const GREETINGS = 'training/intents/greetings.yaml';
 const contentCases: Case[] = [
   {
     title: 'malformed YAML: a key given twice',
-    edits: () => ({ [GREETINGS]: 'slug: greetings\ndescription: The user says hello\nexpressions:\n  - Hello\ndescription: twice\n' }),
+    edits: () => ({
+      [GREETINGS]: 'slug: greetings\ndescription: The user says hello\nexpressions:\n  - Hello\ndescription: twice\n',
+    }),
     errors: [{ file: GREETINGS, at: 'description: twice', message: /^YAML: Map keys must be unique/ }],
   },
   {
@@ -116,7 +123,9 @@ const contentCases: Case[] = [
   },
   {
     title: 'an unknown key',
-    edits: () => ({ [GREETINGS]: replaceOnce('description: The user says hello\n', 'description: The user says hello\ncolour: red\n') }),
+    edits: () => ({
+      [GREETINGS]: replaceOnce('description: The user says hello\n', 'description: The user says hello\ncolour: red\n'),
+    }),
     errors: [{ file: GREETINGS, at: 'colour: red', message: /^unknown key "colour"$/ }],
   },
   {
@@ -132,27 +141,61 @@ const contentCases: Case[] = [
   {
     title: 'a slug that does not match the file name',
     edits: () => ({ 'training/intents/hello.yaml': '# says hello\nslug: hi-there\nexpressions:\n  - well hello\n' }),
-    errors: [{ file: 'training/intents/hello.yaml', at: 'slug: hi-there', message: /^slug "hi-there" does not match the file name; name the file hi-there\.yaml$/ }],
+    errors: [
+      {
+        file: 'training/intents/hello.yaml',
+        at: 'slug: hi-there',
+        message: /^slug "hi-there" does not match the file name; name the file hi-there\.yaml$/,
+      },
+    ],
   },
   {
     title: 'two intents with one slug',
-    edits: () => ({ 'training/intents/greetings.yml': 'description: a copy\nslug: greetings\nexpressions:\n  - well hello\n' }),
-    errors: [{ file: 'training/intents/greetings.yml', at: 'slug: greetings', message: /^duplicate intent slug "greetings", also in training\/intents\/greetings\.yaml$/ }],
+    edits: () => ({
+      'training/intents/greetings.yml': 'description: a copy\nslug: greetings\nexpressions:\n  - well hello\n',
+    }),
+    errors: [
+      {
+        file: 'training/intents/greetings.yml',
+        at: 'slug: greetings',
+        message: /^duplicate intent slug "greetings", also in training\/intents\/greetings\.yaml$/,
+      },
+    ],
   },
   {
     title: 'a skill triggering on a missing intent',
     edits: () => ({ 'skills/thanks.yaml': replaceOnce('  - intent: thanks\n', '  - intent: thank-you\n') }),
-    errors: [{ file: 'skills/thanks.yaml', at: 'intent: thank-you', message: /^skill "thanks" triggers on intent "thank-you", which does not exist$/ }],
+    errors: [
+      {
+        file: 'skills/thanks.yaml',
+        at: 'intent: thank-you',
+        message: /^skill "thanks" triggers on intent "thank-you", which does not exist$/,
+      },
+    ],
   },
   {
     title: 'a requirement on a missing entity',
-    edits: () => ({ 'skills/order-pizza.yaml': replaceOnce('  - entity: pizza-topping\n', '  - entity: pizza-crust\n') }),
-    errors: [{ file: 'skills/order-pizza.yaml', at: 'entity: pizza-crust', message: /^skill "order-pizza" requires entity "pizza-crust", which does not exist$/ }],
+    edits: () => ({
+      'skills/order-pizza.yaml': replaceOnce('  - entity: pizza-topping\n', '  - entity: pizza-crust\n'),
+    }),
+    errors: [
+      {
+        file: 'skills/order-pizza.yaml',
+        at: 'entity: pizza-crust',
+        message: /^skill "order-pizza" requires entity "pizza-crust", which does not exist$/,
+      },
+    ],
   },
   {
     title: 'an entity with both values and a regex',
     edits: () => ({ 'training/entities/pizza-size.yaml': (old) => `${old}regex: '\\d+ inch'\n` }),
-    errors: [{ file: 'training/entities/pizza-size.yaml', at: 'regex:', message: /^has both "values" and "regex"; use exactly one of "values", "regex"$/ }],
+    errors: [
+      {
+        file: 'training/entities/pizza-size.yaml',
+        at: 'regex:',
+        message: /^has both "values" and "regex"; use exactly one of "values", "regex"$/,
+      },
+    ],
   },
   {
     title: 'an entity with neither values nor a regex',
@@ -161,18 +204,33 @@ const contentCases: Case[] = [
   },
   {
     title: 'an invalid regular expression',
-    edits: () => ({ 'training/entities/order-number.yaml': replaceOnce("regex: '#?[A-Z]{2}\\d{4}'", "regex: '#?[A-Z]{2}(\\d{4}'") }),
+    edits: () => ({
+      'training/entities/order-number.yaml': replaceOnce("regex: '#?[A-Z]{2}\\d{4}'", "regex: '#?[A-Z]{2}(\\d{4}'"),
+    }),
     errors: [{ file: 'training/entities/order-number.yaml', at: 'regex:', message: /^invalid regular expression: / }],
   },
   {
     title: 'two fallback skills',
-    edits: () => ({ 'skills/second-fallback.yaml': 'slug: second-fallback\ndescription: another one\nfallback: true\nactions:\n  - reply: Pardon?\n' }),
-    errors: [{ file: 'skills/second-fallback.yaml', at: 'fallback: true', message: /^more than one fallback skill \(first: skills\/fallback\.yaml\)$/ }],
+    edits: () => ({
+      'skills/second-fallback.yaml':
+        'slug: second-fallback\ndescription: another one\nfallback: true\nactions:\n  - reply: Pardon?\n',
+    }),
+    errors: [
+      {
+        file: 'skills/second-fallback.yaml',
+        at: 'fallback: true',
+        message: /^more than one fallback skill \(first: skills\/fallback\.yaml\)$/,
+      },
+    ],
   },
   {
     title: 'a test expecting a missing intent',
-    edits: () => ({ 'tests/extra.yaml': 'description: more tests\nutterances:\n  - text: cheers mate\n    intent: gratitude\n' }),
-    errors: [{ file: 'tests/extra.yaml', at: 'intent: gratitude', message: /^expected intent "gratitude" does not exist$/ }],
+    edits: () => ({
+      'tests/extra.yaml': 'description: more tests\nutterances:\n  - text: cheers mate\n    intent: gratitude\n',
+    }),
+    errors: [
+      { file: 'tests/extra.yaml', at: 'intent: gratitude', message: /^expected intent "gratitude" does not exist$/ },
+    ],
   },
 ];
 
@@ -180,7 +238,13 @@ const manifestCases: Case[] = [
   {
     title: 'an environment naming a missing version',
     edits: () => ({ 'environments.yaml': replaceOnce('    version: v2\n', '    version: v9\n') }),
-    errors: [{ file: 'environments.yaml', at: 'version: v9', message: /^environment "staging" is linked to version "v9", which is not declared under versions$/ }],
+    errors: [
+      {
+        file: 'environments.yaml',
+        at: 'version: v9',
+        message: /^environment "staging" is linked to version "v9", which is not declared under versions$/,
+      },
+    ],
   },
   {
     title: "a pin that is not a commit of its version's branch",
@@ -188,26 +252,56 @@ const manifestCases: Case[] = [
       const elsewhere = git(dir, 'rev-parse', 'main');
       return { 'environments.yaml': replaceOnce('    version: v1\n', `    version: v1\n    commit: ${elsewhere}\n`) };
     },
-    errors: [{ file: 'environments.yaml', at: 'commit:', message: /^environment "production" is pinned to [0-9a-f]{12}, which is not a commit of version "v1" \(branch v1\)$/ }],
+    errors: [
+      {
+        file: 'environments.yaml',
+        at: 'commit:',
+        message:
+          /^environment "production" is pinned to [0-9a-f]{12}, which is not a commit of version "v1" \(branch v1\)$/,
+      },
+    ],
   },
   {
     title: 'more versions than maxVersions',
     edits: () => ({ 'environments.yaml': replaceOnce('maxVersions: 5\n', 'maxVersions: 1\n') }),
-    errors: [{ file: 'environments.yaml', at: 'versions:', message: /^2 versions declared, more than maxVersions \(1\)/ }],
+    errors: [
+      { file: 'environments.yaml', at: 'versions:', message: /^2 versions declared, more than maxVersions \(1\)/ },
+    ],
   },
   {
     title: 'a version declared without a branch',
-    edits: () => ({ 'environments.yaml': replaceOnce('environments:\n', `  v3:\n    tokenSha256: ${'ab'.repeat(32)}\nenvironments:\n`) }),
-    errors: [{ file: 'environments.yaml', at: 'v3:', message: /^version "v3" is declared but its branch refs\/heads\/v3 does not exist$/ }],
+    edits: () => ({
+      'environments.yaml': replaceOnce(
+        'environments:\n',
+        `  v3:\n    tokenSha256: ${'ab'.repeat(32)}\nenvironments:\n`,
+      ),
+    }),
+    errors: [
+      {
+        file: 'environments.yaml',
+        at: 'v3:',
+        message: /^version "v3" is declared but its branch refs\/heads\/v3 does not exist$/,
+      },
+    ],
   },
   {
     title: 'an unknown key in environments.yaml',
     edits: () => ({ 'environments.yaml': replaceOnce('    version: v2\n', '    version: v2\n    colour: blue\n') }),
-    errors: [{ file: 'environments.yaml', at: 'colour: blue', message: /^environments\.staging: unknown key "colour"$/ }],
+    errors: [
+      { file: 'environments.yaml', at: 'colour: blue', message: /^environments\.staging: unknown key "colour"$/ },
+    ],
   },
 ];
 
-function expectReported(stdout: string, ref: string, written: Map<string, string>, dir: string, branch: string, expected: Expected[], followOn = false): void {
+function expectReported(
+  stdout: string,
+  ref: string,
+  written: Map<string, string>,
+  dir: string,
+  branch: string,
+  expected: Expected[],
+  followOn = false,
+): void {
   let reported = reportedErrors(stdout);
   if (followOn) {
     expect(new Set(reported.map((r) => `${r.file}:${r.line}`)).size, stdout).toBe(1);
@@ -219,7 +313,9 @@ function expectReported(stdout: string, ref: string, written: Map<string, string
     return { ref, file: e.file, line: at.line, column: at.column };
   });
   expect(reported.map(({ message: _, ...where }) => where)).toEqual(want);
-  reported.forEach((r, i) => expect(r.message).toMatch(expected[i]!.message));
+  reported.forEach((r, i) => {
+    expect(r.message).toMatch(expected[i]!.message);
+  });
   const errors = followOn ? reportedErrors(stdout).length : expected.length;
   expect(stdout).toContain(`${errors} error${errors === 1 ? '' : 's'}, `);
 }
@@ -229,7 +325,9 @@ describe('botver validate', () => {
     const dir = await exampleRepo();
     const r = await validateUnchanged(dir);
     expect(r.stderr).toBe('');
-    expect(r.stdout.trim()).toMatch(/^0 errors, 0 warnings in main \(manifest at [0-9a-f]{7}\), v1 \(version at [0-9a-f]{7}\), v2 \(version at [0-9a-f]{7}\)$/);
+    expect(r.stdout.trim()).toMatch(
+      /^0 errors, 0 warnings in main \(manifest at [0-9a-f]{7}\), v1 \(version at [0-9a-f]{7}\), v2 \(version at [0-9a-f]{7}\)$/,
+    );
     expect(r.code).toBe(0);
   });
 
@@ -258,14 +356,18 @@ describe('botver validate', () => {
     const onV2 = commitWithGit(dir, 'v2', null, contentCases.find((c) => c.title === 'an unknown key')!.edits(dir));
     const r1 = await validateUnchanged(dir);
     expect(r1.code).toBe(1);
-    expectReported(r1.stdout, 'v2', onV2, dir, 'v2', [{ file: GREETINGS, at: 'colour: red', message: /^unknown key "colour"$/ }]);
+    expectReported(r1.stdout, 'v2', onV2, dir, 'v2', [
+      { file: GREETINGS, at: 'colour: red', message: /^unknown key "colour"$/ },
+    ]);
 
     const onMain = commitWithGit(dir, 'main', null, manifestCases[0]!.edits(dir));
     const r2 = await validateUnchanged(dir);
     expect(r2.code).toBe(1);
     // A manifest rule problem does not hide the versions' own problems: both are reported.
     const line = positionOf(onMain.get('environments.yaml')!, 'version: v9');
-    expect(r2.stdout).toContain(`main:environments.yaml:${line.line}:${line.column} environment "staging" is linked to version "v9"`);
+    expect(r2.stdout).toContain(
+      `main:environments.yaml:${line.line}:${line.column} environment "staging" is linked to version "v9"`,
+    );
     expect(r2.stdout).toMatch(/^2 errors, 0 warnings in main /m);
     expect(r2.stdout).toMatch(/^v2:training\/intents\/greetings\.yaml:\d+:\d+ unknown key "colour"$/m);
   });
@@ -273,7 +375,10 @@ describe('botver validate', () => {
   it('accepts a requirement on a builtin entity such as number', async () => {
     const dir = await exampleRepo();
     commitWithGit(dir, 'builtin', 'v1', {
-      'skills/order-pizza.yaml': replaceOnce('actions:\n', '  - entity: number\n    alias: count\n    ask: How many pizzas?\nactions:\n'),
+      'skills/order-pizza.yaml': replaceOnce(
+        'actions:\n',
+        '  - entity: number\n    alias: count\n    ask: How many pizzas?\nactions:\n',
+      ),
     });
     const r = await validateUnchanged(dir, 'builtin');
     expect(r.stdout).toMatch(/^0 errors, 0 warnings in builtin \(version at [0-9a-f]{7}\)$/m);
@@ -283,7 +388,9 @@ describe('botver validate', () => {
   it('accepts a pin on a commit of the version', async () => {
     const dir = await exampleRepo();
     const v1 = git(dir, 'rev-parse', 'v1');
-    commitWithGit(dir, 'main', null, { 'environments.yaml': replaceOnce('    version: v1\n', `    version: v1\n    commit: ${v1}\n`) });
+    commitWithGit(dir, 'main', null, {
+      'environments.yaml': replaceOnce('    version: v1\n', `    version: v1\n    commit: ${v1}\n`),
+    });
     const r = await validateUnchanged(dir);
     expect(r.stdout).toMatch(/^0 errors, 0 warnings in main \(manifest at [0-9a-f]{7}\), v1 .*, v2 /m);
     expect(r.code).toBe(0);
@@ -311,7 +418,9 @@ describe('botver validate', () => {
 
   it('--json and --format json print one parseable report', async () => {
     const dir = await exampleRepo();
-    commitWithGit(dir, 'broken', 'v1', { 'skills/thanks.yaml': replaceOnce('  - intent: thanks\n', '  - intent: thank-you\n') });
+    commitWithGit(dir, 'broken', 'v1', {
+      'skills/thanks.yaml': replaceOnce('  - intent: thanks\n', '  - intent: thank-you\n'),
+    });
     for (const flags of [['--json'], ['--format', 'json']]) {
       const r = await validateUnchanged(dir, 'broken', ...flags);
       expect(r.code).toBe(1);
@@ -343,7 +452,15 @@ describe('botver validate', () => {
   it('validates a ref as a manifest when its tree has environments.yaml, otherwise as a version', async () => {
     const dir = await exampleRepo();
     git(dir, 'tag', 'release-1', 'v1');
-    const r = await validateUnchanged(dir, 'main', 'v1', 'release-1', 'v2~1', git(dir, 'rev-parse', '--short', 'main'), '--json');
+    const r = await validateUnchanged(
+      dir,
+      'main',
+      'v1',
+      'release-1',
+      'v2~1',
+      git(dir, 'rev-parse', '--short', 'main'),
+      '--json',
+    );
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.targets.map((t: { ref: string; kind: string }) => [t.ref, t.kind])).toEqual([

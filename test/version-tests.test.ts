@@ -19,13 +19,23 @@ describe('botver test', () => {
     const r = await botver(dir, 'test', 'v1');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^pass {2}tests\/smoke\.yaml: utterance 1 "hello there"$/m);
-    expect(r.stdout).toMatch(/^pass {2}tests\/smoke\.yaml: conversation "orders a pizza step by step", step 4 "pepperoni"$/m);
-    expect(r.stdout).toMatch(new RegExp(`^v1 \\(${git(dir, 'rev-parse', '--short=7', 'v1')}\\): \\d+ passed, 0 failed, intent accuracy 100\\.0% \\(\\d+ utterances\\)$`, 'm'));
+    expect(r.stdout).toMatch(
+      /^pass {2}tests\/smoke\.yaml: conversation "orders a pizza step by step", step 4 "pepperoni"$/m,
+    );
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^v1 \\(${git(dir, 'rev-parse', '--short=7', 'v1')}\\): \\d+ passed, 0 failed, intent accuracy 100\\.0% \\(\\d+ utterances\\)$`,
+        'm',
+      ),
+    );
     const models = join(dir, '.git', 'botver', 'models');
     expect(readdirSync(models)).toEqual([`${git(dir, 'rev-parse', 'v1')}.v${MODEL_FORMAT}.json`]);
     // Tests every version's head without a ref; --json gives the reports.
     const all = await ok(dir, 'test', '--json');
-    expect(all.reports.map((x: { ref: string; failed: number }) => [x.ref, x.failed])).toEqual([['v1', 0], ['v2', 0]]);
+    expect(all.reports.map((x: { ref: string; failed: number }) => [x.ref, x.failed])).toEqual([
+      ['v1', 0],
+      ['v2', 0],
+    ]);
   });
 
   it('reports failures with what was expected, exit 1; an environment ref tests what it serves', async () => {
@@ -33,7 +43,9 @@ describe('botver test', () => {
     await commitFiles(await openBotRepo({ repo: dir }), 'v2', { 'tests/wrong.yaml': failingTest }, 'a wrong test');
     const r = await botver(dir, 'test', 'staging');
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('FAIL  tests/wrong.yaml: utterance 1 "hello there"\n        intent greetings, expected order-pizza');
+    expect(r.stdout).toContain(
+      'FAIL  tests/wrong.yaml: utterance 1 "hello there"\n        intent greetings, expected order-pizza',
+    );
     expect(r.stdout).toMatch(/staging \([0-9a-f]{7}\): \d+ passed, 1 failed/);
     expect((await botver(dir, 'test', 'production')).code).toBe(0);
   });
@@ -46,7 +58,9 @@ describe('botver promote runs the tests first', () => {
     const before = refsSnapshot(dir);
     const refused = await botver(dir, 'promote', 'staging', 'production');
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/refused: 1 of \d+ tests of staging \([0-9a-f]{7}\) fail; fix them or promote with --skip-tests/);
+    expect(refused.stderr).toMatch(
+      /refused: 1 of \d+ tests of staging \([0-9a-f]{7}\) fail; fix them or promote with --skip-tests/,
+    );
     expect(refused.stderr).toContain('FAIL  tests/wrong.yaml');
     expect(refsSnapshot(dir)).toBe(before);
 
@@ -54,7 +68,9 @@ describe('botver promote runs the tests first', () => {
     expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'TESTS_FAILED', report: { failed: 1 } });
 
     await ok(dir, 'promote', 'staging', 'production', '--skip-tests');
-    expect(git(dir, 'log', '-1', '--format=%s', 'main')).toMatch(/^promote production to v2@[0-9a-f]{7} \(was v1\), from staging \(tests skipped with --skip-tests\)$/);
+    expect(git(dir, 'log', '-1', '--format=%s', 'main')).toMatch(
+      /^promote production to v2@[0-9a-f]{7} \(was v1\), from staging \(tests skipped with --skip-tests\)$/,
+    );
     expect(manifestAt(dir)).toMatch(/production:\n\s+version: v2\n\s+commit: [0-9a-f]{40}\n/);
   });
 

@@ -31,7 +31,9 @@ describe('botver init', () => {
       'training/intents/greetings.yaml',
     ]);
     expect(git(dir, 'status', '--porcelain')).toBe('');
-    expect(git(dir, 'log', '--format=%an <%ae>|%s', 'main')).toBe('Test Author <author@example.com>|turn on versioning: version v1, environment production -> v1');
+    expect(git(dir, 'log', '--format=%an <%ae>|%s', 'main')).toBe(
+      'Test Author <author@example.com>|turn on versioning: version v1, environment production -> v1',
+    );
     expectFsckClean(dir);
     expect((await ok(dir, 'validate')).trim()).toMatch(/^0 errors, 0 warnings/);
   });
@@ -49,7 +51,10 @@ describe('botver init', () => {
     git(dir, 'init', '-q', '-b', 'main');
     git(dir, 'commit', '-q', '--allow-empty', '-m', 'existing');
     await ok(dir, 'init');
-    expect(git(dir, 'log', '--format=%s', 'main').split('\n')).toEqual(['turn on versioning: version v1, environment production -> v1', 'existing']);
+    expect(git(dir, 'log', '--format=%s', 'main').split('\n')).toEqual([
+      'turn on versioning: version v1, environment production -> v1',
+      'existing',
+    ]);
     const before = refsSnapshot(dir);
     const again = await botver(dir, 'init');
     expect(again.code).toBe(1);
@@ -76,7 +81,11 @@ describe('versions', () => {
     const r = await ok(dir, 'version', 'create', 'v2', '--from', 'v1', '--description', 'Pizza', '--json');
     expect(r.token).toMatch(TOKEN);
     expect(git(dir, 'rev-parse', 'v2')).toBe(git(dir, 'rev-parse', 'v1'));
-    expect(parse(manifestAt(dir)).versions.v2).toEqual({ description: 'Pizza', createdFrom: 'v1', tokenSha256: sha256Hex(r.token) });
+    expect(parse(manifestAt(dir)).versions.v2).toEqual({
+      description: 'Pizza',
+      createdFrom: 'v1',
+      tokenSha256: sha256Hex(r.token),
+    });
     expect(git(dir, 'log', '-1', '--format=%s', 'main')).toMatch(/^create version v2 from v1 \(at [0-9a-f]{7}\)$/);
     const list = await ok(dir, 'version', 'list', '--json');
     expect(list.map((v: { name: string }) => v.name)).toEqual(['v1', 'v2']);
@@ -154,7 +163,10 @@ describe('environments', () => {
     await ok(dir, 'version', 'create', 'v2', '--from', 'v1');
     const created = await ok(dir, 'env', 'create', 'staging', '--version', 'v2', '--json');
     expect(created.token).toMatch(TOKEN);
-    expect(parse(manifestAt(dir)).environments.staging).toEqual({ version: 'v2', tokenSha256: sha256Hex(created.token) });
+    expect(parse(manifestAt(dir)).environments.staging).toEqual({
+      version: 'v2',
+      tokenSha256: sha256Hex(created.token),
+    });
 
     const v2 = git(dir, 'rev-parse', 'v2');
     const set = await ok(dir, 'env', 'set', 'staging', 'v2', '--pin');
@@ -202,7 +214,10 @@ describe('environments', () => {
     const cases: [string[], RegExp][] = [
       [['env', 'set', 'production', 'v9'], /version "v9" does not exist/],
       [['env', 'set', 'nowhere', 'v1'], /environment "nowhere" does not exist/],
-      [['env', 'set', 'production', 'v1', '--commit', onlyV2], /pinned to [0-9a-f]{12}, which is not a commit of version "v1"/],
+      [
+        ['env', 'set', 'production', 'v1', '--commit', onlyV2],
+        /pinned to [0-9a-f]{12}, which is not a commit of version "v1"/,
+      ],
       [['env', 'set', 'production', 'v1', '--commit', 'deadbeef'], /ref "deadbeef" does not exist/],
       [['env', 'create', 'production', '--version', 'v1'], /environment "production" already exists/],
       [['env', 'create', 'qa', '--version', 'v7'], /version "v7" does not exist/],
@@ -223,14 +238,24 @@ describe('environments', () => {
     // Hand-written formatting a re-render would change: comments and spacing.
     const text = manifestAt(dir)
       .replace('environments:\n', 'environments:   # who serves what\n')
-      .replace('  production:\n    version: v1\n', '  production:\n    # the live bot\n    version: v1     # keep in sync with the release notes\n');
+      .replace(
+        '  production:\n    version: v1\n',
+        '  production:\n    # the live bot\n    version: v1     # keep in sync with the release notes\n',
+      );
     writeFileSync(`${dir}/environments.yaml`, text);
     git(dir, 'commit', '-q', '-am', 'document the manifest');
     await ok(dir, 'env', 'set', 'production', 'v2');
-    const diff = git(dir, 'diff', '--unified=0', 'HEAD~1', 'HEAD', '--', 'environments.yaml').split('\n').filter((l) => /^[+-][^+-]/.test(l));
-    expect(diff).toEqual(['-    version: v1     # keep in sync with the release notes', '+    version: v2     # keep in sync with the release notes']);
+    const diff = git(dir, 'diff', '--unified=0', 'HEAD~1', 'HEAD', '--', 'environments.yaml')
+      .split('\n')
+      .filter((l) => /^[+-][^+-]/.test(l));
+    expect(diff).toEqual([
+      '-    version: v1     # keep in sync with the release notes',
+      '+    version: v2     # keep in sync with the release notes',
+    ]);
     await ok(dir, 'env', 'set', 'production', 'v2', '--pin');
-    const pinDiff = git(dir, 'diff', '--unified=0', 'HEAD~1', 'HEAD').split('\n').filter((l) => /^[+-][^+-]/.test(l));
+    const pinDiff = git(dir, 'diff', '--unified=0', 'HEAD~1', 'HEAD')
+      .split('\n')
+      .filter((l) => /^[+-][^+-]/.test(l));
     expect(pinDiff).toEqual([`+    commit: ${git(dir, 'rev-parse', 'v2')}`]);
     // The pin sits right under its version line.
     expect(manifestAt(dir)).toMatch(/version: v2 {5}# keep in sync with the release notes\n {4}commit: [0-9a-f]{40}\n/);
@@ -250,7 +275,9 @@ describe('promote, history, rollback', () => {
     const r = await ok(dir, 'promote', 'staging', 'production', '--json');
     expect(r.to).toEqual({ version: 'v2', commit: served });
     expect(parse(manifestAt(dir)).environments.production).toMatchObject({ version: 'v2', commit: served });
-    expect(git(dir, 'log', '-1', '--format=%s')).toBe(`promote production to v2@${served.slice(0, 7)} (was v1), from staging`);
+    expect(git(dir, 'log', '-1', '--format=%s')).toBe(
+      `promote production to v2@${served.slice(0, 7)} (was v1), from staging`,
+    );
     // Later commits on v2 reach staging (it follows the branch) but not production (pinned).
     git(dir, 'checkout', '-q', 'v2');
     git(dir, 'commit', '-q', '--allow-empty', '-m', 'more v2 work');
@@ -263,8 +290,13 @@ describe('promote, history, rollback', () => {
     expect(parse(manifestAt(dir)).environments.production.commit).toBe(served);
     // A version can be the source too: its head.
     await ok(dir, 'promote', 'v1', 'staging');
-    expect(parse(manifestAt(dir)).environments.staging).toMatchObject({ version: 'v1', commit: git(dir, 'rev-parse', 'v1') });
-    expect((await botver(dir, 'promote', 'nothing', 'production')).stderr).toContain('environment or version "nothing" does not exist');
+    expect(parse(manifestAt(dir)).environments.staging).toMatchObject({
+      version: 'v1',
+      commit: git(dir, 'rev-parse', 'v1'),
+    });
+    expect((await botver(dir, 'promote', 'nothing', 'production')).stderr).toContain(
+      'environment or version "nothing" does not exist',
+    );
     expect((await botver(dir, 'promote', 'staging', 'staging')).code).toBe(1);
   });
 
@@ -303,7 +335,9 @@ describe('promote, history, rollback', () => {
     expect(Number(git(dir, 'rev-list', '--count', 'main'))).toBe(commits + 1);
     expect(parse(manifestAt(dir)).environments.production).toEqual(expect.objectContaining({ version: 'v1' }));
     expect(parse(manifestAt(dir)).environments.production.commit).toBeUndefined();
-    expect(git(dir, 'log', '-1', '--format=%s')).toMatch(/^roll back production to v1 \(was v2@[0-9a-f]{7}\), undoing [0-9a-f]{7}$/);
+    expect(git(dir, 'log', '-1', '--format=%s')).toMatch(
+      /^roll back production to v1 \(was v2@[0-9a-f]{7}\), undoing [0-9a-f]{7}$/,
+    );
     // Rolling back again undoes the rollback.
     await ok(dir, 'rollback', 'production');
     expect(parse(manifestAt(dir)).environments.production.version).toBe('v2');
@@ -331,7 +365,9 @@ describe('tokens and channels', () => {
     const v = await ok(dir, 'token', 'rotate', '--version', 'v1', '--json');
     expect(parse(manifestAt(dir)).versions.v1.tokenSha256).toBe(sha256Hex(v.token));
     expect((await botver(dir, 'token', 'rotate')).code).toBe(2);
-    expect((await botver(dir, 'token', 'rotate', '--env', 'nope')).stderr).toContain('environment "nope" does not exist');
+    expect((await botver(dir, 'token', 'rotate', '--env', 'nope')).stderr).toContain(
+      'environment "nope" does not exist',
+    );
     expect(git(dir, 'log', '-1', '--format=%s')).toBe('rotate the token of version v1');
   });
 

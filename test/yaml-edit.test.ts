@@ -20,9 +20,13 @@ environments:
 
 describe('editYamlText', () => {
   it('replaces a scalar in place, keeping its comment and every other byte', () => {
-    expect(editYamlText(doc, ['environments', 'production', 'version'], 'v2')).toBe(doc.replace('version: v1     #', 'version: v2     #'));
+    expect(editYamlText(doc, ['environments', 'production', 'version'], 'v2')).toBe(
+      doc.replace('version: v1     #', 'version: v2     #'),
+    );
     // Inside a flow map too.
-    expect(editYamlText(doc, ['environments', 'staging', 'version'], 'v9')).toBe(doc.replace('{version: v1,', '{version: v9,'));
+    expect(editYamlText(doc, ['environments', 'staging', 'version'], 'v9')).toBe(
+      doc.replace('{version: v1,', '{version: v9,'),
+    );
   });
 
   it('quotes values YAML would otherwise read as another type', () => {
@@ -34,17 +38,26 @@ describe('editYamlText', () => {
     const pinned = editYamlText(doc, ['environments', 'production', 'commit'], 'abc', 'version')!;
     expect(pinned).toBe(doc.replace('# aligned comment\n', '# aligned comment\n    commit: abc\n'));
     const added = editYamlText(doc, ['environments', 'dev'], { version: 'v1', tokenSha256: 'x' })!;
-    expect(added).toBe(doc + '  dev:\n    version: v1\n    tokenSha256: x\n');
+    expect(added).toBe(`${doc}  dev:\n    version: v1\n    tokenSha256: x\n`);
   });
 
   it('removes a key with its lines, and a list item', () => {
-    expect(editYamlText(doc, ['versions', 'v1', 'description'], undefined)).toBe(doc.replace('    description: First   # trailing comment\n', ''));
-    expect(editYamlText(doc, ['environments', 'production', 'channels', 0], undefined)).toBe(doc.replace('      - name: a\n        type: webhook\n', ''));
+    expect(editYamlText(doc, ['versions', 'v1', 'description'], undefined)).toBe(
+      doc.replace('    description: First   # trailing comment\n', ''),
+    );
+    expect(editYamlText(doc, ['environments', 'production', 'channels', 0], undefined)).toBe(
+      doc.replace('      - name: a\n        type: webhook\n', ''),
+    );
   });
 
   it('appends a list item', () => {
     const out = editYamlText(doc, ['environments', 'production', 'channels', 2], { name: 'c', type: 'webhook' })!;
-    expect(out).toBe(doc.replace('      - name: b\n        type: webhook\n', '      - name: b\n        type: webhook\n      - name: c\n        type: webhook\n'));
+    expect(out).toBe(
+      doc.replace(
+        '      - name: b\n        type: webhook\n',
+        '      - name: b\n        type: webhook\n      - name: c\n        type: webhook\n',
+      ),
+    );
   });
 
   it('declines shapes it does not handle, so the caller re-renders', () => {

@@ -10,7 +10,12 @@ import { short, table } from './output.js';
 export function versionsText(versions: VersionInfo[]): string {
   return table([
     ['VERSION', 'HEAD', 'ENVIRONMENTS', 'DESCRIPTION'],
-    ...versions.map((v) => [v.name, v.head ? short(v.head) : 'MISSING', v.environments.join(', ') || '-', v.description ?? '']),
+    ...versions.map((v) => [
+      v.name,
+      v.head ? short(v.head) : 'MISSING',
+      v.environments.join(', ') || '-',
+      v.description ?? '',
+    ]),
   ]);
 }
 
@@ -27,7 +32,13 @@ export function versionText(v: VersionInfo): string {
 export function environmentsText(envs: EnvironmentInfo[]): string {
   return table([
     ['ENVIRONMENT', 'VERSION', 'PIN', 'SERVES', 'CHANNELS'],
-    ...envs.map((e) => [e.name, e.version, e.commit ? short(e.commit) : '-', e.resolvedCommit ? short(e.resolvedCommit) : 'MISSING', e.channels.map((c) => c.name).join(', ') || '-']),
+    ...envs.map((e) => [
+      e.name,
+      e.version,
+      e.commit ? short(e.commit) : '-',
+      e.resolvedCommit ? short(e.resolvedCommit) : 'MISSING',
+      e.channels.map((c) => c.name).join(', ') || '-',
+    ]),
   ]);
 }
 
@@ -46,7 +57,13 @@ export function historyText(environment: string, changes: LinkChange[]): string 
   if (!changes.length) return `environment ${environment} has never changed`;
   return table([
     ['DATE', 'COMMIT', 'AUTHOR', 'FROM', 'TO'],
-    ...changes.map((c) => [c.date.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), short(c.commit), c.author, c.from ? describeLink(c.from) : '(created)', c.to ? describeLink(c.to) : '(deleted)']),
+    ...changes.map((c) => [
+      c.date.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      short(c.commit),
+      c.author,
+      c.from ? describeLink(c.from) : '(created)',
+      c.to ? describeLink(c.to) : '(deleted)',
+    ]),
   ]);
 }
 

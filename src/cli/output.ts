@@ -34,16 +34,22 @@ export const short = (oid: string | null | undefined) => (oid ? oid.slice(0, 7) 
 /** Aligns rows of cells into columns. */
 export function table(rows: string[][]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  return rows
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
+    .join('\n');
 }
 
 /** GitHub Actions workflow commands, so problems show up as annotations on the pull request. */
 export function githubAnnotation(p: Problem): string {
-  const escape = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-  const prop = (s: string) => escape(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
+  const escapeData = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  const prop = (s: string) => escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
   const level = p.severity === 'warning' ? 'warning' : 'error';
-  return `::${level} file=${prop(p.file)},line=${p.line},col=${p.column},title=${prop(`botver ${p.ref ?? ''}`.trim())}::${escape(p.message)}`;
+  return `::${level} file=${prop(p.file)},line=${p.line},col=${p.column},title=${prop(`botver ${p.ref ?? ''}`.trim())}::${escapeData(p.message)}`;
 }
 
 export { formatProblem };

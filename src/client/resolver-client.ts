@@ -81,7 +81,11 @@ export function createResolverClient(options: ResolverClientOptions): ResolverCl
 
   async function failure(res: Response): Promise<ResolverClientError> {
     const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
-    return new ResolverClientError(res.status, body?.error?.code ?? `HTTP_${res.status}`, body?.error?.message ?? `resolver answered ${res.status}`);
+    return new ResolverClientError(
+      res.status,
+      body?.error?.code ?? `HTTP_${res.status}`,
+      body?.error?.message ?? `resolver answered ${res.status}`,
+    );
   }
 
   async function fetchResolved(): Promise<ResolveResult> {
@@ -101,7 +105,11 @@ export function createResolverClient(options: ResolverClientOptions): ResolverCl
     if (!res.ok) throw await failure(res);
     const body = (await res.json().catch(() => null)) as Resolved | null;
     if (!body || typeof body.commit !== 'string' || typeof body.bundle !== 'object' || body.bundle === null) {
-      throw new ResolverClientError(res.status, 'BAD_ANSWER', 'the resolver answered something that is not a resolved bundle');
+      throw new ResolverClientError(
+        res.status,
+        'BAD_ANSWER',
+        'the resolver answered something that is not a resolved bundle',
+      );
     }
     last = body;
     etag = res.headers.get('etag');
@@ -116,7 +124,8 @@ export function createResolverClient(options: ResolverClientOptions): ResolverCl
       // Callers asking at the same time share one request.
       inFlight ??= fetchResolved()
         .catch((err: unknown) => {
-          const error = err instanceof ResolverClientError ? err : new ResolverClientError(0, 'UNREACHABLE', String(err));
+          const error =
+            err instanceof ResolverClientError ? err : new ResolverClientError(0, 'UNREACHABLE', String(err));
           if (error.transient && last) return { ...last, source: 'stale' as const, error };
           throw error;
         })

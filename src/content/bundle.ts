@@ -53,7 +53,13 @@ export async function loadBundle(git: GitRepo, commit: string): Promise<LoadedBu
   for (const { dir, kind } of CONTENT_FOLDERS) {
     for (const entry of await git.listFiles(commit, dir)) {
       if (!isYaml(entry.path) || entry.path.slice(dir.length + 1).includes('/')) {
-        problems.push({ file: entry.path, line: 1, column: 1, message: `ignored: ${dir}/ holds only <slug>.yaml files`, severity: 'warning' });
+        problems.push({
+          file: entry.path,
+          line: 1,
+          column: 1,
+          message: `ignored: ${dir}/ holds only <slug>.yaml files`,
+          severity: 'warning',
+        });
         continue;
       }
       const text = Buffer.from(await git.readBlob(entry.oid)).toString('utf8');
@@ -61,7 +67,13 @@ export async function loadBundle(git: GitRepo, commit: string): Promise<LoadedBu
       const fileProblems = [...yaml.problems];
       if (!fileProblems.some((p) => p.severity === 'error')) fileProblems.push(...schemaProblems(yaml, kind));
       problems.push(...fileProblems);
-      lists[kind].push({ path: entry.path, oid: entry.oid, yaml, data: yaml.data, valid: !fileProblems.some((p) => p.severity === 'error') });
+      lists[kind].push({
+        path: entry.path,
+        oid: entry.oid,
+        yaml,
+        data: yaml.data,
+        valid: !fileProblems.some((p) => p.severity === 'error'),
+      });
     }
   }
   problems.push(...contentRuleProblems(bundle));

@@ -12,13 +12,19 @@ function slugOfPath(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1).replace(/\.ya?ml$/, '');
 }
 
-function indexBySlug<T extends { slug: string }>(files: ContentFile<T>[], kind: string, problems: Problem[]): Map<string, ContentFile<T>> {
+function indexBySlug<T extends { slug: string }>(
+  files: ContentFile<T>[],
+  kind: string,
+  problems: Problem[],
+): Map<string, ContentFile<T>> {
   const bySlug = new Map<string, ContentFile<T>>();
   for (const file of files) {
     if (!file.valid) continue;
     const { slug } = file.data;
     if (slug !== slugOfPath(file.path)) {
-      problems.push(problemAt(file.yaml, ['slug'], `slug "${slug}" does not match the file name; name the file ${slug}.yaml`));
+      problems.push(
+        problemAt(file.yaml, ['slug'], `slug "${slug}" does not match the file name; name the file ${slug}.yaml`),
+      );
     }
     const other = bySlug.get(slug);
     if (other) problems.push(problemAt(file.yaml, ['slug'], `duplicate ${kind} slug "${slug}", also in ${other.path}`));
@@ -44,19 +50,26 @@ function brokenSlugs(files: ContentFile<unknown>[]): Set<string> {
 
 /** Names every JavaScript object already has ("constructor", "__proto__", …): as slugs or memory keys they would read as set. */
 const RESERVED = new Set(Object.getOwnPropertyNames(Object.prototype));
-const reserved = (what: string, name: string) => `${what} "${name}" is reserved (a name every JavaScript object has); choose another`;
+const reserved = (what: string, name: string) =>
+  `${what} "${name}" is reserved (a name every JavaScript object has); choose another`;
 
 export function contentRuleProblems(bundle: Bundle): Problem[] {
   const problems: Problem[] = [];
   for (const file of [...bundle.intents, ...bundle.entities, ...bundle.skills] as ContentFile<{ slug?: unknown }>[]) {
-    if (file.valid && typeof file.data.slug === 'string' && RESERVED.has(file.data.slug)) problems.push(problemAt(file.yaml, ['slug'], reserved('slug', file.data.slug)));
+    if (file.valid && typeof file.data.slug === 'string' && RESERVED.has(file.data.slug))
+      problems.push(problemAt(file.yaml, ['slug'], reserved('slug', file.data.slug)));
   }
   const intents = indexBySlug(bundle.intents, 'intent', problems);
   const entities = indexBySlug(bundle.entities, 'entity', problems);
   indexBySlug(bundle.skills, 'skill', problems);
-  const [brokenIntents, brokenEntities, brokenSkills] = [brokenSlugs(bundle.intents), brokenSlugs(bundle.entities), brokenSlugs(bundle.skills)];
+  const [brokenIntents, brokenEntities, brokenSkills] = [
+    brokenSlugs(bundle.intents),
+    brokenSlugs(bundle.entities),
+    brokenSlugs(bundle.skills),
+  ];
   const knownIntent = (slug: string) => intents.has(slug) || brokenIntents.has(slug);
-  const knownEntity = (slug: string) => entities.has(slug) || brokenEntities.has(slug) || (BUILTIN_ENTITIES as readonly string[]).includes(slug);
+  const knownEntity = (slug: string) =>
+    entities.has(slug) || brokenEntities.has(slug) || (BUILTIN_ENTITIES as readonly string[]).includes(slug);
 
   // The same expression twice teaches nothing; in two intents it teaches a contradiction.
   const owner = new Map<string, string>();
@@ -64,11 +77,26 @@ export function contentRuleProblems(bundle: Bundle): Problem[] {
     const seen = new Set<string>();
     file.data.expressions.forEach((expression, i) => {
       const key = expression.trim().toLowerCase();
-      if (seen.has(key)) problems.push(problemAt(file.yaml, ['expressions', i], `expression "${expression}" appears twice in this intent`, 'warning'));
+      if (seen.has(key))
+        problems.push(
+          problemAt(
+            file.yaml,
+            ['expressions', i],
+            `expression "${expression}" appears twice in this intent`,
+            'warning',
+          ),
+        );
       seen.add(key);
       const other = owner.get(key);
       if (other && other !== file.data.slug) {
-        problems.push(problemAt(file.yaml, ['expressions', i], `expression "${expression}" is also in intent "${other}"; the NLU cannot tell them apart`, 'warning'));
+        problems.push(
+          problemAt(
+            file.yaml,
+            ['expressions', i],
+            `expression "${expression}" is also in intent "${other}"; the NLU cannot tell them apart`,
+            'warning',
+          ),
+        );
       } else owner.set(key, file.data.slug);
     });
   }
@@ -77,7 +105,14 @@ export function contentRuleProblems(bundle: Bundle): Problem[] {
     if ('regex' in file.data && file.data.regex !== undefined) {
       try {
         // A pattern that matches nothing at all ("[0-9]*", "\\b") would be found everywhere.
-        if (new RegExp(file.data.regex, file.data.flags ?? '').test('')) problems.push(problemAt(file.yaml, ['regex'], 'the regular expression matches the empty text; it must match at least one character'));
+        if (new RegExp(file.data.regex, file.data.flags ?? '').test(''))
+          problems.push(
+            problemAt(
+              file.yaml,
+              ['regex'],
+              'the regular expression matches the empty text; it must match at least one character',
+            ),
+          );
       } catch (err) {
         problems.push(problemAt(file.yaml, ['regex'], `invalid regular expression: ${(err as Error).message}`));
       }
@@ -91,27 +126,51 @@ export function contentRuleProblems(bundle: Bundle): Problem[] {
     if (skill.fallback) fallbacks.push(file);
     (skill.triggers ?? []).forEach((trigger, i) => {
       if (trigger.intent !== undefined && !knownIntent(trigger.intent)) {
-        problems.push(problemAt(file.yaml, ['triggers', i, 'intent'], `skill "${skill.slug}" triggers on intent "${trigger.intent}", which does not exist`));
+        problems.push(
+          problemAt(
+            file.yaml,
+            ['triggers', i, 'intent'],
+            `skill "${skill.slug}" triggers on intent "${trigger.intent}", which does not exist`,
+          ),
+        );
       }
       if (trigger.entity !== undefined && !knownEntity(trigger.entity)) {
-        problems.push(problemAt(file.yaml, ['triggers', i, 'entity'], `skill "${skill.slug}" triggers on entity "${trigger.entity}", which does not exist`));
+        problems.push(
+          problemAt(
+            file.yaml,
+            ['triggers', i, 'entity'],
+            `skill "${skill.slug}" triggers on entity "${trigger.entity}", which does not exist`,
+          ),
+        );
       }
     });
     const aliases = new Set<string>();
     (skill.requirements ?? []).forEach((req, i) => {
       if (!knownEntity(req.entity)) {
-        problems.push(problemAt(file.yaml, ['requirements', i, 'entity'], `skill "${skill.slug}" requires entity "${req.entity}", which does not exist`));
+        problems.push(
+          problemAt(
+            file.yaml,
+            ['requirements', i, 'entity'],
+            `skill "${skill.slug}" requires entity "${req.entity}", which does not exist`,
+          ),
+        );
       }
-      if (aliases.has(req.alias)) problems.push(problemAt(file.yaml, ['requirements', i, 'alias'], `alias "${req.alias}" is used twice in this skill`));
-      if (RESERVED.has(req.alias)) problems.push(problemAt(file.yaml, ['requirements', i, 'alias'], reserved('alias', req.alias)));
+      if (aliases.has(req.alias))
+        problems.push(
+          problemAt(file.yaml, ['requirements', i, 'alias'], `alias "${req.alias}" is used twice in this skill`),
+        );
+      if (RESERVED.has(req.alias))
+        problems.push(problemAt(file.yaml, ['requirements', i, 'alias'], reserved('alias', req.alias)));
       aliases.add(req.alias);
     });
     (skill.triggers ?? []).forEach((t, i) => {
-      if (t.memory !== undefined && RESERVED.has(t.memory)) problems.push(problemAt(file.yaml, ['triggers', i, 'memory'], reserved('memory key', t.memory)));
+      if (t.memory !== undefined && RESERVED.has(t.memory))
+        problems.push(problemAt(file.yaml, ['triggers', i, 'memory'], reserved('memory key', t.memory)));
     });
     skill.actions.forEach((a, i) => {
       for (const key of [...Object.keys(a.set ?? {}), ...(a.unset ?? [])]) {
-        if (RESERVED.has(key)) problems.push(problemAt(file.yaml, ['actions', i, a.set ? 'set' : 'unset'], reserved('memory key', key)));
+        if (RESERVED.has(key))
+          problems.push(problemAt(file.yaml, ['actions', i, a.set ? 'set' : 'unset'], reserved('memory key', key)));
       }
     });
   }
@@ -124,19 +183,28 @@ export function contentRuleProblems(bundle: Bundle): Problem[] {
     if (!file.valid) continue;
     (file.data.utterances ?? []).forEach((u, i) => {
       if (u.intent !== null && !knownIntent(u.intent)) {
-        problems.push(problemAt(file.yaml, ['utterances', i, 'intent'], `expected intent "${u.intent}" does not exist`));
+        problems.push(
+          problemAt(file.yaml, ['utterances', i, 'intent'], `expected intent "${u.intent}" does not exist`),
+        );
       }
       for (const slug of Object.keys(u.entities ?? {})) {
-        if (!knownEntity(slug)) problems.push(problemAt(file.yaml, ['utterances', i, 'entities', slug], `entity "${slug}" does not exist`));
+        if (!knownEntity(slug))
+          problems.push(problemAt(file.yaml, ['utterances', i, 'entities', slug], `entity "${slug}" does not exist`));
       }
     });
-    (file.data.conversations ?? []).forEach((c, i) =>
+    (file.data.conversations ?? []).forEach((c, i) => {
       c.steps.forEach((step, j) => {
         if (step.expectSkill !== undefined && !skills.has(step.expectSkill)) {
-          problems.push(problemAt(file.yaml, ['conversations', i, 'steps', j, 'expectSkill'], `expected skill "${step.expectSkill}" does not exist`));
+          problems.push(
+            problemAt(
+              file.yaml,
+              ['conversations', i, 'steps', j, 'expectSkill'],
+              `expected skill "${step.expectSkill}" does not exist`,
+            ),
+          );
         }
-      }),
-    );
+      });
+    });
   }
   return problems;
 }

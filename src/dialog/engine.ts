@@ -54,9 +54,11 @@ export interface Turn {
 
 /** A memory key holds something: an own property (not `constructor` or `toString` of every object) that is not null. */
 /** The message's occurrences of an entity (own keys only: "constructor" is an entity like any other). */
-const found = (nlp: NlpResults, entity: string): NlpEntity[] => (Object.hasOwn(nlp.entities, entity) ? nlp.entities[entity]! : []);
+const found = (nlp: NlpResults, entity: string): NlpEntity[] =>
+  Object.hasOwn(nlp.entities, entity) ? nlp.entities[entity]! : [];
 
-const filled = (memory: Record<string, unknown>, key: string) => Object.hasOwn(memory, key) && memory[key] !== undefined && memory[key] !== null;
+const filled = (memory: Record<string, unknown>, key: string) =>
+  Object.hasOwn(memory, key) && memory[key] !== undefined && memory[key] !== null;
 
 export const emptyState = (): DialogState => ({ memory: {}, skill: null, skill_stack: [], skill_occurences: {} });
 
@@ -67,13 +69,23 @@ export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: Nl
   const topIntent = nlp.intents[0]?.slug ?? null;
   const messages: OutMessage[] = [];
   const scope = () => ({ memory: state.memory, nlp });
-  const reply = (r: Reply) => messages.push(typeof r === 'string' ? { type: 'text', content: renderTemplate(r, scope()) } : { type: r.type, content: renderDeep(r.content, scope()) });
+  const reply = (r: Reply) =>
+    messages.push(
+      typeof r === 'string'
+        ? { type: 'text', content: renderTemplate(r, scope()) }
+        : { type: r.type, content: renderDeep(r.content, scope()) },
+    );
 
   const active = state.skill ? (bySlug.get(state.skill) ?? null) : null;
-  const matches = (skill: Skill, kind: 'intent' | 'entity' | 'memory') => (skill.triggers ?? []).some((t) => triggerKind(t) === kind && triggerMatches(t, topIntent, nlp, state.memory));
+  const matches = (skill: Skill, kind: 'intent' | 'entity' | 'memory') =>
+    (skill.triggers ?? []).some((t) => triggerKind(t) === kind && triggerMatches(t, topIntent, nlp, state.memory));
   // A message that answers what the skill in progress asked for stays with it, whatever its intent.
-  const answersActive = active?.requirements?.some((r) => !filled(state.memory, r.alias) && found(nlp, r.entity).length > 0) ?? false;
-  const byIntent = answersActive ? undefined : (skills.find((s) => s !== active && !s.fallback && matches(s, 'intent')) ?? skills.find((s) => s !== active && s.fallback && matches(s, 'intent')));
+  const answersActive =
+    active?.requirements?.some((r) => !filled(state.memory, r.alias) && found(nlp, r.entity).length > 0) ?? false;
+  const byIntent = answersActive
+    ? undefined
+    : (skills.find((s) => s !== active && !s.fallback && matches(s, 'intent')) ??
+      skills.find((s) => s !== active && s.fallback && matches(s, 'intent')));
   let skill: Skill | undefined;
   if (byIntent) {
     // A skill taking over leaves the stack: it is running now, and must not be resumed later.
@@ -83,13 +95,18 @@ export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: Nl
   } else if (active) {
     skill = active;
   } else {
-    skill = skills.find((s) => matches(s, 'intent')) ?? skills.find((s) => matches(s, 'entity')) ?? skills.find((s) => matches(s, 'memory')) ?? skills.find((s) => s.fallback);
+    skill =
+      skills.find((s) => matches(s, 'intent')) ??
+      skills.find((s) => matches(s, 'entity')) ??
+      skills.find((s) => matches(s, 'memory')) ??
+      skills.find((s) => s.fallback);
   }
   if (!skill) {
     state.skill = null;
     return { state, messages, skill: null, ended: false };
   }
-  state.skill_occurences[skill.slug] = (Object.hasOwn(state.skill_occurences, skill.slug) ? state.skill_occurences[skill.slug]! : 0) + 1;
+  state.skill_occurences[skill.slug] =
+    (Object.hasOwn(state.skill_occurences, skill.slug) ? state.skill_occurences[skill.slug]! : 0) + 1;
 
   // Requirements, filled from this message's entities: each occurrence fills at most one.
   const used = new Map<string, number>();
@@ -123,7 +140,8 @@ export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: Nl
       reply(next.ask);
       break;
     }
-    if (runActions(resumed.actions, state, reply)) return { state: emptyState(), messages, skill: skill.slug, ended: true };
+    if (runActions(resumed.actions, state, reply))
+      return { state: emptyState(), messages, skill: skill.slug, ended: true };
   }
   return { state, messages, skill: skill.slug, ended: false };
 }
@@ -138,9 +156,15 @@ function runActions(actions: readonly Action[], state: DialogState, reply: (r: R
   return false;
 }
 
-const triggerKind = (t: Trigger): 'intent' | 'entity' | 'memory' => (t.intent !== undefined ? 'intent' : t.entity !== undefined ? 'entity' : 'memory');
+const triggerKind = (t: Trigger): 'intent' | 'entity' | 'memory' =>
+  t.intent !== undefined ? 'intent' : t.entity !== undefined ? 'entity' : 'memory';
 
-function triggerMatches(t: Trigger, topIntent: string | null, nlp: NlpResults, memory: Record<string, unknown>): boolean {
+function triggerMatches(
+  t: Trigger,
+  topIntent: string | null,
+  nlp: NlpResults,
+  memory: Record<string, unknown>,
+): boolean {
   if (t.intent !== undefined) return t.intent === topIntent;
   if (t.entity !== undefined) return found(nlp, t.entity).length > 0;
   const present = filled(memory, t.memory);

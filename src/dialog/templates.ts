@@ -20,6 +20,7 @@ export function renderTemplate(text: string, scope: Record<string, unknown>): st
 export function renderDeep(value: unknown, scope: Record<string, unknown>): unknown {
   if (typeof value === 'string') return renderTemplate(value, scope);
   if (Array.isArray(value)) return value.map((v) => renderDeep(v, scope));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, scope)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, scope)]));
   return value;
 }

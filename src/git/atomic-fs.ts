@@ -12,7 +12,9 @@ import { basename, dirname, join } from 'node:path';
 // left by a killed process is then ignored by `git fsck` and removed by `git gc`/`git prune`,
 // where any other name is reported as a "bad sha1 file" forever.
 const tempPrefix = (path: string) =>
-  /^[0-9a-f]{38}$/.test(basename(path)) && /^[0-9a-f]{2}$/.test(basename(dirname(path))) ? 'tmp_obj_' : `.${basename(path)}.tmp-`;
+  /^[0-9a-f]{38}$/.test(basename(path)) && /^[0-9a-f]{2}$/.test(basename(dirname(path)))
+    ? 'tmp_obj_'
+    : `.${basename(path)}.tmp-`;
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options?: unknown): Promise<void> {
   const encoding = typeof options === 'string' ? options : (options as { encoding?: string } | undefined)?.encoding;
@@ -40,7 +42,10 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
 // reads per object (a loose-object probe that usually fails, the pack folder, the pack);
 // through libuv's thread pool each costs a round trip, which made walking 500 commits take
 // ~0.5 s of pure waiting. Synchronous reads of small, page-cached files take microseconds.
-const syncRead = <A extends unknown[], R>(fn: (...args: A) => R) => async (...args: A): Promise<R> => fn(...args);
+const syncRead =
+  <A extends unknown[], R>(fn: (...args: A) => R) =>
+  async (...args: A): Promise<R> =>
+    fn(...args);
 
 // Most reads probe for a loose object that is not there; a thrown ENOENT with its stack
 // costs more than the probe itself, so ask first and fail with a light error.

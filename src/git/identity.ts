@@ -72,7 +72,7 @@ export function parseGitDate(value: string): { timestamp: number; timezoneOffset
 
 export function parsePerson(value: string): { name: string; email: string } {
   const match = /^\s*(.*?)\s*<([^<>]*)>\s*$/.exec(value);
-  if (!match || !match[1]) throw new UsageError(`--author must look like "Name <email>", not "${value}"`);
+  if (!match?.[1]) throw new UsageError(`--author must look like "Name <email>", not "${value}"`);
   return { name: match[1], email: match[2]! };
 }
 
@@ -93,8 +93,8 @@ export async function resolveSignature(gitdir: string, author?: string): Promise
   const email = fromFlag?.email ?? env.GIT_AUTHOR_EMAIL ?? config.email ?? 'botver@localhost';
   const authorPerson: Person = { name, email, ...now(env.GIT_AUTHOR_DATE) };
   const committer: Person = {
-    name: env.GIT_COMMITTER_NAME ?? (fromFlag ? config.name ?? name : name),
-    email: env.GIT_COMMITTER_EMAIL ?? (fromFlag ? config.email ?? email : email),
+    name: env.GIT_COMMITTER_NAME ?? (fromFlag ? (config.name ?? name) : name),
+    email: env.GIT_COMMITTER_EMAIL ?? (fromFlag ? (config.email ?? email) : email),
     ...now(env.GIT_COMMITTER_DATE ?? env.GIT_AUTHOR_DATE),
   };
   return { author: authorPerson, committer };

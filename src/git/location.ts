@@ -19,7 +19,9 @@ async function isDir(path: string) {
 }
 
 async function looksLikeGitdir(path: string): Promise<boolean> {
-  return (await isFile(join(path, 'HEAD'))) && (await isDir(join(path, 'objects'))) && (await isDir(join(path, 'refs')));
+  return (
+    (await isFile(join(path, 'HEAD'))) && (await isDir(join(path, 'objects'))) && (await isDir(join(path, 'refs')))
+  );
 }
 
 async function commonDir(gitdir: string): Promise<string> {

@@ -125,7 +125,7 @@ export async function listRefs(gitdir: string, prefix: string): Promise<Map<stri
   const refs = new Map<string, string>();
   for (const [name, oid] of await readPackedRefs(gitdir)) if (name.startsWith(prefix)) refs.set(name, oid);
   async function walk(dir: string, refPrefix: string): Promise<void> {
-    let entries;
+    let entries: import('node:fs').Dirent[];
     try {
       entries = await fsp.readdir(dir, { withFileTypes: true });
     } catch {
@@ -133,7 +133,7 @@ export async function listRefs(gitdir: string, prefix: string): Promise<Map<stri
     }
     for (const entry of entries) {
       const name = refPrefix + entry.name;
-      if (entry.isDirectory()) await walk(join(dir, entry.name), name + '/');
+      if (entry.isDirectory()) await walk(join(dir, entry.name), `${name}/`);
       else if (!entry.name.endsWith('.lock')) {
         const value = (await fsp.readFile(join(dir, entry.name), 'utf8').catch(() => '')).trim();
         if (/^[0-9a-f]{40}$/.test(value)) refs.set(name, value);

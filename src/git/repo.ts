@@ -75,7 +75,11 @@ export class GitRepo {
    * abbreviated commit id, each optionally followed by ~N / ^N. Tags are peeled to their commit.
    */
   async resolveCommit(rev: string): Promise<string> {
-    return resolveRevision(rev, (name) => this.resolveName(name), async (c) => (await this.readCommit(c)).parents);
+    return resolveRevision(
+      rev,
+      (name) => this.resolveName(name),
+      async (c) => (await this.readCommit(c)).parents,
+    );
   }
 
   /** A name alone (no ~N / ^N): branch, tag, remote-tracking branch, HEAD or commit id. */
@@ -103,7 +107,13 @@ export class GitRepo {
   private async peelToCommit(oid: string, refish: string): Promise<string> {
     let current = oid;
     for (let depth = 0; depth < 10; depth++) {
-      const object = await git.readObject({ fs, gitdir: this.gitdir, oid: current, cache: this.cache, format: 'parsed' });
+      const object = await git.readObject({
+        fs,
+        gitdir: this.gitdir,
+        oid: current,
+        cache: this.cache,
+        format: 'parsed',
+      });
       if (object.type === 'commit') return current;
       if (object.type === 'tag') {
         current = (object.object as { object: string }).object;
@@ -132,7 +142,13 @@ export class GitRepo {
     const name = parts.pop()!;
     const dir = parts.join('/');
     try {
-      const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid: commit, filepath: dir || undefined, cache: this.cache });
+      const { tree } = await git.readTree({
+        fs,
+        gitdir: this.gitdir,
+        oid: commit,
+        filepath: dir || undefined,
+        cache: this.cache,
+      });
       const entry = tree.find((e) => e.path === name);
       return entry && entry.type === 'blob' ? entry.oid : null;
     } catch (err) {
@@ -156,7 +172,7 @@ export class GitRepo {
   async listFiles(commit: string, dir = ''): Promise<FileEntry[]> {
     const out: FileEntry[] = [];
     const walk = async (treeOid: string | undefined, prefix: string, filepath?: string) => {
-      let tree;
+      let tree: import('isomorphic-git').TreeObject;
       try {
         ({ tree } = await git.readTree({
           fs,
@@ -189,7 +205,12 @@ export class GitRepo {
    * Writes a commit whose tree is `parent`'s tree with `changes` applied, and returns its id.
    * Objects only: no ref moves. `parent` null makes a root commit.
    */
-  async writeCommit(parent: string | null, changes: FileChanges, message: string, signature: Signature): Promise<string> {
+  async writeCommit(
+    parent: string | null,
+    changes: FileChanges,
+    message: string,
+    signature: Signature,
+  ): Promise<string> {
     const baseTree = parent ? (await this.readCommit(parent)).tree : null;
     const tree = await this.applyChanges(baseTree, changes);
     return git.writeCommit({
@@ -266,12 +287,19 @@ export class GitRepo {
       this.location.workdir !== null && (await readHeadTarget(this.location.headGitdir).catch(() => null)) === ref;
     if (!checkedOut) {
       const elsewhere = await this.checkedOutElsewhere(ref);
-      if (elsewhere) throw new BotverError('DIRTY_WORKTREE', `branch ${branch} is checked out in the work tree ${elsewhere}; botver cannot keep that one in step (switch it to another branch, or run botver there)`);
+      if (elsewhere)
+        throw new BotverError(
+          'DIRTY_WORKTREE',
+          `branch ${branch} is checked out in the work tree ${elsewhere}; botver cannot keep that one in step (switch it to another branch, or run botver there)`,
+        );
       await updateRef(this.gitdir, ref, commit, expectedOld, { ...lock, reflog });
       return;
     }
     if (this.location.headGitdir !== this.gitdir) {
-      throw new BotverError('DIRTY_WORKTREE', `branch ${branch} is checked out in a linked work tree; botver cannot keep it in step`);
+      throw new BotverError(
+        'DIRTY_WORKTREE',
+        `branch ${branch} is checked out in a linked work tree; botver cannot keep it in step`,
+      );
     }
     await syncCheckedOutBranch(
       { fs, dir: this.location.workdir!, gitdir: this.gitdir, cache: this.cache },
@@ -289,7 +317,10 @@ export class GitRepo {
     const worktrees = join(this.gitdir, 'worktrees');
     for (const name of await fsp.readdir(worktrees).catch(() => [] as string[])) {
       const headGitdir = join(worktrees, name);
-      heads.push({ headGitdir, where: async () => dirname((await fsp.readFile(join(headGitdir, 'gitdir'), 'utf8')).trim()) });
+      heads.push({
+        headGitdir,
+        where: async () => dirname((await fsp.readFile(join(headGitdir, 'gitdir'), 'utf8')).trim()),
+      });
     }
     // Seen from a linked work tree, the main one (a non-bare repository's ".git") counts too.
     if (this.location.headGitdir !== this.gitdir && basename(this.gitdir) === '.git') {
@@ -303,7 +334,13 @@ export class GitRepo {
   }
 
   /** Creates `branch` at `commit` (RefMovedError if it exists meanwhile), with a reflog entry as `git branch` writes. */
-  async createBranch(branch: string, commit: string, signature: Signature, reflogMessage: string, lock: LockOptions = {}): Promise<void> {
+  async createBranch(
+    branch: string,
+    commit: string,
+    signature: Signature,
+    reflogMessage: string,
+    lock: LockOptions = {},
+  ): Promise<void> {
     const reflog = this.bare ? undefined : { identity: formatIdentity(signature.committer), message: reflogMessage };
     await updateRef(this.gitdir, `refs/heads/${branch}`, commit, null, { ...lock, reflog });
   }
@@ -311,7 +348,10 @@ export class GitRepo {
   /** Refuses (CONFLICT) when `branch` is this work tree's checked-out branch. */
   async assertNotCheckedOut(branch: string): Promise<void> {
     if (this.location.workdir !== null && (await readHeadTarget(this.location.headGitdir)) === `refs/heads/${branch}`) {
-      throw new BotverError('CONFLICT', `branch ${branch} is checked out in ${this.location.workdir}; switch to another branch first`);
+      throw new BotverError(
+        'CONFLICT',
+        `branch ${branch} is checked out in ${this.location.workdir}; switch to another branch first`,
+      );
     }
   }
 

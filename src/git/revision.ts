@@ -16,7 +16,8 @@ export async function resolveRevision(
   const cut = rev.search(/[~^]/);
   if (cut <= 0) return resolveName(rev);
   const suffix = rev.slice(cut);
-  if (!/^(?:[~^]\d*)+$/.test(suffix)) throw new NotFoundError('revision', rev, 'after a name, only ~N and ^N are understood');
+  if (!/^(?:[~^]\d*)+$/.test(suffix))
+    throw new NotFoundError('revision', rev, 'after a name, only ~N and ^N are understood');
   let commit = await resolveName(rev.slice(0, cut));
   for (const [, op, digits] of suffix.matchAll(/([~^])(\d*)/g)) {
     const n = digits === '' ? 1 : Number(digits);
@@ -27,9 +28,19 @@ export async function resolveRevision(
   return commit;
 }
 
-async function parent(parentsOf: (commit: string) => Promise<string[]>, commit: string, nth: number, rev: string): Promise<string> {
+async function parent(
+  parentsOf: (commit: string) => Promise<string[]>,
+  commit: string,
+  nth: number,
+  rev: string,
+): Promise<string> {
   const parents = await parentsOf(commit);
   const found = parents[nth - 1];
-  if (!found) throw new NotFoundError('revision', rev, `commit ${commit.slice(0, 7)} has ${parents.length ? `only ${parents.length} parent${parents.length > 1 ? 's' : ''}` : 'no parent'}`);
+  if (!found)
+    throw new NotFoundError(
+      'revision',
+      rev,
+      `commit ${commit.slice(0, 7)} has ${parents.length ? `only ${parents.length} parent${parents.length > 1 ? 's' : ''}` : 'no parent'}`,
+    );
   return found;
 }

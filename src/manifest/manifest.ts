@@ -130,12 +130,19 @@ export function manifestRuleProblems(manifest: ManifestDoc): Problem[] {
   }
   for (const [name, env] of Object.entries(environments)) {
     if (!Object.hasOwn(versions, env.version)) {
-      problems.push(manifest.at(['environments', name, 'version'], `environment "${name}" is linked to version "${env.version}", which is not declared under versions`));
+      problems.push(
+        manifest.at(
+          ['environments', name, 'version'],
+          `environment "${name}" is linked to version "${env.version}", which is not declared under versions`,
+        ),
+      );
     }
   }
   for (const [name, version] of Object.entries(versions)) {
     if (version.createdFrom !== undefined && !NAME_PATTERN.test(version.createdFrom)) {
-      problems.push(manifest.at(['versions', name, 'createdFrom'], `createdFrom "${version.createdFrom}" is not a version name`));
+      problems.push(
+        manifest.at(['versions', name, 'createdFrom'], `createdFrom "${version.createdFrom}" is not a version name`),
+      );
     }
   }
   // Tokens index requests: two entries with one hash would make a token ambiguous.
@@ -145,13 +152,21 @@ export function manifestRuleProblems(manifest: ManifestDoc): Problem[] {
     if (other) problems.push(manifest.at(path, `${owner} has the same token as ${other}; rotate one of them`));
     else tokenOwners.set(hash, owner);
   };
-  for (const [name, v] of Object.entries(versions)) claim(v.tokenSha256, `version "${name}"`, ['versions', name, 'tokenSha256']);
-  for (const [name, e] of Object.entries(environments)) claim(e.tokenSha256, `environment "${name}"`, ['environments', name, 'tokenSha256']);
+  for (const [name, v] of Object.entries(versions))
+    claim(v.tokenSha256, `version "${name}"`, ['versions', name, 'tokenSha256']);
+  for (const [name, e] of Object.entries(environments))
+    claim(e.tokenSha256, `environment "${name}"`, ['environments', name, 'tokenSha256']);
   const channelNames = new Map<string, string>();
   for (const [name, e] of Object.entries(environments)) {
     (e.channels ?? []).forEach((channel, i) => {
       const other = channelNames.get(channel.name);
-      if (other) problems.push(manifest.at(['environments', name, 'channels', i, 'name'], `channel "${channel.name}" is also connected to environment "${other}"; channel names are unique`));
+      if (other)
+        problems.push(
+          manifest.at(
+            ['environments', name, 'channels', i, 'name'],
+            `channel "${channel.name}" is also connected to environment "${other}"; channel names are unique`,
+          ),
+        );
       else channelNames.set(channel.name, name);
     });
   }

@@ -27,7 +27,13 @@ export async function repositoryProblems(
     }
     const head = await repo.branchHead(name);
     heads.set(name, head);
-    if (!head) problems.push(manifest.at(['versions', name], `version "${name}" is declared but its branch refs/heads/${name} does not exist`));
+    if (!head)
+      problems.push(
+        manifest.at(
+          ['versions', name],
+          `version "${name}" is declared but its branch refs/heads/${name} does not exist`,
+        ),
+      );
   }
   for (const [name, env] of Object.entries(manifest.data.environments)) {
     if (!env.commit) continue;

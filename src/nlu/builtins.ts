@@ -17,19 +17,66 @@ const IP = /(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0
 // 7 to 15 digits in groups, optionally with a +country code and an (area) code.
 const PHONE = /(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,4}){1,4}(?![\w%])/gu;
 
-const UNITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen', 'eighteen', 'nineteen'];
+const UNITS = [
+  'zero',
+  'one',
+  'two',
+  'three',
+  'four',
+  'five',
+  'six',
+  'seven',
+  'eight',
+  'nine',
+  'ten',
+  'eleven',
+  'twelve',
+  'thirteen',
+  'fourteen',
+  'fifteen',
+  'sixteen',
+  'seventeen',
+  'eighteen',
+  'nineteen',
+];
 const TENS = ['', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'];
-const ORDINAL_WORDS = ['', 'first', 'second', 'third', 'fourth', 'fifth', 'sixth', 'seventh', 'eighth', 'ninth', 'tenth', 'eleventh', 'twelfth'];
+const ORDINAL_WORDS = [
+  '',
+  'first',
+  'second',
+  'third',
+  'fourth',
+  'fifth',
+  'sixth',
+  'seventh',
+  'eighth',
+  'ninth',
+  'tenth',
+  'eleventh',
+  'twelfth',
+];
 
-const WORD_VALUES = new Map<string, number>([...UNITS.map((w, i) => [w, i] as const), ...TENS.flatMap((w, i) => (w ? [[w, i * 10] as const] : [])), ['dozen', 12], ['a dozen', 12]]);
+const WORD_VALUES = new Map<string, number>([
+  ...UNITS.map((w, i) => [w, i] as const),
+  ...TENS.flatMap((w, i) => (w ? [[w, i * 10] as const] : [])),
+  ['dozen', 12],
+  ['a dozen', 12],
+]);
 const WORDS = [...WORD_VALUES.keys()].sort((a, b) => b.length - a.length).join('|');
 
 const PERCENTAGE = /(?<![\w.-])(-?\d+(?:[.,]\d+)?)\s?(?:%|percent\b|per cent\b)/giu;
-const ORDINAL = new RegExp(`(?<![\\w.-])(?:(\\d+)(?:st|nd|rd|th)\\b|\\b(${ORDINAL_WORDS.filter(Boolean).join('|')})\\b)`, 'giu');
+const ORDINAL = new RegExp(
+  `(?<![\\w.-])(?:(\\d+)(?:st|nd|rd|th)\\b|\\b(${ORDINAL_WORDS.filter(Boolean).join('|')})\\b)`,
+  'giu',
+);
 // A number not glued to letters, dashes or dots on either side ("ORD-1234", "v2", "555-123",
 // "192.168.1.10", "2024-05-01" are not numbers); "1,000" is a thousand, "1,5" one and a half.
-const DIGITS = /(?<![\w.,-])(-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?))(?![\w%]|[.,-]\d|\s?(?:percent|per cent)\b)/giu;
-const WORD_NUMBER = new RegExp(`\\b(?:(${TENS.filter(Boolean).join('|')})[- ](${UNITS.slice(1, 10).join('|')})|(${WORDS}))\\b`, 'giu');
+const DIGITS =
+  /(?<![\w.,-])(-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?))(?![\w%]|[.,-]\d|\s?(?:percent|per cent)\b)/giu;
+const WORD_NUMBER = new RegExp(
+  `\\b(?:(${TENS.filter(Boolean).join('|')})[- ](${UNITS.slice(1, 10).join('|')})|(${WORDS}))\\b`,
+  'giu',
+);
 
 export function recogniseBuiltins(text: string): BuiltinMatch[] {
   const out: BuiltinMatch[] = [];
@@ -49,10 +96,13 @@ export function recogniseBuiltins(text: string): BuiltinMatch[] {
     if (digits >= 7 && digits <= 15 && /[\s.()+-]/.test(m[0])) add('phone', m);
   }
   for (const m of text.matchAll(PERCENTAGE)) add('percentage', m, parseFloat(m[1]!.replace(',', '.')));
-  for (const m of text.matchAll(ORDINAL)) add('ordinal', m, m[1] ? Number(m[1]) : ORDINAL_WORDS.indexOf(m[2]!.toLowerCase()));
+  for (const m of text.matchAll(ORDINAL))
+    add('ordinal', m, m[1] ? Number(m[1]) : ORDINAL_WORDS.indexOf(m[2]!.toLowerCase()));
   for (const m of text.matchAll(DIGITS)) add('number', m, parseNumber(m[1]!));
   for (const m of text.matchAll(WORD_NUMBER)) {
-    const scalar = m[3] ? WORD_VALUES.get(m[3].toLowerCase())! : WORD_VALUES.get(m[1]!.toLowerCase())! + WORD_VALUES.get(m[2]!.toLowerCase())!;
+    const scalar = m[3]
+      ? WORD_VALUES.get(m[3].toLowerCase())!
+      : WORD_VALUES.get(m[1]!.toLowerCase())! + WORD_VALUES.get(m[2]!.toLowerCase())!;
     add('number', m, scalar);
   }
   return out.sort((a, b) => a.start - b.start);

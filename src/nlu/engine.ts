@@ -54,7 +54,15 @@ export interface TrainingInput {
 }
 
 /** Languages with an NLP.js tokenizer and stemmer here; others are processed as English. */
-const LANGUAGES: Record<string, unknown> = { en: LangEn, fr: LangFr, es: LangEs, de: LangDe, it: LangIt, pt: LangPt, nl: LangNl };
+const LANGUAGES: Record<string, unknown> = {
+  en: LangEn,
+  fr: LangFr,
+  es: LangEs,
+  de: LangDe,
+  it: LangIt,
+  pt: LangPt,
+  nl: LangNl,
+};
 export const SUPPORTED_LANGUAGES = Object.keys(LANGUAGES);
 const localeOf = (language: string) => (Object.hasOwn(LANGUAGES, language) ? language : 'en');
 
@@ -79,13 +87,20 @@ export async function trainModel({ bundle, language }: TrainingInput): Promise<s
   const nlp = await createNlp(locales);
   nlp.addLanguage([...locales]);
   for (const intent of bundle.intents) {
-    for (const expression of intent.expressions) nlp.addDocument(localeOf(intent.language ?? language), expression, intent.slug);
+    for (const expression of intent.expressions)
+      nlp.addDocument(localeOf(intent.language ?? language), expression, intent.slug);
   }
   const regexes: RegexRule[] = [];
   const lists: ValueList[] = [];
   for (const entity of bundle.entities) {
-    if (entity.regex !== undefined) regexes.push({ entity: entity.slug, regex: entity.regex, flags: (entity.flags ?? '').replace(/[gy]/g, '') });
-    else lists.push({ entity: entity.slug, fuzzy: entity.fuzzy !== false, values: entity.values.map((v) => ({ value: v.value, synonyms: v.synonyms ?? [] })) });
+    if (entity.regex !== undefined)
+      regexes.push({ entity: entity.slug, regex: entity.regex, flags: (entity.flags ?? '').replace(/[gy]/g, '') });
+    else
+      lists.push({
+        entity: entity.slug,
+        fuzzy: entity.fuzzy !== false,
+        values: entity.values.map((v) => ({ value: v.value, synonyms: v.synonyms ?? [] })),
+      });
   }
   await nlp.train();
   return JSON.stringify({ format: MODEL_FORMAT, locales: [...locales], lists, regexes, nlp: nlp.export(true) });
@@ -93,6 +108,7 @@ export async function trainModel({ bundle, language }: TrainingInput): Promise<s
 
 export class NluModel {
   private constructor(
+    // biome-ignore lint/suspicious/noExplicitAny: NLP.js ships no types; this field is its boundary
     private readonly nlp: any,
     private readonly locales: string[],
     private readonly lists: ValueListMatcher,
@@ -100,7 +116,13 @@ export class NluModel {
   ) {}
 
   static async load(json: string): Promise<NluModel> {
-    const data = JSON.parse(json) as { format: number; locales: string[]; lists: ValueList[]; regexes: RegexRule[]; nlp: string };
+    const data = JSON.parse(json) as {
+      format: number;
+      locales: string[];
+      lists: ValueList[];
+      regexes: RegexRule[];
+      nlp: string;
+    };
     if (data.format !== MODEL_FORMAT) throw new Error(`model format ${data.format}, expected ${MODEL_FORMAT}`);
     const nlp = await createNlp(data.locales);
     nlp.import(data.nlp);
@@ -117,9 +139,17 @@ export class NluModel {
       .sort((a, b) => b.confidence - a.confidence);
     const entities: EntityMatch[] = this.lists.match(text);
     for (const { entity, pattern } of this.regexes) {
-      for (const m of text.matchAll(pattern)) if (m[0]) entities.push({ entity, value: m[0], raw: m[0], confidence: 1 });
+      for (const m of text.matchAll(pattern))
+        if (m[0]) entities.push({ entity, value: m[0], raw: m[0], confidence: 1 });
     }
-    for (const b of recogniseBuiltins(text)) entities.push({ entity: b.entity, value: b.scalar !== undefined ? String(b.scalar) : b.raw, raw: b.raw, confidence: 0.99, ...(b.scalar !== undefined && { scalar: b.scalar }) });
+    for (const b of recogniseBuiltins(text))
+      entities.push({
+        entity: b.entity,
+        value: b.scalar !== undefined ? String(b.scalar) : b.raw,
+        raw: b.raw,
+        confidence: 0.99,
+        ...(b.scalar !== undefined && { scalar: b.scalar }),
+      });
     return { language: out.locale ?? locale, intents, entities, sentiment: out.sentiment?.score ?? 0 };
   }
 }
@@ -127,9 +157,15 @@ export class NluModel {
 /** The NLU's answer as the skills engine and the platform read it: intents at or above the threshold, entities by slug. */
 export function nlpResults(analysis: Analysis, threshold: number) {
   // No prototype: an entity slugged "constructor" is just a key.
-  const entities: Record<string, { value: string; raw: string; confidence: number; scalar?: number }[]> = Object.create(null);
+  const entities: Record<string, { value: string; raw: string; confidence: number; scalar?: number }[]> =
+    Object.create(null);
   for (const e of analysis.entities) {
-    (entities[e.entity] ??= []).push({ value: e.value, raw: e.raw, confidence: e.confidence, ...(e.scalar !== undefined && { scalar: e.scalar }) });
+    (entities[e.entity] ??= []).push({
+      value: e.value,
+      raw: e.raw,
+      confidence: e.confidence,
+      ...(e.scalar !== undefined && { scalar: e.scalar }),
+    });
   }
   return { intents: analysis.intents.filter((i) => i.confidence >= threshold), entities };
 }

@@ -86,7 +86,8 @@ export class ModelStore {
       this.loaded.delete(commit); // most recently used last
     } else {
       const entry = this.entries.get(commit);
-      if (entry?.state !== 'stored') return Promise.reject(new Error(`the NLU model of ${commit.slice(0, 12)} is not trained`));
+      if (entry?.state !== 'stored')
+        return Promise.reject(new Error(`the NLU model of ${commit.slice(0, 12)} is not trained`));
       model = this.read(commit, entry.json);
       model.catch(() => this.loaded.get(commit) === model && this.loaded.delete(commit));
     }
@@ -133,7 +134,8 @@ export class ModelStore {
     // Models kept as JSON (the disk cache could not be written) are bounded like loaded ones:
     // the oldest is dropped and trained again if it is asked for again.
     const inMemory = [...this.entries].filter(([, e]) => e.state === 'stored' && e.json !== undefined);
-    for (const [old] of inMemory.slice(0, Math.max(0, inMemory.length - (this.options.capacity ?? 8)))) this.entries.delete(old);
+    for (const [old] of inMemory.slice(0, Math.max(0, inMemory.length - (this.options.capacity ?? 8))))
+      this.entries.delete(old);
     this.options.onSettled?.(commit);
   }
 
@@ -143,7 +145,10 @@ export class ModelStore {
     try {
       return await NluModel.load(text);
     } catch (err) {
-      this.options.logger.warn({ commit, error: (err as Error).message }, 'cached NLU model unreadable; training again');
+      this.options.logger.warn(
+        { commit, error: (err as Error).message },
+        'cached NLU model unreadable; training again',
+      );
       await fsp.rm(this.file(commit), { force: true });
       this.entries.delete(commit);
       throw err;
@@ -154,14 +159,20 @@ export class ModelStore {
   private async train(commit: string, input: () => TrainingInput): Promise<Entry> {
     const started = performance.now();
     const json = this.options.inline ? await trainModel(input()) : await this.trainInWorker(input());
-    this.options.logger.info({ commit, ms: Math.round(performance.now() - started) }, `trained the NLU model of ${commit.slice(0, 12)}`);
+    this.options.logger.info(
+      { commit, ms: Math.round(performance.now() - started) },
+      `trained the NLU model of ${commit.slice(0, 12)}`,
+    );
     try {
       await fsp.mkdir(this.dir, { recursive: true });
       await writeFileAtomic(this.file(commit), json);
       return { state: 'stored' };
     } catch (err) {
       // A read-only repository still serves (the model stays in memory); it retrains after a restart.
-      this.options.logger.warn({ file: this.file(commit), error: (err as Error).message }, 'cannot cache the NLU model on disk');
+      this.options.logger.warn(
+        { file: this.file(commit), error: (err as Error).message },
+        'cannot cache the NLU model on disk',
+      );
       return { state: 'stored', json };
     }
   }

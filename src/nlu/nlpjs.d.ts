@@ -2,6 +2,7 @@
 declare module '@nlpjs/core' {
   export interface Container {
     use(plugin: unknown): void;
+    // biome-ignore lint/suspicious/noExplicitAny: NLP.js ships no types; callers pick what they use
     get(name: string, settings?: unknown): any;
     register(name: string, value: unknown, isSingleton?: boolean): void;
     registerConfiguration(tag: string, configuration: Record<string, unknown>, overwrite?: boolean): void;

@@ -50,7 +50,9 @@ export class NluService {
 
   /** Versions and environments ("version:v1") that have no model to answer with yet. */
   waiting(): string[] {
-    return this.served().filter(([key]) => !this.lastGood.has(key)).map(([key]) => key);
+    return this.served()
+      .filter(([key]) => !this.lastGood.has(key))
+      .map(([key]) => key);
   }
 
   /** Served commits whose model could not be trained, with what answers instead (null: nothing). */
@@ -74,8 +76,10 @@ export class NluService {
     const snapshot = this.state?.snapshot;
     if (!snapshot) return [];
     const out: [string, VersionContent, string, string][] = [];
-    for (const v of snapshot.versions.values()) if (v.content) out.push([`version:${v.name}`, v.content, snapshot.language, v.name]);
-    for (const e of snapshot.environments.values()) if (e.content) out.push([`environment:${e.name}`, e.content, snapshot.language, e.version]);
+    for (const v of snapshot.versions.values())
+      if (v.content) out.push([`version:${v.name}`, v.content, snapshot.language, v.name]);
+    for (const e of snapshot.environments.values())
+      if (e.content) out.push([`environment:${e.name}`, e.content, snapshot.language, e.version]);
     return out;
   }
 
@@ -86,7 +90,11 @@ export class NluService {
       choice = { commit: content.commit, version };
       this.lastGood.set(key, choice);
     } else {
-      if (content.bundle && this.state?.snapshot) this.store.ensure(content.commit, () => ({ bundle: content.bundle!, language: this.state!.snapshot!.language }));
+      if (content.bundle && this.state?.snapshot)
+        this.store.ensure(content.commit, () => ({
+          bundle: content.bundle!,
+          language: this.state!.snapshot!.language,
+        }));
       choice = this.lastGood.get(key);
     }
     if (!choice) return null;
@@ -95,7 +103,11 @@ export class NluService {
     } catch {
       // An unreadable cache file: it was dropped and the model is trained again meanwhile.
       this.lastGood.delete(key);
-      if (content.bundle && this.state?.snapshot) this.store.ensure(content.commit, () => ({ bundle: content.bundle!, language: this.state!.snapshot!.language }));
+      if (content.bundle && this.state?.snapshot)
+        this.store.ensure(content.commit, () => ({
+          bundle: content.bundle!,
+          language: this.state!.snapshot!.language,
+        }));
       return null;
     }
   }

@@ -11,13 +11,23 @@ export const DEFAULT_NLU_THRESHOLD = 0.5;
 const PLATFORM_VERSION = '2.12.0';
 
 /** The same from its parts: what `botver test` gives the skills engine too, so templates render alike. */
-export function platformNlp(input: { text: string; analysis: Analysis; threshold: number; intents: readonly Intent[]; botver: { environment: string | null; version: string; commit: string } }) {
+export function platformNlp(input: {
+  text: string;
+  analysis: Analysis;
+  threshold: number;
+  intents: readonly Intent[];
+  botver: { environment: string | null; version: string; commit: string };
+}) {
   const descriptions = new Map(input.intents.map((i) => [i.slug, i.description ?? null]));
   const { intents, entities } = nlpResults(input.analysis, input.threshold);
   return {
     uuid: randomUUID(),
     source: input.text,
-    intents: intents.map((i) => ({ slug: i.slug, confidence: i.confidence, description: descriptions.get(i.slug) ?? null })),
+    intents: intents.map((i) => ({
+      slug: i.slug,
+      confidence: i.confidence,
+      description: descriptions.get(i.slug) ?? null,
+    })),
     entities,
     act: actOf(input.text),
     type: null,
@@ -35,9 +45,11 @@ export function platformNlp(input: { text: string; analysis: Analysis; threshold
 function actOf(text: string): 'wh-query' | 'yn-query' | 'command' | 'assert' {
   const t = text.trim().toLowerCase();
   if (/^(what|when|where|who|whom|which|whose|why|how)\b/.test(t)) return 'wh-query';
-  if (/^(is|are|am|was|were|do|does|did|can|could|will|would|shall|should|may|might|have|has|had)\b/.test(t)) return 'yn-query';
+  if (/^(is|are|am|was|were|do|does|did|can|could|will|would|shall|should|may|might|have|has|had)\b/.test(t))
+    return 'yn-query';
   if (t.endsWith('?')) return 'wh-query';
-  if (/^(please\b|show|give|tell|send|book|order|cancel|stop|start|find|get|let|help|open|close|add|remove)\b/.test(t)) return 'command';
+  if (/^(please\b|show|give|tell|send|book|order|cancel|stop|start|find|get|let|help|open|close|add|remove)\b/.test(t))
+    return 'command';
   return 'assert';
 }
 

@@ -29,7 +29,8 @@ interface Token {
 export const FUZZY_THRESHOLD = 0.8;
 const WORD = /[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;
 
-const tokenize = (text: string): Token[] => [...text.matchAll(WORD)].map((m) => ({ word: m[0].toLowerCase(), start: m.index, end: m.index + m[0].length }));
+const tokenize = (text: string): Token[] =>
+  [...text.matchAll(WORD)].map((m) => ({ word: m[0].toLowerCase(), start: m.index, end: m.index + m[0].length }));
 
 export class ValueListMatcher {
   private readonly byFirstWord = new Map<string, Phrase[]>();
@@ -58,11 +59,19 @@ export class ValueListMatcher {
     const out: (EntityMatch & { at: number })[] = [];
     const take = (i: number, n: number, phrase: Phrase, confidence: number) => {
       for (let k = i; k < i + n; k++) taken[k] = true;
-      out.push({ entity: phrase.entity, value: phrase.value, raw: text.slice(tokens[i]!.start, tokens[i + n - 1]!.end), confidence, at: i });
+      out.push({
+        entity: phrase.entity,
+        value: phrase.value,
+        raw: text.slice(tokens[i]!.start, tokens[i + n - 1]!.end),
+        confidence,
+        at: i,
+      });
     };
     for (let i = 0; i < tokens.length; i++) {
       if (taken[i]) continue;
-      const phrase = this.byFirstWord.get(tokens[i]!.word)?.find((p) => p.words.every((w, k) => tokens[i + k]?.word === w && !taken[i + k]));
+      const phrase = this.byFirstWord
+        .get(tokens[i]!.word)
+        ?.find((p) => p.words.every((w, k) => tokens[i + k]?.word === w && !taken[i + k]));
       if (phrase) take(i, phrase.words.length, phrase, 1);
     }
     if (this.fuzzyPhrases.length) {
@@ -90,7 +99,8 @@ export class ValueListMatcher {
           const distance = editDistance(span, phrase.text, allowed);
           if (distance > allowed) continue;
           const similarity = 1 - distance / longest;
-          if (!best || similarity > best.similarity || (similarity === best.similarity && n > best.n)) best = { phrase, n, similarity };
+          if (!best || similarity > best.similarity || (similarity === best.similarity && n > best.n))
+            best = { phrase, n, similarity };
         }
         if (best) take(i, best.n, best.phrase, Math.round(best.similarity * 1000) / 1000);
       }

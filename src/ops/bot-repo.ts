@@ -40,7 +40,11 @@ export const defaultControlBranch = () => process.env.BOTVER_CONTROL_BRANCH || '
 /** A control branch name git would accept, and that stays inside refs/heads/. */
 export function assertBranchName(name: string): string {
   const parts = name.split('/');
-  if (!/^[A-Za-z0-9._/-]+$/.test(name) || parts.some((p) => !p || p.startsWith('.') || p.endsWith('.lock')) || name.includes('..')) {
+  if (
+    !/^[A-Za-z0-9._/-]+$/.test(name) ||
+    parts.some((p) => !p || p.startsWith('.') || p.endsWith('.lock')) ||
+    name.includes('..')
+  ) {
     throw new UsageError(`invalid control branch name "${name}"`);
   }
   return name;
@@ -114,7 +118,8 @@ export class BotRepo {
       const after = manifest.toString();
       if (after === before) return null;
       const problems = manifest.problems();
-      if (!problems.length) problems.push(...(await repositoryProblems(this.git, manifest, base.manifest, this.controlBranch)));
+      if (!problems.length)
+        problems.push(...(await repositoryProblems(this.git, manifest, base.manifest, this.controlBranch)));
       if (problems.length) throw new InvalidContentError(problems, 'refused, the result would not be valid: ');
       return { changes: new Map([[MANIFEST_FILE, after]]), message: mutation.message };
     });
@@ -138,11 +143,22 @@ export class BotRepo {
       const commit = await this.git.writeCommit(parent, planned.changes, planned.message, signature);
       try {
         const firstLine = planned.message.split('\n')[0];
-        await this.git.moveBranch(branch, commit, parent, [...planned.changes.keys()], signature, `botver: ${firstLine}`, this.lock);
+        await this.git.moveBranch(
+          branch,
+          commit,
+          parent,
+          [...planned.changes.keys()],
+          signature,
+          `botver: ${firstLine}`,
+          this.lock,
+        );
         return { commit, parent };
       } catch (err) {
         if (!(err instanceof RefMovedError)) throw err;
-        if (attempt >= MAX_ATTEMPTS) throw new ConflictError(`${branch} kept moving while botver tried to update it (${attempt} attempts); try again`);
+        if (attempt >= MAX_ATTEMPTS)
+          throw new ConflictError(
+            `${branch} kept moving while botver tried to update it (${attempt} attempts); try again`,
+          );
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * attempt)));
       }
     }

@@ -14,16 +14,25 @@ export interface CommittedFiles {
   parent: string;
 }
 
-
 function checkPath(path: string): void {
   const segments = path.split('/');
   // NUL would corrupt the tree object; backslashes and control characters make isomorphic-git
   // (and Windows clients) refuse to read the branch afterwards.
   if (/[\u0000-\u001f\u007f\\]/.test(path)) {
-    throw new BotverError('USAGE', `cannot commit "${JSON.stringify(path).slice(1, -1)}": no control characters or backslashes in paths`);
+    throw new BotverError(
+      'USAGE',
+      `cannot commit "${JSON.stringify(path).slice(1, -1)}": no control characters or backslashes in paths`,
+    );
   }
-  if (!path || path.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git')) {
-    throw new BotverError('USAGE', `cannot commit "${path}": paths are relative to the repository root, without empty, ".", ".." or ".git" parts`);
+  if (
+    !path ||
+    path.startsWith('/') ||
+    segments.some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git')
+  ) {
+    throw new BotverError(
+      'USAGE',
+      `cannot commit "${path}": paths are relative to the repository root, without empty, ".", ".." or ".git" parts`,
+    );
   }
 }
 
@@ -44,20 +53,33 @@ export async function commitFiles(
   const written: string[] = [...changes].filter(([, text]) => text !== null).map(([path]) => path);
   for (const path of written) {
     const inside = written.find((other) => other.startsWith(`${path}/`));
-    if (inside) throw new BotverError('USAGE', `cannot commit both "${path}" and "${inside}": a path is a file or a folder, not both`);
+    if (inside)
+      throw new BotverError(
+        'USAGE',
+        `cannot commit both "${path}" and "${inside}": a path is a file or a folder, not both`,
+      );
   }
   const { commit, parent } = await repo.commitToBranch(branch, async (head) => {
     if (!head) throw new NotFoundError('branch', branch, `refs/heads/${branch} does not exist`);
     // Against the branch: a file does not silently replace a folder, nor a folder a file.
-    const existing = new Set((await repo.git.listFiles(head)).map((f) => f.path).filter((p) => changes.get(p) !== null));
+    const existing = new Set(
+      (await repo.git.listFiles(head)).map((f) => f.path).filter((p) => changes.get(p) !== null),
+    );
     for (const path of written) {
       const segments = path.split('/');
-      const fileOnTheWay = segments.slice(0, -1).map((_, i) => segments.slice(0, i + 1).join('/')).find((prefix) => existing.has(prefix));
-      if (fileOnTheWay) throw new BotverError('CONFLICT', `cannot commit "${path}" on ${branch}: "${fileOnTheWay}" is a file there`);
-      if ([...existing].some((p) => p.startsWith(`${path}/`))) throw new BotverError('CONFLICT', `cannot commit "${path}" on ${branch}: it is a folder there`);
+      const fileOnTheWay = segments
+        .slice(0, -1)
+        .map((_, i) => segments.slice(0, i + 1).join('/'))
+        .find((prefix) => existing.has(prefix));
+      if (fileOnTheWay)
+        throw new BotverError('CONFLICT', `cannot commit "${path}" on ${branch}: "${fileOnTheWay}" is a file there`);
+      if ([...existing].some((p) => p.startsWith(`${path}/`)))
+        throw new BotverError('CONFLICT', `cannot commit "${path}" on ${branch}: it is a folder there`);
     }
     // A commit that changes nothing is not made.
-    const unchanged = await Promise.all([...changes].map(async ([path, text]) => (await repo.git.readText(head, path)) === text));
+    const unchanged = await Promise.all(
+      [...changes].map(async ([path, text]) => (await repo.git.readText(head, path)) === text),
+    );
     return unchanged.every(Boolean) ? null : { changes, message };
   });
   return { branch, commit, parent: parent! };

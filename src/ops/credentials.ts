@@ -24,7 +24,8 @@ export const CHANNEL_TYPES = ['webhook'] as const;
 
 export async function addChannel(repo: BotRepo, environment: string, name: string, type = 'webhook') {
   assertValidName('channel', name);
-  if (!(CHANNEL_TYPES as readonly string[]).includes(type)) throw new UsageError(`unknown channel type "${type}" (known: ${CHANNEL_TYPES.join(', ')})`);
+  if (!(CHANNEL_TYPES as readonly string[]).includes(type))
+    throw new UsageError(`unknown channel type "${type}" (known: ${CHANNEL_TYPES.join(', ')})`);
   const secret = generateToken(SECRET_PREFIX);
   const result = await repo.updateManifest(async (m) => {
     const env = m.environment(environment);
@@ -34,7 +35,10 @@ export async function addChannel(repo: BotRepo, environment: string, name: strin
     const entry = { name, type, secretSha256: sha256Hex(secret) };
     const count = env.channels?.length ?? 0;
     m.set(['environments', environment, 'channels', ...(count ? [count] : [])], count ? entry : [entry]);
-    return { message: `connect channel ${name} (${type}) to environment ${environment}`, result: { environment, name, type } };
+    return {
+      message: `connect channel ${name} (${type}) to environment ${environment}`,
+      result: { environment, name, type },
+    };
   });
   return { ...result, secret };
 }
@@ -47,6 +51,9 @@ export async function removeChannel(repo: BotRepo, name: string) {
     // The last channel takes its `channels:` key with it rather than leaving `channels: []`.
     const path = ['environments', found.environment, 'channels', ...(count > 1 ? [found.index] : [])];
     m.set(path, undefined);
-    return { message: `disconnect channel ${name} from environment ${found.environment}`, result: { environment: found.environment, name } };
+    return {
+      message: `disconnect channel ${name} from environment ${found.environment}`,
+      result: { environment: found.environment, name },
+    };
   });
 }

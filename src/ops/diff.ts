@@ -52,7 +52,11 @@ async function resolveSide(repo: BotRepo, name: string): Promise<Side> {
   };
   const kind = manifest?.environment(name) ? 'environment' : manifest?.version(name) ? 'version' : 'ref';
   // `v2~1`, `production^`: the name as above, then git's parent walk.
-  return { name, kind, commit: await resolveRevision(name, byName, async (c) => (await repo.git.readCommit(c)).parents) };
+  return {
+    name,
+    kind,
+    commit: await resolveRevision(name, byName, async (c) => (await repo.git.readCommit(c)).parents),
+  };
 }
 
 function bySlug<T>(files: ContentFile<T>[]): Map<string, T> {
@@ -65,11 +69,23 @@ function bySlug<T>(files: ContentFile<T>[]): Map<string, T> {
 }
 
 function yamlLines(a: unknown, b: unknown): string[] {
-  const patch = structuredPatch('a', 'b', stringify(a ?? null, { lineWidth: 0 }), stringify(b ?? null, { lineWidth: 0 }), '', '', { context: 1 });
+  const patch = structuredPatch(
+    'a',
+    'b',
+    stringify(a ?? null, { lineWidth: 0 }),
+    stringify(b ?? null, { lineWidth: 0 }),
+    '',
+    '',
+    { context: 1 },
+  );
   return patch.hunks.flatMap((h) => [`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`, ...h.lines]);
 }
 
-function compare<T, C>(a: Map<string, T>, b: Map<string, T>, change: (slug: string, x: T, y: T) => C | null): Section<C> {
+function compare<T, C>(
+  a: Map<string, T>,
+  b: Map<string, T>,
+  change: (slug: string, x: T, y: T) => C | null,
+): Section<C> {
   const section: Section<C> = { added: [], removed: [], changed: [] };
   for (const slug of [...a.keys()].sort()) if (!b.has(slug)) section.removed.push(slug);
   for (const slug of [...b.keys()].sort()) {
@@ -117,5 +133,7 @@ export async function diffContent(repo: BotRepo, aName: string, bName: string): 
 }
 
 export function isEmptyDiff(d: ContentDiff): boolean {
-  return [d.intents, d.entities, d.skills, d.tests].every((s) => !s.added.length && !s.removed.length && !s.changed.length);
+  return [d.intents, d.entities, d.skills, d.tests].every(
+    (s) => !s.added.length && !s.removed.length && !s.changed.length,
+  );
 }

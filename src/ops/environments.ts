@@ -59,7 +59,12 @@ async function resolvePin(repo: BotRepo, version: string, choice: PinChoice): Pr
   return undefined;
 }
 
-export async function createEnvironment(repo: BotRepo, name: string, version: string, choice: PinChoice & { description?: string } = {}) {
+export async function createEnvironment(
+  repo: BotRepo,
+  name: string,
+  version: string,
+  choice: PinChoice & { description?: string } = {},
+) {
   assertValidName('environment', name);
   const token = generateToken();
   const result = await repo.updateManifest(async (m) => {
@@ -72,7 +77,10 @@ export async function createEnvironment(repo: BotRepo, name: string, version: st
       ...(choice.description !== undefined && { description: choice.description }),
       tokenSha256: sha256Hex(token),
     });
-    return { message: `create environment ${name} linked to ${describeLink({ version, commit })}`, result: { name, version, ...(commit && { commit }) } };
+    return {
+      message: `create environment ${name} linked to ${describeLink({ version, commit })}`,
+      result: { name, version, ...(commit && { commit }) },
+    };
   });
   return { ...result, token };
 }
@@ -109,9 +117,14 @@ export async function deleteEnvironment(repo: BotRepo, name: string) {
 }
 
 /** What `promote FROM …` would link to now: FROM's version and the commit it serves (an environment) or its head (a version). */
-export async function promotionSource(repo: BotRepo, fromName: string, manifest?: ManifestDoc): Promise<Link & { commit: string }> {
+export async function promotionSource(
+  repo: BotRepo,
+  fromName: string,
+  manifest?: ManifestDoc,
+): Promise<Link & { commit: string }> {
   const m = manifest ?? (await repo.readManifest()).manifest;
-  if (m.environment(fromName)) return { version: m.environment(fromName)!.version, commit: await repo.servedCommit(m, fromName) };
+  if (m.environment(fromName))
+    return { version: m.environment(fromName)!.version, commit: await repo.servedCommit(m, fromName) };
   if (m.version(fromName)) return { version: fromName, commit: await repo.versionHead(fromName) };
   throw new NotFoundError('environment or version', fromName);
 }
@@ -129,10 +142,15 @@ export async function promote(repo: BotRepo, fromName: string, to: string, optio
     const source: Link = await promotionSource(repo, fromName, base.manifest);
     if (fromName === to) throw new RuleViolationError(`cannot promote environment "${to}" to itself`);
     if (options.testedCommit && source.commit !== options.testedCommit) {
-      throw new ConflictError(`${fromName} moved to ${source.commit!.slice(0, 7)} while the tests of ${options.testedCommit.slice(0, 7)} ran; promote again`);
+      throw new ConflictError(
+        `${fromName} moved to ${source.commit!.slice(0, 7)} while the tests of ${options.testedCommit.slice(0, 7)} ran; promote again`,
+      );
     }
     const { message, from } = relink(m, to, source, 'promote');
     const note = options.skipTests ? ' (tests skipped with --skip-tests)' : '';
-    return { message: `${message}, from ${fromName}${note}`, result: { environment: to, source: fromName, from, to: source, testsSkipped: !!options.skipTests } };
+    return {
+      message: `${message}, from ${fromName}${note}`,
+      result: { environment: to, source: fromName, from, to: source, testsSkipped: !!options.skipTests },
+    };
   });
 }

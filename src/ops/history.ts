@@ -31,7 +31,11 @@ const sameLink = (a: Link | null, b: Link | null) => a?.version === b?.version &
  * manifest on the control branch, so a merged pull request counts as the one change it made.
  * The manifest is parsed only where its blob changed, and once per distinct blob.
  */
-export async function environmentHistory(repo: BotRepo, environment: string, options: { limit?: number; from?: string } = {}): Promise<LinkChange[]> {
+export async function environmentHistory(
+  repo: BotRepo,
+  environment: string,
+  options: { limit?: number; from?: string } = {},
+): Promise<LinkChange[]> {
   const head = options.from ?? (await repo.git.branchHead(repo.controlBranch));
   if (!head) throw new NotFoundError('branch', repo.controlBranch);
   const parsed = new Map<string, ManifestDoc | typeof BROKEN>();
@@ -113,7 +117,9 @@ export async function rollbackEnvironment(repo: BotRepo, environment: string, to
     } else {
       const [latest] = await environmentHistory(repo, environment, { limit: 1, from: base.commit });
       if (!latest?.from) {
-        throw new RuleViolationError(`environment "${environment}" has no earlier link to roll back to (it was created with ${describeLink(latest?.to)})`);
+        throw new RuleViolationError(
+          `environment "${environment}" has no earlier link to roll back to (it was created with ${describeLink(latest?.to)})`,
+        );
       }
       target = latest.from;
       detail = `undoing ${latest.commit.slice(0, 7)}`;
@@ -126,7 +132,12 @@ export async function rollbackEnvironment(repo: BotRepo, environment: string, to
 async function linkAt(repo: BotRepo, environment: string, to: string): Promise<{ link: Link; commit: string }> {
   const commit = await repo.git.resolveCommit(to);
   const text = await repo.git.readText(commit, MANIFEST_FILE);
-  if (text === null) throw new NotFoundError('manifest at', to, `commit ${commit.slice(0, 7)} has no ${MANIFEST_FILE}; name a commit of ${repo.controlBranch}`);
+  if (text === null)
+    throw new NotFoundError(
+      'manifest at',
+      to,
+      `commit ${commit.slice(0, 7)} has no ${MANIFEST_FILE}; name a commit of ${repo.controlBranch}`,
+    );
   const link = linkOf(ManifestDoc.parse(text), environment);
   if (!link) throw new NotFoundError('environment', environment, `it did not exist at ${commit.slice(0, 7)}`);
   return { link, commit };

@@ -34,7 +34,11 @@ export interface InitResult {
 const FIRST_VERSION = 'v1';
 
 function botNameFrom(path: string): string {
-  const slug = basename(resolve(path)).toLowerCase().replace(/\.git$/, '').replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '');
+  const slug = basename(resolve(path))
+    .toLowerCase()
+    .replace(/\.git$/, '')
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '');
   return slug || 'bot';
 }
 
@@ -43,14 +47,22 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
   const path = resolve(options.repo ?? process.cwd());
   const controlBranch = assertBranchName(options.controlBranch ?? defaultControlBranch());
   const language = options.language ?? 'en';
-  if (!/^[a-z]{2,3}$/.test(language)) throw new BotverError('USAGE', `--language must be an ISO 639 code like "en", not "${language}"`);
-  if (FIRST_VERSION === controlBranch) throw new BotverError('USAGE', `the control branch cannot be named ${FIRST_VERSION}`);
+  if (!/^[a-z]{2,3}$/.test(language))
+    throw new BotverError('USAGE', `--language must be an ISO 639 code like "en", not "${language}"`);
+  if (FIRST_VERSION === controlBranch)
+    throw new BotverError('USAGE', `the control branch cannot be named ${FIRST_VERSION}`);
 
   let location = await repoAt(path);
   let createdRepository = false;
   if (!location) {
     await fsp.mkdir(path, { recursive: true });
-    await git.init({ fs: atomicFs, dir: options.bare ? undefined : path, gitdir: options.bare ? path : undefined, bare: options.bare, defaultBranch: controlBranch });
+    await git.init({
+      fs: atomicFs,
+      dir: options.bare ? undefined : path,
+      gitdir: options.bare ? path : undefined,
+      bare: options.bare,
+      defaultBranch: controlBranch,
+    });
     location = (await repoAt(path))!;
     createdRepository = true;
   }
@@ -61,7 +73,10 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
     throw new BotverError('ALREADY_INITIALISED', `versioning is already on: ${controlBranch} has ${MANIFEST_FILE}`);
   }
   if (await store.branchHead(FIRST_VERSION)) {
-    throw new BotverError('ALREADY_EXISTS', `branch ${FIRST_VERSION} already exists; botver init needs it for the first version`);
+    throw new BotverError(
+      'ALREADY_EXISTS',
+      `branch ${FIRST_VERSION} already exists; botver init needs it for the first version`,
+    );
   }
 
   const bot = options.bot ?? botNameFrom(path);
@@ -88,7 +103,15 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
   const signature = await repo.sign();
   const content = options.empty ? new Map<string, string>() : starterContent(bot);
   const versionCommit = await store.writeCommit(null, content, `create version ${FIRST_VERSION}`, signature);
-  await store.moveBranch(FIRST_VERSION, versionCommit, null, [...content.keys()], signature, `botver: create version ${FIRST_VERSION}`, repo.lock);
+  await store.moveBranch(
+    FIRST_VERSION,
+    versionCommit,
+    null,
+    [...content.keys()],
+    signature,
+    `botver: create version ${FIRST_VERSION}`,
+    repo.lock,
+  );
   let manifestCommit: string;
   try {
     manifestCommit = await store.writeCommit(
@@ -97,7 +120,15 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
       `turn on versioning: version ${FIRST_VERSION}, environment ${PRODUCTION} -> ${FIRST_VERSION}`,
       signature,
     );
-    await store.moveBranch(controlBranch, manifestCommit, controlHead, [MANIFEST_FILE], signature, 'botver: init', repo.lock);
+    await store.moveBranch(
+      controlBranch,
+      manifestCommit,
+      controlHead,
+      [MANIFEST_FILE],
+      signature,
+      'botver: init',
+      repo.lock,
+    );
   } catch (err) {
     // Leave the repository as it was: the version branch goes again.
     await store.deleteBranch(FIRST_VERSION, versionCommit, repo.lock).catch(() => undefined);
@@ -108,7 +139,11 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
   // the user has it).
   if (store.bare) {
     const target = await readHeadTarget(store.gitdir).catch(() => null);
-    if (target && target !== `refs/heads/${controlBranch}` && !(await readRef(store.gitdir, target).catch(() => null))) {
+    if (
+      target &&
+      target !== `refs/heads/${controlBranch}` &&
+      !(await readRef(store.gitdir, target).catch(() => null))
+    ) {
       await writeFileAtomic(join(store.gitdir, 'HEAD'), `ref: refs/heads/${controlBranch}\n`);
     }
   }

@@ -11,7 +11,18 @@ export function starterContent(bot: string): Map<string, string> {
       yaml({
         slug: 'greetings',
         description: 'The user says hello',
-        expressions: ['Hello', 'Hi', 'hi there', 'hey', 'good morning', 'good evening', 'hello bot', 'howdy', 'greetings', 'yo'],
+        expressions: [
+          'Hello',
+          'Hi',
+          'hi there',
+          'hey',
+          'good morning',
+          'good evening',
+          'hello bot',
+          'howdy',
+          'greetings',
+          'yo',
+        ],
       }),
     ],
     [

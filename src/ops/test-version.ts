@@ -34,7 +34,11 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
   const at = commit ?? (await repo.git.resolveCommit(ref));
   const { bundle: files, problems } = await loadBundle(repo.git, at);
   const errors = problems.filter((p) => p.severity === 'error');
-  if (errors.length) throw new InvalidContentError(errors.map((p) => ({ ...p, ref })), `${ref} does not validate: `);
+  if (errors.length)
+    throw new InvalidContentError(
+      errors.map((p) => ({ ...p, ref })),
+      `${ref} does not validate: `,
+    );
   const content = { bundle: bundleData(files) };
   const { manifest } = await repo.readManifest();
   const language = manifest.data.language ?? 'en';
@@ -51,7 +55,13 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
     const path = files.tests[index]!.path;
     const lang = file.language ?? language;
     for (const [i, u] of (file.utterances ?? []).entries()) {
-      const nlp = platformNlp({ text: u.text, analysis: await model.analyse(u.text, lang), threshold, intents: content.bundle.intents, botver });
+      const nlp = platformNlp({
+        text: u.text,
+        analysis: await model.analyse(u.text, lang),
+        threshold,
+        intents: content.bundle.intents,
+        botver,
+      });
       const got = nlp.intents[0]?.slug ?? null;
       utterances++;
       const problems: string[] = [];
@@ -59,25 +69,54 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
       else problems.push(`intent ${got ?? 'none'}, expected ${u.intent ?? 'none'}`);
       for (const [slug, value] of Object.entries(u.entities ?? {})) {
         const found = (nlp.entities[slug] ?? []).map((e) => e.value);
-        if (!found.includes(value)) problems.push(`entity ${slug} ${found.length ? found.join(', ') : 'missing'}, expected ${value}`);
+        if (!found.includes(value))
+          problems.push(`entity ${slug} ${found.length ? found.join(', ') : 'missing'}, expected ${value}`);
       }
-      checks.push({ file: path, name: `utterance ${i + 1} "${u.text}"`, passed: !problems.length, ...(problems.length && { detail: problems.join('; ') }) });
+      checks.push({
+        file: path,
+        name: `utterance ${i + 1} "${u.text}"`,
+        passed: !problems.length,
+        ...(problems.length && { detail: problems.join('; ') }),
+      });
     }
     for (const conversation of file.conversations ?? []) {
       let state: DialogState = emptyState();
       for (const [j, step] of conversation.steps.entries()) {
         // The same NLP results the resolver gives the skills engine: templates render alike.
-        const nlp = platformNlp({ text: step.say, analysis: await model.analyse(step.say, lang), threshold, intents: content.bundle.intents, botver });
+        const nlp = platformNlp({
+          text: step.say,
+          analysis: await model.analyse(step.say, lang),
+          threshold,
+          intents: content.bundle.intents,
+          botver,
+        });
         const turn = runTurn(content.bundle.skills, state, nlp as unknown as NlpResults);
         state = turn.state;
-        const replies = turn.messages.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)));
+        const replies = turn.messages.map((m) =>
+          typeof m.content === 'string' ? m.content : JSON.stringify(m.content),
+        );
         const problems: string[] = [];
-        if (JSON.stringify(replies) !== JSON.stringify(step.expect)) problems.push(`replies ${JSON.stringify(replies)}, expected ${JSON.stringify(step.expect)}`);
-        if (step.expectSkill && turn.skill !== step.expectSkill) problems.push(`skill ${turn.skill ?? 'none'}, expected ${step.expectSkill}`);
-        checks.push({ file: path, name: `conversation "${conversation.name}", step ${j + 1} "${step.say}"`, passed: !problems.length, ...(problems.length && { detail: problems.join('; ') }) });
+        if (JSON.stringify(replies) !== JSON.stringify(step.expect))
+          problems.push(`replies ${JSON.stringify(replies)}, expected ${JSON.stringify(step.expect)}`);
+        if (step.expectSkill && turn.skill !== step.expectSkill)
+          problems.push(`skill ${turn.skill ?? 'none'}, expected ${step.expectSkill}`);
+        checks.push({
+          file: path,
+          name: `conversation "${conversation.name}", step ${j + 1} "${step.say}"`,
+          passed: !problems.length,
+          ...(problems.length && { detail: problems.join('; ') }),
+        });
       }
     }
   }
   const failed = checks.filter((c) => !c.passed).length;
-  return { ref, commit: at, checks, passed: checks.length - failed, failed, utterances, intentAccuracy: utterances ? intentsRight / utterances : null };
+  return {
+    ref,
+    commit: at,
+    checks,
+    passed: checks.length - failed,
+    failed,
+    utterances,
+    intentAccuracy: utterances ? intentsRight / utterances : null,
+  };
 }

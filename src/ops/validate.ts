@@ -25,7 +25,8 @@ export interface ValidationReport {
 function branchesOf(repo: BotRepo) {
   return {
     branchHead: async (name: string) =>
-      (await repo.git.branchHead(name)) ?? (await repo.git.resolveName(`refs/remotes/origin/${name}`).catch(() => null)),
+      (await repo.git.branchHead(name)) ??
+      (await repo.git.resolveName(`refs/remotes/origin/${name}`).catch(() => null)),
     isAncestor: (a: string, b: string) => repo.git.isAncestor(a, b),
   };
 }
@@ -34,7 +35,11 @@ function tag(problems: Problem[], ref: string): Problem[] {
   return problems.map((p) => ({ ...p, ref }));
 }
 
-async function validateManifestAt(repo: BotRepo, ref: string, commit: string): Promise<{ target: ValidationTarget; manifest: ManifestDoc | null }> {
+async function validateManifestAt(
+  repo: BotRepo,
+  ref: string,
+  commit: string,
+): Promise<{ target: ValidationTarget; manifest: ManifestDoc | null }> {
   const text = await repo.git.readText(commit, MANIFEST_FILE);
   let manifest: ManifestDoc | null = null;
   let problems: Problem[];
@@ -46,7 +51,10 @@ async function validateManifestAt(repo: BotRepo, ref: string, commit: string): P
       problems = schema;
       manifest = null;
     } else {
-      problems = [...manifestRuleProblems(manifest), ...(await repositoryProblems(branchesOf(repo), manifest, undefined, repo.controlBranch))];
+      problems = [
+        ...manifestRuleProblems(manifest),
+        ...(await repositoryProblems(branchesOf(repo), manifest, undefined, repo.controlBranch)),
+      ];
     }
   } catch (err) {
     if (!(err instanceof InvalidContentError)) throw err;
@@ -69,7 +77,16 @@ export async function validate(repo: BotRepo, refs: string[] = []): Promise<Vali
   const targets: ValidationTarget[] = [];
   if (refs.length === 0) {
     const head = await repo.git.branchHead(repo.controlBranch);
-    if (!head) throw new InvalidContentError([{ file: MANIFEST_FILE, line: 1, column: 1, message: `branch ${repo.controlBranch} does not exist`, severity: 'error' }]);
+    if (!head)
+      throw new InvalidContentError([
+        {
+          file: MANIFEST_FILE,
+          line: 1,
+          column: 1,
+          message: `branch ${repo.controlBranch} does not exist`,
+          severity: 'error',
+        },
+      ]);
     const { target, manifest } = await validateManifestAt(repo, repo.controlBranch, head);
     targets.push(target);
     if (manifest) {
@@ -90,7 +107,8 @@ export async function validate(repo: BotRepo, refs: string[] = []): Promise<Vali
   } else {
     for (const ref of refs) {
       const commit = await repo.git.resolveCommit(ref);
-      if (await repo.git.fileOid(commit, MANIFEST_FILE)) targets.push((await validateManifestAt(repo, ref, commit)).target);
+      if (await repo.git.fileOid(commit, MANIFEST_FILE))
+        targets.push((await validateManifestAt(repo, ref, commit)).target);
       else targets.push(await validateVersionAt(repo, ref, commit));
     }
   }

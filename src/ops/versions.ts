@@ -39,20 +39,29 @@ export interface CreatedVersion {
 }
 
 /** A new version: branch `name` at the head of `from`, and its entry in the manifest. */
-export async function createVersion(repo: BotRepo, name: string, from: string, description?: string): Promise<CreatedVersion & { manifestCommit: string | null }> {
+export async function createVersion(
+  repo: BotRepo,
+  name: string,
+  from: string,
+  description?: string,
+): Promise<CreatedVersion & { manifestCommit: string | null }> {
   assertValidName('version', name, repo.controlBranch);
   const { manifest } = await repo.readManifest();
   if (manifest.version(name)) throw new AlreadyExistsError('version', name);
-  if (!manifest.version(from)) throw new NotFoundError('version', from, 'versions are created from an existing version (--from)');
+  if (!manifest.version(from))
+    throw new NotFoundError('version', from, 'versions are created from an existing version (--from)');
   const count = Object.keys(manifest.data.versions).length;
   if (count >= manifest.maxVersions) {
-    throw new RuleViolationError(`cannot create version "${name}": ${count} versions exist, the limit is maxVersions = ${manifest.maxVersions}; delete one or raise maxVersions in environments.yaml`);
+    throw new RuleViolationError(
+      `cannot create version "${name}": ${count} versions exist, the limit is maxVersions = ${manifest.maxVersions}; delete one or raise maxVersions in environments.yaml`,
+    );
   }
   const ref = `refs/heads/${name}`;
   const head = await repo.versionHead(from);
   const existing = await repo.git.branchHead(name);
   // A branch at exactly `from`'s head, undeclared, is what an interrupted create leaves: adopt it.
-  if (existing && existing !== head) throw new AlreadyExistsError('branch', name, `${ref} exists but is not a version; choose another name`);
+  if (existing && existing !== head)
+    throw new AlreadyExistsError('branch', name, `${ref} exists but is not a version; choose another name`);
   if (!existing) await repo.git.createBranch(name, head, await repo.sign(), `branch: Created from ${from}`, repo.lock);
   const token = generateToken();
   try {
@@ -61,7 +70,9 @@ export async function createVersion(repo: BotRepo, name: string, from: string, d
       if (m.version(name)) throw new AlreadyExistsError('version', name);
       const now = Object.keys(m.data.versions).length;
       if (now >= m.maxVersions) {
-        throw new RuleViolationError(`cannot create version "${name}": ${now} versions exist, the limit is maxVersions = ${m.maxVersions}`);
+        throw new RuleViolationError(
+          `cannot create version "${name}": ${now} versions exist, the limit is maxVersions = ${m.maxVersions}`,
+        );
       }
       m.set(['versions', name], {
         ...(description !== undefined && { description }),
@@ -104,7 +115,12 @@ export async function deleteVersion(
     if (lastCommit) await repo.git.deleteBranch(name, lastCommit, repo.lock);
   } catch (err) {
     // The version is deleted (the manifest commit landed); only its branch is left over.
-    return { name, lastCommit, manifestCommit, warning: `version ${name} is deleted, but its branch could not be: ${(err as Error).message}; delete it with "git branch -D ${name}"` };
+    return {
+      name,
+      lastCommit,
+      manifestCommit,
+      warning: `version ${name} is deleted, but its branch could not be: ${(err as Error).message}; delete it with "git branch -D ${name}"`,
+    };
   }
   return { name, lastCommit, manifestCommit };
 }

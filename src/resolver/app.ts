@@ -28,7 +28,14 @@ export interface ResolverAppDeps {
   conversations?: ConversationStore;
 }
 
-export function createResolverApp({ live, monitoring, logger, adminToken, nlu, conversations }: ResolverAppDeps): Express {
+export function createResolverApp({
+  live,
+  monitoring,
+  logger,
+  adminToken,
+  nlu,
+  conversations,
+}: ResolverAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Bodies are served from buffers built once per snapshot; hashing them per request for an
@@ -40,7 +47,8 @@ export function createResolverApp({ live, monitoring, logger, adminToken, nlu, c
   // A declared length over the limit is refused before a byte is read, whatever the type.
   app.use((req, _res, next) => {
     const length = Number(req.headers['content-length']);
-    if (length > BODY_LIMIT) return next(new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body is over the ${BODY_LIMIT} byte limit`));
+    if (length > BODY_LIMIT)
+      return next(new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body is over the ${BODY_LIMIT} byte limit`));
     next();
   });
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));

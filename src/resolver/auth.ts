@@ -31,7 +31,8 @@ export function requireAdmin(adminToken: string | undefined): RequestHandler {
   const expected = adminToken ? createHash('sha256').update(adminToken).digest() : null;
   return (req, _res, next) => {
     const token = presentedToken(req.headers.authorization);
-    if (!expected || !token || !timingSafeEqual(createHash('sha256').update(token).digest(), expected)) return next(unauthorized());
+    if (!expected || !token || !timingSafeEqual(createHash('sha256').update(token).digest(), expected))
+      return next(unauthorized());
     next();
   };
 }

@@ -13,10 +13,17 @@ import { matchesEtag, targetOf } from './served.js';
 // every other request, errors included, to the Express app, which answers the same route the
 // same way. Same snapshot rule, same headers, same request log entry.
 
-export function fastResolve(live: LiveSnapshot, monitoring: Monitoring): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function fastResolve(
+  live: LiveSnapshot,
+  monitoring: Monitoring,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     if (req.method !== 'GET' || !(req.url === '/v1/resolve' || req.url?.startsWith('/v1/resolve?'))) return false;
-    if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')) return false;
+    if (
+      req.headers['transfer-encoding'] !== undefined ||
+      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+    )
+      return false;
     const snapshot = live.state.snapshot;
     if (!snapshot) return false;
     const owner = tokenOwner(snapshot, req.headers.authorization);
@@ -26,7 +33,13 @@ export function fastResolve(live: LiveSnapshot, monitoring: Monitoring): (req: I
 
     const served = { snapshot, owner, environment, version, content };
     const attribution = { environment, version, commit: content.commit };
-    recordWhenFinished(monitoring, req, res, () => '/v1/resolve', () => attribution);
+    recordWhenFinished(
+      monitoring,
+      req,
+      res,
+      () => '/v1/resolve',
+      () => attribution,
+    );
     const headers = resolveHeaders(served);
     for (const name in headers) res.setHeader(name, headers[name]!);
     if (matchesEtag(req.headers['if-none-match'], headers.ETag)) {

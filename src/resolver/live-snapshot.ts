@@ -121,7 +121,10 @@ export class LiveSnapshot {
       if (result.ok) {
         this.state = { snapshot: result.snapshot, problems: result.snapshot.problems };
         if (previous?.manifestCommit !== result.snapshot.manifestCommit || previous === null) {
-          logger.info({ manifestCommit: result.snapshot.manifestCommit, environments: describe(result.snapshot) }, 'serving snapshot');
+          logger.info(
+            { manifestCommit: result.snapshot.manifestCommit, environments: describe(result.snapshot) },
+            'serving snapshot',
+          );
         } else {
           logger.info({ environments: describe(result.snapshot) }, 'serving new version heads');
         }
@@ -136,7 +139,15 @@ export class LiveSnapshot {
       const message = err instanceof Error ? err.message : String(err);
       this.state = {
         snapshot: this.state.snapshot,
-        problems: [{ scope: 'repository', name: this.git.gitdir, commit: null, serving: this.state.snapshot?.manifestCommit ?? null, errors: [{ file: this.git.gitdir, line: 1, column: 1, message, severity: 'error' }] }],
+        problems: [
+          {
+            scope: 'repository',
+            name: this.git.gitdir,
+            commit: null,
+            serving: this.state.snapshot?.manifestCommit ?? null,
+            errors: [{ file: this.git.gitdir, line: 1, column: 1, message, severity: 'error' }],
+          },
+        ],
       };
       this.report();
     }
@@ -152,9 +163,21 @@ export class LiveSnapshot {
     this.lastReported = key;
     for (const p of this.state.problems) {
       const serving = p.serving ? `serving last good ${p.serving.slice(0, 12)}` : 'nothing served for it';
-      const what = p.scope === 'repository' ? `the repository ${p.name} cannot be read` : `${p.scope} ${p.name}${p.commit ? ` at ${p.commit.slice(0, 12)}` : ''} fails validation`;
+      const what =
+        p.scope === 'repository'
+          ? `the repository ${p.name} cannot be read`
+          : `${p.scope} ${p.name}${p.commit ? ` at ${p.commit.slice(0, 12)}` : ''} fails validation`;
       // "name" is taken by the logger's own field.
-      this.options.logger.warn({ scope: p.scope, [p.scope]: p.name, commit: p.commit, serving: p.serving, errors: p.errors.map(formatProblem) }, `${what}; ${serving}`);
+      this.options.logger.warn(
+        {
+          scope: p.scope,
+          [p.scope]: p.name,
+          commit: p.commit,
+          serving: p.serving,
+          errors: p.errors.map(formatProblem),
+        },
+        `${what}; ${serving}`,
+      );
     }
     if (recovered) this.options.logger.info('ready');
   }
@@ -163,7 +186,10 @@ export class LiveSnapshot {
   private async readFingerprint(): Promise<string> {
     const control = await readRef(this.git.gitdir, `refs/heads/${this.options.controlBranch}`);
     const heads = await listRefs(this.git.gitdir, 'refs/heads/');
-    return `${control}\n${[...heads].map(([r, o]) => `${r} ${o}`).sort().join('\n')}`;
+    return `${control}\n${[...heads]
+      .map(([r, o]) => `${r} ${o}`)
+      .sort()
+      .join('\n')}`;
   }
 
   /**
@@ -171,7 +197,11 @@ export class LiveSnapshot {
    * packs, start a fresh cache so the old ones are let go.
    */
   private async renewCacheAfterRepack(): Promise<void> {
-    const names = new Set((await readdir(join(this.git.gitdir, 'objects', 'pack')).catch(() => [] as string[])).filter((n) => n.endsWith('.idx')));
+    const names = new Set(
+      (await readdir(join(this.git.gitdir, 'objects', 'pack')).catch(() => [] as string[])).filter((n) =>
+        n.endsWith('.idx'),
+      ),
+    );
     const gone = [...this.packs].some((n) => !names.has(n));
     this.packs = names;
     if (gone) this.git = GitRepo.fromLocation(this.git.location);
@@ -188,7 +218,9 @@ export class LiveSnapshot {
     for (const dir of [this.git.gitdir, join(this.git.gitdir, 'refs', 'heads')]) {
       try {
         const w = watch(dir, { persistent: false }, changed);
-        w.on('error', (err) => this.options.logger.warn({ dir, err: err.message }, 'file watcher failed; polling only'));
+        w.on('error', (err) =>
+          this.options.logger.warn({ dir, err: err.message }, 'file watcher failed; polling only'),
+        );
         this.watchers.push(w);
       } catch (err) {
         this.options.logger.warn({ dir, err: (err as Error).message }, 'cannot watch for ref changes; polling only');
@@ -198,5 +230,7 @@ export class LiveSnapshot {
 }
 
 function describe(snapshot: Snapshot) {
-  return Object.fromEntries([...snapshot.environments].map(([name, e]) => [name, `${e.version}@${e.content?.commit.slice(0, 12) ?? 'none'}`]));
+  return Object.fromEntries(
+    [...snapshot.environments].map(([name, e]) => [name, `${e.version}@${e.content?.commit.slice(0, 12) ?? 'none'}`]),
+  );
 }

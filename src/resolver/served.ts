@@ -33,7 +33,11 @@ export function resolveToken(live: LiveSnapshot): RequestHandler {
     res.locals.version = version;
     if (!content) {
       const what = environment ? `environment ${environment} (version ${version})` : `version ${version}`;
-      return next(new HttpError(503, 'VERSION_UNAVAILABLE', `${what} has no commit that passes validation; see /readyz`, { 'Retry-After': '5' }));
+      return next(
+        new HttpError(503, 'VERSION_UNAVAILABLE', `${what} has no commit that passes validation; see /readyz`, {
+          'Retry-After': '5',
+        }),
+      );
     }
     res.locals.commit = content.commit;
     res.locals.served = { snapshot, owner, environment, version, content } satisfies Served;
@@ -42,7 +46,10 @@ export function resolveToken(live: LiveSnapshot): RequestHandler {
 }
 
 /** What a token owner resolves to in a snapshot: its environment (if any), version and the content served. */
-export function targetOf(snapshot: Snapshot, owner: TokenOwner): { environment: string | null; version: string; content: VersionContent | null } {
+export function targetOf(
+  snapshot: Snapshot,
+  owner: TokenOwner,
+): { environment: string | null; version: string; content: VersionContent | null } {
   if (owner.kind === 'environment') {
     const env = snapshot.environments.get(owner.name)!;
     return { environment: env.name, version: env.version, content: env.content };

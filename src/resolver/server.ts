@@ -63,12 +63,18 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
   const adminToken = options.adminToken ?? (process.env.BOTVER_ADMIN_TOKEN || undefined);
 
   const usage = new UsageCounter();
-  const log = await RequestLog.open({ file: options.logFile, capacity: options.logCapacity, logText: options.logText, onLoad: (e) => usage.record(e) });
+  const log = await RequestLog.open({
+    file: options.logFile,
+    capacity: options.logCapacity,
+    logText: options.logText,
+    onLoad: (e) => usage.record(e),
+  });
   const metrics = createMetrics();
   const monitoring: Monitoring = { log, usage, metrics };
 
   const nlu = new NluService({ gitdir: git.gitdir, logger, onChange: () => setReady() });
-  const setReady = () => metrics.setReady(live.state.snapshot !== null && live.state.problems.length === 0 && nlu.waiting().length === 0);
+  const setReady = () =>
+    metrics.setReady(live.state.snapshot !== null && live.state.problems.length === 0 && nlu.waiting().length === 0);
   const live: LiveSnapshot = new LiveSnapshot({
     git,
     controlBranch,
@@ -79,7 +85,11 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
       nlu.follow(state);
       setReady();
       if (state.snapshot) {
-        metrics.setServing([...state.snapshot.environments.values()].flatMap((e) => (e.content ? [{ environment: e.name, version: e.version, commit: e.content.commit }] : [])));
+        metrics.setServing(
+          [...state.snapshot.environments.values()].flatMap((e) =>
+            e.content ? [{ environment: e.name, version: e.version, commit: e.content.commit }] : [],
+          ),
+        );
       }
     },
   });
@@ -94,8 +104,15 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || (err as { bytesParsed?: number }).bytesParsed === undefined) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const body = JSON.stringify({ error: { code: status === 431 ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST', message: 'the request could not be parsed as HTTP' } });
-    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const body = JSON.stringify({
+      error: {
+        code: status === 431 ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST',
+        message: 'the request could not be parsed as HTTP',
+      },
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   // During shutdown, answers say "Connection: close", and keep-alive connections are closed as
   // soon as they fall idle (swept below), rather than kept open until keepAliveTimeout.
@@ -113,8 +130,20 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info({ url, repo: git.gitdir, controlBranch, pollMs: options.pollMs ?? DEFAULT_POLL_MS, logFile: options.logFile ?? null }, 'resolver listening');
-  if (!adminToken) logger.warn('BOTVER_ADMIN_TOKEN is not set: the admin routes (/v1/environments, /v1/versions, /v1/logs, /v1/usage) answer 401 to everyone');
+  logger.info(
+    {
+      url,
+      repo: git.gitdir,
+      controlBranch,
+      pollMs: options.pollMs ?? DEFAULT_POLL_MS,
+      logFile: options.logFile ?? null,
+    },
+    'resolver listening',
+  );
+  if (!adminToken)
+    logger.warn(
+      'BOTVER_ADMIN_TOKEN is not set: the admin routes (/v1/environments, /v1/versions, /v1/logs, /v1/usage) answer 401 to everyone',
+    );
 
   let closing: Promise<void> | null = null;
   const close = () =>

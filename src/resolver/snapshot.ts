@@ -88,7 +88,8 @@ export async function buildSnapshot({ git, controlBranch, contents, previous }: 
     problem: { scope: 'manifest', name: controlBranch, commit, serving: previous?.manifestCommit ?? null, errors },
   });
   const manifestCommit = await git.branchHead(controlBranch);
-  if (!manifestCommit) return refuse(null, [fileProblem(`the control branch ${controlBranch} does not exist (run "botver init")`)]);
+  if (!manifestCommit)
+    return refuse(null, [fileProblem(`the control branch ${controlBranch} does not exist (run "botver init")`)]);
 
   let manifest: ManifestDoc;
   if (previous?.manifestCommit === manifestCommit) {
@@ -105,7 +106,8 @@ export async function buildSnapshot({ git, controlBranch, contents, previous }: 
   }
   const manifestProblems = manifest.problems();
   // Pins unchanged since the previous snapshot were checked then: only new ones walk history.
-  if (!manifestProblems.length) manifestProblems.push(...(await repositoryProblems(git, manifest, previous?.manifest, controlBranch)));
+  if (!manifestProblems.length)
+    manifestProblems.push(...(await repositoryProblems(git, manifest, previous?.manifest, controlBranch)));
   const errors = manifestProblems.filter((p) => p.severity === 'error');
   if (errors.length) return refuse(manifestCommit, errors);
 
@@ -116,7 +118,14 @@ export async function buildSnapshot({ git, controlBranch, contents, previous }: 
     const head = (await git.branchHead(name))!; // repositoryProblems made sure it exists
     const fallback = previous?.versions.get(name)?.content ?? null;
     const content = await servable(git, contents, name, 'version', head, fallback, problems);
-    versions.set(name, { name, description: entry.description ?? null, createdFrom: entry.createdFrom ?? null, head, content, status: statusOf(head, content) });
+    versions.set(name, {
+      name,
+      description: entry.description ?? null,
+      createdFrom: entry.createdFrom ?? null,
+      head,
+      content,
+      status: statusOf(head, content),
+    });
   }
   const environments = new Map<string, ServedEnvironment>();
   for (const [name, entry] of Object.entries(data.environments)) {
@@ -127,13 +136,29 @@ export async function buildSnapshot({ git, controlBranch, contents, previous }: 
       content = await servable(git, contents, name, 'environment', entry.commit, fallback, problems);
       status = statusOf(entry.commit, content);
     }
-    const channels = (entry.channels ?? []).map((c: ChannelEntry) => ({ name: c.name, type: c.type, secretSha256: c.secretSha256 }));
-    environments.set(name, { name, version: entry.version, description: entry.description ?? null, pinned: entry.commit ?? null, content, status, channels });
+    const channels = (entry.channels ?? []).map((c: ChannelEntry) => ({
+      name: c.name,
+      type: c.type,
+      secretSha256: c.secretSha256,
+    }));
+    environments.set(name, {
+      name,
+      version: entry.version,
+      description: entry.description ?? null,
+      pinned: entry.commit ?? null,
+      content,
+      status,
+      channels,
+    });
   }
   const tokens = new Map<string, TokenOwner>();
-  for (const [name, v] of Object.entries(data.versions)) tokens.set(v.tokenSha256.toLowerCase(), { kind: 'version', name });
-  for (const [name, e] of Object.entries(data.environments)) tokens.set(e.tokenSha256.toLowerCase(), { kind: 'environment', name });
-  contents.touch([...versions.values(), ...environments.values()].flatMap((s) => (s.content ? [s.content.commit] : [])));
+  for (const [name, v] of Object.entries(data.versions))
+    tokens.set(v.tokenSha256.toLowerCase(), { kind: 'version', name });
+  for (const [name, e] of Object.entries(data.environments))
+    tokens.set(e.tokenSha256.toLowerCase(), { kind: 'environment', name });
+  contents.touch(
+    [...versions.values(), ...environments.values()].flatMap((s) => (s.content ? [s.content.commit] : [])),
+  );
 
   return {
     ok: true,
@@ -178,7 +203,13 @@ async function servable(
       at = parent;
     }
   }
-  problems.push({ scope, name, commit, serving: good?.commit ?? null, errors: content.problems.filter((p) => p.severity === 'error') });
+  problems.push({
+    scope,
+    name,
+    commit,
+    serving: good?.commit ?? null,
+    errors: content.problems.filter((p) => p.severity === 'error'),
+  });
   return good;
 }
 

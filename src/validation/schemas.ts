@@ -82,11 +82,17 @@ function explain(error: ErrorObject): { path: YamlPath; message: string } {
       return { path: [...path, key], message: `${where}unknown key "${key}"` };
     }
     case 'required':
-      return { path, message: `${where}missing required key "${(error.params as { missingProperty: string }).missingProperty}"` };
+      return {
+        path,
+        message: `${where}missing required key "${(error.params as { missingProperty: string }).missingProperty}"`,
+      };
     case 'propertyNames':
       return { path, message: `${where}invalid name "${(error.params as { propertyName: string }).propertyName}"` };
     case 'enum':
-      return { path, message: `${where}must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+      return {
+        path,
+        message: `${where}must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`,
+      };
     default:
       return { path, message: `${where}${error.message ?? 'is invalid'}` };
   }
@@ -130,5 +136,8 @@ function explainKind(yaml: YamlFile, error: ErrorObject, keys: string[]): { path
     return pb.line > pa.line || (pb.line === pa.line && pb.column > pa.column) ? b : a;
   });
   const [init, tail] = [present.slice(0, -1), present.at(-1)!];
-  return { path: [...path, last], message: `${where}has both ${quoted(init)} and "${tail}"; use exactly one of ${quoted(keys)}` };
+  return {
+    path: [...path, last],
+    message: `${where}has both ${quoted(init)} and "${tail}"; use exactly one of ${quoted(keys)}`,
+  };
 }

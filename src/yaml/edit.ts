@@ -75,13 +75,20 @@ export function editYamlText(text: string, path: YamlPath, value: unknown, after
     if (value === undefined) return text;
     if (parent.flow) return null;
     // A new key goes after its sibling `after` when there is one (commit: after version:).
-    const last = parent.items.find((p) => after !== undefined && (isScalar(p.key) ? p.key.value : p.key) === after) ?? parent.items[parent.items.length - 1];
+    const last =
+      parent.items.find((p) => after !== undefined && (isScalar(p.key) ? p.key.value : p.key) === after) ??
+      parent.items[parent.items.length - 1];
     const lastKey = last?.key as Node | undefined;
     const firstKey = parent.items[0]?.key as Node | undefined;
     if (!last || !lastKey?.range || !firstKey?.range) return null;
     const at = lineEnd(text, ((last.value as Node | null)?.range ?? lastKey.range)[2]);
     const prefix = at > 0 && text[at - 1] !== '\n' ? '\n' : '';
-    return splice(text, at, at, prefix + indentLines(stringify({ [key]: value }, render), column(text, firstKey.range[0])));
+    return splice(
+      text,
+      at,
+      at,
+      prefix + indentLines(stringify({ [key]: value }, render), column(text, firstKey.range[0])),
+    );
   }
 
   if (isSeq(parent) && typeof key === 'number') {
@@ -102,8 +109,14 @@ export function editYamlText(text: string, path: YamlPath, value: unknown, after
     }
     const item = items[key];
     if (!item?.range) return null;
-    if (isPlain(value) && isScalar(item)) return splice(text, item.range[0], item.range[1], stringify(value, render).trimEnd());
-    return splice(text, lineStart(text, item.range[0]), lineEnd(text, item.range[2]), indentLines(stringify([value], render), indent));
+    if (isPlain(value) && isScalar(item))
+      return splice(text, item.range[0], item.range[1], stringify(value, render).trimEnd());
+    return splice(
+      text,
+      lineStart(text, item.range[0]),
+      lineEnd(text, item.range[2]),
+      indentLines(stringify([value], render), indent),
+    );
   }
   return null;
 }

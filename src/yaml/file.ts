@@ -59,7 +59,12 @@ export function positionOf(yaml: YamlFile, path: YamlPath): { line: number; colu
   return { line: pos.line, column: pos.col };
 }
 
-export function problemAt(yaml: YamlFile, path: YamlPath, message: string, severity: Problem['severity'] = 'error'): Problem {
+export function problemAt(
+  yaml: YamlFile,
+  path: YamlPath,
+  message: string,
+  severity: Problem['severity'] = 'error',
+): Problem {
   return { file: yaml.file, ...positionOf(yaml, path), message, severity };
 }
 

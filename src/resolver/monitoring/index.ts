@@ -26,7 +26,15 @@ export interface Attribution {
   text?: string;
 }
 
-const UNRECORDED = new Set(['/healthz', '/readyz', '/metrics', '/v1/environments', '/v1/versions', '/v1/logs', '/v1/usage']);
+const UNRECORDED = new Set([
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/v1/environments',
+  '/v1/versions',
+  '/v1/logs',
+  '/v1/usage',
+]);
 
 /** Records the request once its answer is finished; `route` is read then (Express sets it while routing). */
 export function recordWhenFinished(
@@ -65,7 +73,13 @@ export function recordWhenFinished(
 /** The Express middleware: routes put their attribution in res.locals. */
 export function recordRequests(monitoring: Monitoring): RequestHandler {
   return (req, res, next) => {
-    recordWhenFinished(monitoring, req, res, () => routeOf(req), () => res.locals as Attribution);
+    recordWhenFinished(
+      monitoring,
+      req,
+      res,
+      () => routeOf(req),
+      () => res.locals as Attribution,
+    );
     next();
   };
 }

@@ -128,7 +128,7 @@ export class RequestLog {
         this.dropped++;
         return;
       }
-      stream.write(JSON.stringify(stored) + '\n');
+      stream.write(`${JSON.stringify(stored)}\n`);
     } catch {
       this.dropped++;
     }
@@ -322,7 +322,8 @@ export class RequestLog {
         const { bytesRead } = await handle.read(chunk, 0, CHUNK_BYTES, null);
         if (bytesRead === 0) break;
         lastByte = chunk[bytesRead - 1];
-        const data = rest.length > 0 ? Buffer.concat([rest, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+        const data =
+          rest.length > 0 ? Buffer.concat([rest, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
         let start = 0;
         for (let i = 0; i < data.length; i++) {
           if (data[i] !== NEWLINE) continue;

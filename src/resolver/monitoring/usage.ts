@@ -89,7 +89,13 @@ export class UsageCounter {
         let out = merged.get(day);
         if (out === undefined) {
           // Prototype-less records: a route or intent named "__proto__" is just a key.
-          out = { day, total: 0, byRoute: Object.create(null), byStatus: Object.create(null), byIntent: Object.create(null) };
+          out = {
+            day,
+            total: 0,
+            byRoute: Object.create(null),
+            byStatus: Object.create(null),
+            byIntent: Object.create(null),
+          };
           merged.set(day, out);
         }
         out.total += counts.total;
@@ -114,7 +120,8 @@ export class UsageCounter {
 /** YYYY-MM-DD of an ISO time in UTC; undefined when the time does not parse. */
 export function utcDay(time: string): string | undefined {
   // The resolver's own times are toISOString()'s UTC form: the day is its first ten characters.
-  if (time.length === 24 && time.charCodeAt(23) === 90 /* Z */ && time.charCodeAt(10) === 84 /* T */) return time.slice(0, 10);
+  if (time.length === 24 && time.charCodeAt(23) === 90 /* Z */ && time.charCodeAt(10) === 84 /* T */)
+    return time.slice(0, 10);
   const ms = Date.parse(time);
   if (Number.isNaN(ms)) return undefined;
   return new Date(ms).toISOString().slice(0, 10);

@@ -72,7 +72,11 @@ export function adminRoutes(live: LiveSnapshot, monitoring: Monitoring, adminTok
     .get(admin, (req, res) => {
       const environment = oneParam(req, 'environment');
       const version = oneParam(req, 'version');
-      res.json({ environment: environment ?? null, version: version ?? null, ...monitoring.usage.query({ environment, version }) });
+      res.json({
+        environment: environment ?? null,
+        version: version ?? null,
+        ...monitoring.usage.query({ environment, version }),
+      });
     })
     .all(methodNotAllowed('GET'));
 

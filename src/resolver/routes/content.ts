@@ -32,9 +32,19 @@ export function contentRoutes(live: LiveSnapshot): Router {
       const served = servedOf(res);
       const path = filePath((req.params as { path: string[] }).path);
       const file = await live.readFile(served.content.commit, path);
-      if (!file) throw new HttpError(404, 'NOT_FOUND', `version ${served.version} at ${served.content.commit.slice(0, 12)} has no file ${path}`);
+      if (!file)
+        throw new HttpError(
+          404,
+          'NOT_FOUND',
+          `version ${served.version} at ${served.content.commit.slice(0, 12)} has no file ${path}`,
+        );
       const etag = `"${file.oid}"`;
-      res.set({ ETag: etag, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', 'X-Botver-Commit': served.content.commit });
+      res.set({
+        ETag: etag,
+        'Cache-Control': 'no-cache',
+        'X-Content-Type-Options': 'nosniff',
+        'X-Botver-Commit': served.content.commit,
+      });
       if (matchesEtag(req.headers['if-none-match'], etag)) return void res.status(304).end();
       res.type(contentType(path)).send(Buffer.from(file.bytes));
     })
@@ -82,7 +92,11 @@ export function resolveBody(served: Served): Buffer {
 function filePath(segments: string[]): string {
   for (const s of segments) {
     if (s === '' || s === '.' || s === '..' || /[\\/\0]/.test(s) || /[\x00-\x1f\x7f]/.test(s)) {
-      throw new HttpError(400, 'BAD_PATH', 'a file path is relative to the version\'s root, without ".", ".." or empty segments');
+      throw new HttpError(
+        400,
+        'BAD_PATH',
+        'a file path is relative to the version\'s root, without ".", ".." or empty segments',
+      );
     }
   }
   return segments.join('/');

@@ -50,30 +50,62 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
     let commit = previous?.commit;
     let version = previous?.version ?? current.version;
     if (!commit) {
-      const choice = await nlu.modelFor(`${current.owner.kind}:${current.owner.name}`, current.content, current.version);
+      const choice = await nlu.modelFor(
+        `${current.owner.kind}:${current.owner.name}`,
+        current.content,
+        current.version,
+      );
       if (!choice) {
         const failed = nlu.store.failure(current.content.commit);
-        if (failed) throw new HttpError(503, 'MODEL_FAILED', `the NLU model of version ${current.version} at ${current.content.commit.slice(0, 12)} could not be trained; see the resolver's log`);
-        throw new HttpError(503, 'MODEL_TRAINING', `the NLU model of version ${current.version} is being trained; try again shortly`, { 'Retry-After': '2' });
+        if (failed)
+          throw new HttpError(
+            503,
+            'MODEL_FAILED',
+            `the NLU model of version ${current.version} at ${current.content.commit.slice(0, 12)} could not be trained; see the resolver's log`,
+          );
+        throw new HttpError(
+          503,
+          'MODEL_TRAINING',
+          `the NLU model of version ${current.version} is being trained; try again shortly`,
+          { 'Retry-After': '2' },
+        );
       }
       commit = choice.commit;
       version = choice.version;
     }
     const content = commit === current.content.commit ? current.content : await live.content(commit);
-    if (!content.bundle) throw new HttpError(503, 'VERSION_UNAVAILABLE', `commit ${commit.slice(0, 12)} of this conversation no longer validates`);
+    if (!content.bundle)
+      throw new HttpError(
+        503,
+        'VERSION_UNAVAILABLE',
+        `commit ${commit.slice(0, 12)} of this conversation no longer validates`,
+      );
     const model = await nlu.store.get(commit, () => ({ bundle: content.bundle!, language: current.snapshot.language }));
     const served: Served = { ...current, version, content };
 
     const language = body.language ?? previous?.language ?? current.snapshot.language;
-    const analysis = body.text ? await model.analyse(body.text, language) : { language, intents: [], entities: [], sentiment: 0 };
+    const analysis = body.text
+      ? await model.analyse(body.text, language)
+      : { language, intents: [], entities: [], sentiment: 0 };
     const nlp = platformResults(served, commit, body.text, analysis);
     const state = previous ?? { ...emptyState() };
     const merged = { ...state, memory: { ...state.memory, ...body.memory } };
     const turn = runTurn(content.bundle.skills, merged, nlp as unknown as NlpResults);
 
-    const conversation: Conversation = { ...turn.state, id: body.conversationId, language: analysis.language, version, commit, updatedAt: Date.now() };
+    const conversation: Conversation = {
+      ...turn.state,
+      id: body.conversationId,
+      language: analysis.language,
+      version,
+      commit,
+      updatedAt: Date.now(),
+    };
     if (JSON.stringify(conversation.memory).length > MAX_MEMORY_BYTES) {
-      throw new HttpError(413, 'MEMORY_TOO_LARGE', `the conversation's memory would be over ${MAX_MEMORY_BYTES} bytes of JSON`);
+      throw new HttpError(
+        413,
+        'MEMORY_TOO_LARGE',
+        `the conversation's memory would be over ${MAX_MEMORY_BYTES} bytes of JSON`,
+      );
     }
     if (turn.ended) await store.delete(key);
     else await store.set(key, conversation);
@@ -120,7 +152,10 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
     .all(methodNotAllowed('POST'));
 
   // The path of the sapcai SDK, and the older one of the recastai SDK (no version in it).
-  for (const path of ['/build/v1/users/:user/bots/:bot/versions/:version/builder/conversation_states/:id', '/build/v1/users/:user/bots/:bot/builders/v1/conversation_states/:id']) {
+  for (const path of [
+    '/build/v1/users/:user/bots/:bot/versions/:version/builder/conversation_states/:id',
+    '/build/v1/users/:user/bots/:bot/builders/v1/conversation_states/:id',
+  ]) {
     router
       .route(path)
       .get(auth, async (req, res) => {
@@ -129,14 +164,24 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
         const c = await store.get(keyOf(served, id));
         if (!c) throw new HttpError(404, 'NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
         res.json({
-          results: { id: c.id, language: c.language, memory: c.memory, skill: c.skill, skill_stack: c.skill_stack, skill_occurences: c.skill_occurences, version: c.version, commit: c.commit },
+          results: {
+            id: c.id,
+            language: c.language,
+            memory: c.memory,
+            skill: c.skill,
+            skill_stack: c.skill_stack,
+            skill_occurences: c.skill_occurences,
+            version: c.version,
+            commit: c.commit,
+          },
           message: 'Conversation state rendered with success',
         });
       })
       .delete(auth, async (req, res) => {
         const served = servedOf(res);
         const id = String(req.params.id);
-        if (!(await store.delete(keyOf(served, id)))) throw new HttpError(404, 'NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
+        if (!(await store.delete(keyOf(served, id))))
+          throw new HttpError(404, 'NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
         res.json({ results: null, message: 'Conversation state reset with success' });
       })
       .all(methodNotAllowed('GET', 'DELETE'));
@@ -158,14 +203,31 @@ function channelSecret(live: LiveSnapshot): RequestHandler {
     const name = String(req.params.name);
     const env = [...snapshot.environments.values()].find((e) => e.channels.some((c) => c.name === name));
     const channel = env?.channels.find((c) => c.name === name);
-    const presented = createHash('sha256').update(token ?? '').digest();
+    const presented = createHash('sha256')
+      .update(token ?? '')
+      .digest();
     const expected = Buffer.from(channel?.secretSha256 ?? '0'.repeat(64), 'hex');
-    if (!env || !channel || !token || expected.length !== 32 || !timingSafeEqual(presented, expected)) return next(unauthorized());
+    if (!env || !channel || !token || expected.length !== 32 || !timingSafeEqual(presented, expected))
+      return next(unauthorized());
     res.locals.environment = env.name;
     res.locals.version = env.version;
-    if (!env.content) return next(new HttpError(503, 'VERSION_UNAVAILABLE', `environment ${env.name} (version ${env.version}) has no commit that passes validation; see /readyz`, { 'Retry-After': '5' }));
+    if (!env.content)
+      return next(
+        new HttpError(
+          503,
+          'VERSION_UNAVAILABLE',
+          `environment ${env.name} (version ${env.version}) has no commit that passes validation; see /readyz`,
+          { 'Retry-After': '5' },
+        ),
+      );
     res.locals.commit = env.content.commit;
-    res.locals.served = { snapshot, owner: { kind: 'environment', name: env.name }, environment: env.name, version: env.version, content: env.content } satisfies Served;
+    res.locals.served = {
+      snapshot,
+      owner: { kind: 'environment', name: env.name },
+      environment: env.name,
+      version: env.version,
+      content: env.content,
+    } satisfies Served;
     next();
   };
 }
@@ -180,15 +242,29 @@ interface DialogBody {
 function dialogBody(raw: unknown): DialogBody {
   const b = (raw ?? {}) as Record<string, unknown>;
   const message = b.message as { type?: unknown; content?: unknown } | undefined;
-  if (!message || typeof message !== 'object' || typeof message.type !== 'string') throw new HttpError(400, 'BAD_REQUEST', 'the body needs "message": {"type": "text", "content": "…"}');
+  if (!message || typeof message !== 'object' || typeof message.type !== 'string')
+    throw new HttpError(400, 'BAD_REQUEST', 'the body needs "message": {"type": "text", "content": "…"}');
   const id = b.conversation_id;
   if ((typeof id !== 'string' && typeof id !== 'number') || String(id).length === 0 || String(id).length > MAX_ID) {
     throw new HttpError(400, 'BAD_REQUEST', `the body needs "conversation_id", a string of 1 to ${MAX_ID} characters`);
   }
-  if (b.memory !== undefined && (typeof b.memory !== 'object' || b.memory === null || Array.isArray(b.memory))) throw new HttpError(400, 'BAD_REQUEST', '"memory" must be an object');
-  if (b.memory !== undefined && JSON.stringify(b.memory).length > MAX_MEMORY_BYTES) throw new HttpError(413, 'MEMORY_TOO_LARGE', `"memory" is over ${MAX_MEMORY_BYTES} bytes of JSON`);
-  if (b.language !== undefined && b.language !== null && (typeof b.language !== 'string' || !/^[a-z]{2}$/.test(b.language))) throw new HttpError(400, 'BAD_REQUEST', '"language" is a two-letter ISO 639-1 code');
+  if (b.memory !== undefined && (typeof b.memory !== 'object' || b.memory === null || Array.isArray(b.memory)))
+    throw new HttpError(400, 'BAD_REQUEST', '"memory" must be an object');
+  if (b.memory !== undefined && JSON.stringify(b.memory).length > MAX_MEMORY_BYTES)
+    throw new HttpError(413, 'MEMORY_TOO_LARGE', `"memory" is over ${MAX_MEMORY_BYTES} bytes of JSON`);
+  if (
+    b.language !== undefined &&
+    b.language !== null &&
+    (typeof b.language !== 'string' || !/^[a-z]{2}$/.test(b.language))
+  )
+    throw new HttpError(400, 'BAD_REQUEST', '"language" is a two-letter ISO 639-1 code');
   const text = message.type === 'text' && typeof message.content === 'string' ? message.content : '';
-  if (text.length > MAX_TEXT) throw new HttpError(400, 'BAD_REQUEST', `the message is longer than ${MAX_TEXT} characters`);
-  return { text, conversationId: String(id), memory: (b.memory as Record<string, unknown>) ?? {}, language: (b.language as string | null) ?? undefined };
+  if (text.length > MAX_TEXT)
+    throw new HttpError(400, 'BAD_REQUEST', `the message is longer than ${MAX_TEXT} characters`);
+  return {
+    text,
+    conversationId: String(id),
+    memory: (b.memory as Record<string, unknown>) ?? {},
+    language: (b.language as string | null) ?? undefined,
+  };
 }

@@ -32,7 +32,15 @@ export function healthRoutes(live: LiveSnapshot, metrics: Metrics, nlu?: NluServ
         name: f.key,
         commit: f.commit,
         serving: f.serving,
-        errors: [{ file: 'training/', line: 1, column: 1, message: `the NLU model could not be trained: ${f.error}`, severity: 'error' as const }],
+        errors: [
+          {
+            file: 'training/',
+            line: 1,
+            column: 1,
+            message: `the NLU model could not be trained: ${f.error}`,
+            severity: 'error' as const,
+          },
+        ],
       }));
       const all = [...problems, ...failed];
       const ready = snapshot !== null && all.length === 0 && waiting.length === 0;
@@ -48,7 +56,13 @@ export function healthRoutes(live: LiveSnapshot, metrics: Metrics, nlu?: NluServ
             name: p.name,
             commit: p.commit,
             serving: p.serving,
-            errors: p.errors.map((e) => ({ file: e.file, line: e.line, column: e.column, message: e.message, text: formatProblem(e) })),
+            errors: p.errors.map((e) => ({
+              file: e.file,
+              line: e.line,
+              column: e.column,
+              message: e.message,
+              text: formatProblem(e),
+            })),
           })),
         });
     })

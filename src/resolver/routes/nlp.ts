@@ -22,13 +22,29 @@ export function nlpRoutes(live: LiveSnapshot, nlu: NluService): Router {
       const served = servedOf(res);
       const choice = await nlu.modelFor(`${served.owner.kind}:${served.owner.name}`, served.content, served.version);
       const failed = choice ? null : nlu.store.failure(served.content.commit);
-      if (failed) throw new HttpError(503, 'MODEL_FAILED', `the NLU model of version ${served.version} at ${served.content.commit.slice(0, 12)} could not be trained; see the resolver's log`);
-      if (!choice) throw new HttpError(503, 'MODEL_TRAINING', `the NLU model of version ${served.version} is being trained; try again shortly`, { 'Retry-After': '2' });
+      if (failed)
+        throw new HttpError(
+          503,
+          'MODEL_FAILED',
+          `the NLU model of version ${served.version} at ${served.content.commit.slice(0, 12)} could not be trained; see the resolver's log`,
+        );
+      if (!choice)
+        throw new HttpError(
+          503,
+          'MODEL_TRAINING',
+          `the NLU model of version ${served.version} is being trained; try again shortly`,
+          { 'Retry-After': '2' },
+        );
       const analysis = await choice.model.analyse(text, language);
       // While the served commit's model trains, the previous one answers, and says so (with
       // the intent descriptions of its own commit).
       const content = choice.commit === served.content.commit ? served.content : await live.content(choice.commit);
-      const results = platformResults({ ...served, version: choice.version, content: content.bundle ? content : served.content }, choice.commit, text, analysis);
+      const results = platformResults(
+        { ...served, version: choice.version, content: content.bundle ? content : served.content },
+        choice.commit,
+        text,
+        analysis,
+      );
       res.locals.version = choice.version;
       res.locals.commit = choice.commit;
       res.locals.intent = results.intents[0]?.slug ?? null;
@@ -42,9 +58,14 @@ export function nlpRoutes(live: LiveSnapshot, nlu: NluService): Router {
 
 function requestBody(body: unknown): { text: string; language?: string } {
   const b = (body ?? {}) as Record<string, unknown>;
-  if (typeof b.text !== 'string' || !b.text.trim()) throw new HttpError(400, 'BAD_REQUEST', 'the body needs "text", a non-empty string');
+  if (typeof b.text !== 'string' || !b.text.trim())
+    throw new HttpError(400, 'BAD_REQUEST', 'the body needs "text", a non-empty string');
   if (b.text.length > MAX_TEXT) throw new HttpError(400, 'BAD_REQUEST', `"text" is longer than ${MAX_TEXT} characters`);
-  if (b.language !== undefined && b.language !== null && (typeof b.language !== 'string' || !/^[a-z]{2}$/.test(b.language))) {
+  if (
+    b.language !== undefined &&
+    b.language !== null &&
+    (typeof b.language !== 'string' || !/^[a-z]{2}$/.test(b.language))
+  ) {
     throw new HttpError(400, 'BAD_REQUEST', '"language" is a two-letter ISO 639-1 code');
   }
   return { text: b.text, language: (b.language as string | null) ?? undefined };
@@ -60,4 +81,3 @@ export function platformResults(served: Served, commit: string, text: string, an
     botver: { environment: served.environment, version: served.version, commit },
   });
 }
-
