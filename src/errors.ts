@@ -1,7 +1,9 @@
-// One class per kind of failure. Callers (the CLI, the resolver) map `code` to an exit
-// code or an HTTP status in one place each; tests assert the class or the code, not the text.
+// One class per kind of failure, and ONE table (ERROR_TABLE) from its code to the CLI's exit
+// code and the resolver's HTTP status: the CLI calls exitCodeOf, the resolver httpStatusOf, and
+// neither keeps a list of its own. Tests assert the class or the code, not the text.
 
 export type ErrorCode =
+  // Failures of the library (the CLI reports them; the resolver may meet some of them).
   | 'USAGE'
   | 'NOT_A_REPOSITORY'
   | 'NOT_INITIALISED'
@@ -12,9 +14,71 @@ export type ErrorCode =
   | 'RULE_VIOLATION'
   | 'INVALID_CONTENT'
   | 'CONFLICT'
+  | 'CORRUPT_REF'
   | 'REF_LOCKED'
   | 'DIRTY_WORKTREE'
-  | 'TESTS_FAILED';
+  | 'TESTS_FAILED'
+  | 'INTERNAL'
+  // Answers only the resolver gives (its HTTP API's codes).
+  | 'BAD_REQUEST'
+  | 'BAD_PATH'
+  | 'MALFORMED_JSON'
+  | 'UNAUTHORIZED'
+  | 'METHOD_NOT_ALLOWED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'MEMORY_TOO_LARGE'
+  | 'UNSUPPORTED_ENCODING'
+  | 'HEADERS_TOO_LARGE'
+  | 'NOT_READY'
+  | 'VERSION_UNAVAILABLE'
+  | 'MODEL_TRAINING'
+  | 'MODEL_FAILED';
+
+/**
+ * Exit code 2 means "the command line itself is wrong" (as commander's own usage errors); every
+ * other failure exits 1. HTTP statuses of library failures matter when one reaches the resolver:
+ * 5xx ones are logged and answered as INTERNAL, without their text.
+ */
+export const ERROR_TABLE: Record<ErrorCode, { exit: 1 | 2; http: number }> = {
+  USAGE: { exit: 2, http: 400 },
+  NOT_A_REPOSITORY: { exit: 1, http: 500 },
+  NOT_INITIALISED: { exit: 1, http: 500 },
+  ALREADY_INITIALISED: { exit: 1, http: 409 },
+  INVALID_NAME: { exit: 2, http: 400 },
+  NOT_FOUND: { exit: 1, http: 404 },
+  ALREADY_EXISTS: { exit: 1, http: 409 },
+  RULE_VIOLATION: { exit: 1, http: 409 },
+  INVALID_CONTENT: { exit: 1, http: 422 },
+  CONFLICT: { exit: 1, http: 409 },
+  CORRUPT_REF: { exit: 1, http: 500 },
+  REF_LOCKED: { exit: 1, http: 503 },
+  DIRTY_WORKTREE: { exit: 1, http: 409 },
+  TESTS_FAILED: { exit: 1, http: 422 },
+  INTERNAL: { exit: 1, http: 500 },
+  BAD_REQUEST: { exit: 1, http: 400 },
+  BAD_PATH: { exit: 1, http: 400 },
+  MALFORMED_JSON: { exit: 1, http: 400 },
+  UNAUTHORIZED: { exit: 1, http: 401 },
+  METHOD_NOT_ALLOWED: { exit: 1, http: 405 },
+  PAYLOAD_TOO_LARGE: { exit: 1, http: 413 },
+  MEMORY_TOO_LARGE: { exit: 1, http: 413 },
+  UNSUPPORTED_ENCODING: { exit: 1, http: 415 },
+  HEADERS_TOO_LARGE: { exit: 1, http: 431 },
+  NOT_READY: { exit: 1, http: 503 },
+  VERSION_UNAVAILABLE: { exit: 1, http: 503 },
+  MODEL_TRAINING: { exit: 1, http: 503 },
+  MODEL_FAILED: { exit: 1, http: 503 },
+};
+
+/** The process exit code for `err`: its code's row in ERROR_TABLE, 1 for anything unexpected. */
+export function exitCodeOf(err: unknown): number {
+  return err instanceof BotverError ? ERROR_TABLE[err.code].exit : 1;
+}
+
+/** The HTTP status for `err`: its code's row in ERROR_TABLE, 500 for anything unexpected. */
+export function httpStatusOf(err: unknown): number {
+  return err instanceof BotverError ? ERROR_TABLE[err.code].http : 500;
+}
 
 export class BotverError extends Error {
   readonly code: ErrorCode;
@@ -128,6 +192,63 @@ export class DirtyWorktreeError extends BotverError {
     super('DIRTY_WORKTREE', `local changes to ${files.join(', ')} would be overwritten: commit or stash them first`, {
       files,
     });
+  }
+}
+
+/** A ref file holds something that is neither an object id nor a symbolic ref: the repository is damaged. */
+export class CorruptRefError extends BotverError {
+  constructor(ref: string, value: string) {
+    super('CORRUPT_REF', `${ref} holds "${value.slice(0, 60)}", not an object id`, { ref });
+  }
+}
+
+/** The ref no longer holds the value the caller based its change on: re-read and retry. */
+export class RefMovedError extends BotverError {
+  constructor(ref: string, expected: string | null, actual: string | null) {
+    super('CONFLICT', `${ref} moved from ${expected ?? '(none)'} to ${actual ?? '(none)'} meanwhile`, {
+      ref,
+      expected,
+      actual,
+    });
+  }
+}
+
+/** A commit would put a file where the branch has a folder, or a folder where it has a file. */
+export class PathConflictError extends BotverError {
+  constructor(path: string, branch: string, why: string) {
+    super('CONFLICT', `cannot commit "${path}" on ${branch}: ${why}`, { path, branch });
+  }
+}
+
+/** The operation would remove or replace the branch this work tree has checked out. */
+export class BranchCheckedOutError extends BotverError {
+  constructor(branch: string, workdir: string) {
+    super('CONFLICT', `branch ${branch} is checked out in ${workdir}; switch to another branch first`, {
+      branch,
+      workdir,
+    });
+  }
+}
+
+/**
+ * The branch is checked out in another (linked) work tree, whose files botver cannot keep in step
+ * with a write. `worktree` is that work tree's path when known.
+ */
+export class CheckedOutElsewhereError extends BotverError {
+  constructor(branch: string, worktree: string | null) {
+    super(
+      'DIRTY_WORKTREE',
+      worktree
+        ? `branch ${branch} is checked out in the work tree ${worktree}; botver cannot keep that one in step (switch it to another branch, or run botver there)`
+        : `branch ${branch} is checked out in a linked work tree; botver cannot keep it in step`,
+      { branch, worktree },
+    );
+  }
+}
+
+export class AlreadyInitialisedError extends BotverError {
+  constructor(branch: string, manifestFile: string) {
+    super('ALREADY_INITIALISED', `versioning is already on: ${branch} has ${manifestFile}`, { branch });
   }
 }
 

@@ -1,6 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BotverError, RefLockedError } from '../errors.js';
+import { CorruptRefError, RefLockedError, RefMovedError } from '../errors.js';
+
+// Re-exported for callers that imported it from here before it moved to errors.ts.
+export { RefMovedError };
 
 // Ref updates done the way native git does them, because isomorphic-git neither locks refs
 // across processes nor writes them atomically (isomorphic-git#1278):
@@ -9,17 +12,6 @@ import { BotverError, RefLockedError } from '../errors.js';
 // A lock held by git or by another botver process is waited for, then reported.
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
-
-/** The ref no longer holds the value the caller based its change on: re-read and retry. */
-export class RefMovedError extends BotverError {
-  constructor(ref: string, expected: string | null, actual: string | null) {
-    super('CONFLICT', `${ref} moved from ${expected ?? '(none)'} to ${actual ?? '(none)'} meanwhile`, {
-      ref,
-      expected,
-      actual,
-    });
-  }
-}
 
 export interface LockOptions {
   /** How long to wait for a lock held by another process. */
@@ -112,7 +104,7 @@ export async function readRef(gitdir: string, ref: string): Promise<string | nul
     const value = (await fsp.readFile(join(gitdir, ref), 'utf8')).trim();
     if (/^[0-9a-f]{40}$/.test(value)) return value;
     if (value.startsWith('ref: ')) return readRef(gitdir, value.slice(5).trim());
-    throw new BotverError('CONFLICT', `${ref} holds "${value.slice(0, 60)}", not an object id`);
+    throw new CorruptRefError(ref, value);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'EISDIR' && code !== 'ENOTDIR') throw err;

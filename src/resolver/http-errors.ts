@@ -1,25 +1,38 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import { BotverError } from '../errors.js';
+import { BotverError, ERROR_TABLE, type ErrorCode, httpStatusOf } from '../errors.js';
 
 // Every error the resolver answers is JSON `{error: {code, message}}` (DESIGN.md §5), with
 // the status that says what happened, and never a stack trace.
 
-export class HttpError extends Error {
+/**
+ * An answer the resolver gives on purpose. Its status comes from ERROR_TABLE:
+ * `new HttpError(code, message, headers?)`. The older form `new HttpError(status, code, message,
+ * headers?)` still works (the status given wins) until every route uses the table.
+ */
+export class HttpError extends BotverError {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, headers?: Record<string, string>);
+  constructor(status: number, code: ErrorCode, message: string, headers?: Record<string, string>);
   constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
+    first: ErrorCode | number,
+    second: string,
+    third?: string | Record<string, string>,
+    fourth?: Record<string, string>,
   ) {
-    super(message);
+    const legacy = typeof first === 'number';
+    const code = (legacy ? second : first) as ErrorCode;
+    super(code, legacy ? (third as string) : second);
+    this.status = legacy ? first : ERROR_TABLE[code].http;
+    this.headers = (legacy ? fourth : (third as Record<string, string> | undefined)) ?? {};
   }
 }
 
 /** One body for a missing, malformed and unknown token: the answer tells an attacker nothing. */
 export const unauthorized = () =>
   new HttpError(
-    401,
     'UNAUTHORIZED',
     'a valid token is required: "Authorization: Token <token>" or "Authorization: Bearer <token>"',
     {
@@ -36,13 +49,13 @@ export function sendError(res: Response, err: HttpError): void {
 }
 
 export const notFound: RequestHandler = (req, _res, next) =>
-  next(new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path.slice(0, 200)}`));
+  next(new HttpError('NOT_FOUND', `no route ${req.method} ${req.path.slice(0, 200)}`));
 
 export const methodNotAllowed =
   (...allowed: string[]): RequestHandler =>
   (req, _res, next) =>
     next(
-      new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${allowed.join(' or ')}`, {
+      new HttpError('METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${allowed.join(' or ')}`, {
         Allow: allowed.join(', '),
       }),
     );
@@ -56,15 +69,15 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (type === 'entity.too.large')
       return sendError(
         res,
-        new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body is over the ${(err as { limit: number }).limit} byte limit`),
+        new HttpError('PAYLOAD_TOO_LARGE', `the body is over the ${(err as { limit: number }).limit} byte limit`),
       );
     if (type === 'entity.parse.failed')
-      return sendError(res, new HttpError(400, 'MALFORMED_JSON', 'the body is not valid JSON'));
+      return sendError(res, new HttpError('MALFORMED_JSON', 'the body is not valid JSON'));
     if (type === 'encoding.unsupported' || type === 'charset.unsupported')
-      return sendError(res, new HttpError(415, 'UNSUPPORTED_ENCODING', (err as Error).message));
+      return sendError(res, new HttpError('UNSUPPORTED_ENCODING', (err as Error).message));
     // The router could not percent-decode a path parameter ("%zz", "%ff"): the client's path is wrong.
     if (err instanceof URIError && (err as { status?: number }).status === 400)
-      return sendError(res, new HttpError(400, 'BAD_PATH', 'the path is not valid percent-encoding'));
+      return sendError(res, new HttpError('BAD_PATH', 'the path is not valid percent-encoding'));
     if (
       typeof (err as { status?: number }).status === 'number' &&
       (err as { status: number }).status < 500 &&
@@ -72,11 +85,18 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     ) {
       return sendError(res, new HttpError((err as { status: number }).status, 'BAD_REQUEST', (err as Error).message));
     }
-    if (err instanceof BotverError && (err.code === 'USAGE' || err.code === 'INVALID_NAME'))
-      return sendError(res, new HttpError(400, 'BAD_REQUEST', err.message));
+    // A library failure that is the client's doing (a bad query parameter, an unknown name) is
+    // answered with its status from ERROR_TABLE; one that is the resolver's is logged, below.
+    if (err instanceof BotverError && httpStatusOf(err) < 500)
+      return sendError(res, new HttpError(httpStatusOf(err), wireCode(err.code), err.message));
     logger.error({ err, method: req.method, route: routeOf(req) }, 'request failed');
-    sendError(res, new HttpError(500, 'INTERNAL', 'the resolver failed to answer; the error is in its log'));
+    sendError(res, new HttpError('INTERNAL', 'the resolver failed to answer; the error is in its log'));
   };
+}
+
+/** The HTTP API has one code for a malformed request; the library's two usage codes map onto it. */
+function wireCode(code: ErrorCode): ErrorCode {
+  return code === 'USAGE' || code === 'INVALID_NAME' ? 'BAD_REQUEST' : code;
 }
 
 /** The route pattern a request matched ("/v1/files/*path"), never the raw path: bounded and secret-free. */
