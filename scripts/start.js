@@ -3,18 +3,31 @@
 // once (scripts/example.js), then runs the resolver on it (PORT, default 8080; BOTVER_HOST,
 // default 127.0.0.1) and prints its tokens with ready-to-paste curl commands. The admin token
 // is $BOTVER_ADMIN_TOKEN, or a random one made for this run. Ctrl-C (or SIGTERM) stops it.
+// The npm script runs this file with `exec` after building, so the resolver IS the process npm
+// starts: npm forwards SIGTERM/SIGINT to it, and a process manager stopping `npm start` stops the
+// server (nothing is left running, reparented).
 import { randomBytes } from 'node:crypto';
 import { DIR, TOKENS, ensureExampleRepo } from './example.js';
 import { startResolver } from '../dist/index.js';
 
+const port = process.env.PORT ? Number(process.env.PORT) : 8080;
+const host = process.env.BOTVER_HOST || '127.0.0.1';
+if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT=${process.env.PORT} is not a port number`);
+
 const tokens = await ensureExampleRepo();
 const adminToken = process.env.BOTVER_ADMIN_TOKEN || `demo-admin-${randomBytes(12).toString('base64url')}`;
-const resolver = await startResolver({
-  repo: DIR,
-  port: process.env.PORT ? Number(process.env.PORT) : 8080,
-  host: process.env.BOTVER_HOST || '127.0.0.1',
-  adminToken,
-});
+let resolver;
+try {
+  resolver = await startResolver({ repo: DIR, port, host, adminToken });
+} catch (err) {
+  // One line, as `botver serve` prints, not a stack trace; the usual cause is another server.
+  if (err?.code === 'EADDRINUSE')
+    fail(
+      `port ${port} on ${host} is already in use: stop what uses it, or pick another with PORT=${port + 1} npm start`,
+    );
+  if (err?.code === 'EACCES') fail(`port ${port} on ${host} needs privileges: pick another with PORT=8080 npm start`);
+  fail(err instanceof Error ? err.message : String(err));
+}
 
 await resolver.nlu.idle(); // the example's NLU models: trained once, then loaded from the repository's cache
 const url = resolver.url;
@@ -49,6 +62,12 @@ if (tokens) {
 }
 lines.push('', 'Ctrl-C stops the resolver. `npm run tour` shows the CLI on the same repository.', '');
 process.stdout.write(`${lines.join('\n')}\n`);
+
+/** Prints one line on stderr and exits 1 (the live snapshot's watchers would keep the process up). */
+function fail(message) {
+  process.stderr.write(`npm start: ${message}\n`);
+  process.exit(1);
+}
 
 const stop = () => void resolver.close().then(() => process.exit(0));
 process.once('SIGINT', stop);

@@ -1,5 +1,6 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectFsckClean, git, ROOT, TEST_ENV, tempDir } from './helpers.js';
@@ -7,12 +8,14 @@ import { expectFsckClean, git, ROOT, TEST_ENV, tempDir } from './helpers.js';
 // The README's first command: `npm start` (scripts/start.js) serves the example bot; `npm run
 // tour` (scripts/tour.js) walks the CLI through it. `git` below is native git.
 
-/** Runs scripts/start.js until it has printed its instructions; returns them and the process. */
-async function start(env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.js')], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * Runs scripts/start.js (or, with `viaNpm`, the real `npm start` minus its prestart build, which
+ * the suite has done) until it has printed its instructions; returns them and the process.
+ */
+async function start(env: NodeJS.ProcessEnv, viaNpm = false) {
+  const child = viaNpm
+    ? spawn('npm', ['start', '--ignore-scripts', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [join(ROOT, 'scripts', 'start.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -24,6 +27,7 @@ async function start(env: NodeJS.ProcessEnv) {
   }
   return {
     out: () => out,
+    exited,
     stop: () => {
       child.kill('SIGTERM');
       return exited;
@@ -109,6 +113,66 @@ describe('npm start (scripts/start.js)', () => {
     expect(second.out()).toContain(`Using the example bot repository in ${dir}`);
     expect(await second.stop()).toBe(0);
     expectFsckClean(dir);
+  });
+});
+
+/** Listens on a free port of 127.0.0.1 and resolves with the server (close it to free the port). */
+function occupyPort(port = 0): Promise<ReturnType<typeof createServer>> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/** Runs scripts/start.js to its end; returns its exit code and what it wrote. */
+function runToEnd(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.js')], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('npm start as a process', () => {
+  const exampleEnv = () => ({
+    ...process.env,
+    ...TEST_ENV,
+    BOTVER_EXAMPLE_REPO: join(tempDir(), 'example-repo'),
+    BOTVER_EXAMPLE_TOKENS: join(tempDir(), 'tokens.json'),
+    BOTVER_ADMIN_TOKEN: 'admin-for-test',
+  });
+
+  it('on a busy port prints one clean line naming PORT and exits 1', async () => {
+    const busy = await occupyPort();
+    try {
+      const { port } = busy.address() as { port: number };
+      const { code, stderr } = await runToEnd({ ...exampleEnv(), PORT: String(port) });
+      expect(code).toBe(1);
+      expect(stderr.trimEnd().split('\n')).toEqual([
+        expect.stringContaining(`port ${port} on 127.0.0.1 is already in use`),
+      ]);
+      expect(stderr).toContain('PORT=');
+      expect(stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('is the server: SIGTERM to the process npm start made stops the resolver and frees its port', async () => {
+    const running = await start({ ...exampleEnv(), PORT: '0' }, true);
+    const url = /served at (http:\/\/[^ ]+?)\.? from/.exec(running.out())?.[1];
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const port = Number(new URL(url!).port);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    // npm forwards SIGTERM to its script; the script exec'ed the server, so nothing is left behind.
+    expect(await running.stop()).toBe(0);
+    const again = await occupyPort(port); // would fail with EADDRINUSE if a server still held it
+    again.close();
   });
 });
 
