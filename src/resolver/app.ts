@@ -5,6 +5,7 @@ import { recordRequests, type Monitoring } from './monitoring/index.js';
 import { contentRoutes } from './routes/content.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
+import { openapiRoutes } from './routes/openapi.js';
 import { nlpRoutes } from './routes/nlp.js';
 import type { NluService } from '../nlu/nlu-service.js';
 import { dialogRoutes } from './routes/dialog.js';
@@ -60,6 +61,7 @@ export function createResolverApp({
     app.use(dialogRoutes(live, nlu, conversations ?? new MemoryConversationStore()));
   }
   app.use(healthRoutes(live, monitoring.metrics, nlu));
+  app.use(openapiRoutes());
   app.use(adminRoutes(live, monitoring, adminToken));
   app.use(notFound);
   app.use(errorHandler(logger));
