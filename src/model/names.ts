@@ -1,4 +1,4 @@
-import { InvalidNameError } from '../errors.js';
+import { InvalidNameError, UsageError } from '../errors.js';
 
 /** Names of versions, environments and channels (DESIGN.md §1): safe as branch names and URL parts. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -20,4 +20,20 @@ export function assertValidName(kind: NamedKind, name: string, controlBranch?: s
   if (kind === 'version' && name === controlBranch) {
     throw new InvalidNameError(kind, name, `it is the control branch, which holds environments.yaml`);
   }
+}
+
+/** The control branch (holding environments.yaml) when the caller names none. */
+export const DEFAULT_CONTROL_BRANCH = 'main';
+
+/** A control branch name git would accept, and that stays inside refs/heads/. */
+export function assertBranchName(name: string): string {
+  const parts = name.split('/');
+  if (
+    !/^[A-Za-z0-9._/-]+$/.test(name) ||
+    parts.some((p) => !p || p.startsWith('.') || p.endsWith('.lock')) ||
+    name.includes('..')
+  ) {
+    throw new UsageError(`invalid control branch name "${name}"`);
+  }
+  return name;
 }

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { GitRepo } from '../git/repo.js';
-import { assertBranchName, defaultControlBranch } from '../ops/bot-repo.js';
+import { assertBranchName, DEFAULT_CONTROL_BRANCH } from '../model/names.js';
 import { createResolverApp } from './app.js';
 import { fastResolve } from './fast-resolve.js';
 import { LiveSnapshot, DEFAULT_POLL_MS, type ResolverState } from './live-snapshot.js';
@@ -58,7 +58,9 @@ export interface RunningResolver {
 
 export async function startResolver(options: ResolverOptions): Promise<RunningResolver> {
   const logger = options.logger ?? createLogger({ level: process.env.BOTVER_LOG_LEVEL || 'info' });
-  const controlBranch = assertBranchName(options.controlBranch ?? defaultControlBranch());
+  const controlBranch = assertBranchName(
+    options.controlBranch ?? (process.env.BOTVER_CONTROL_BRANCH || DEFAULT_CONTROL_BRANCH),
+  );
   const git = await GitRepo.open(options.repo);
   const adminToken = options.adminToken ?? (process.env.BOTVER_ADMIN_TOKEN || undefined);
 
