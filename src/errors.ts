@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'MEMORY_TOO_LARGE'
   | 'UNSUPPORTED_ENCODING'
+  | 'UNSUPPORTED_MEDIA_TYPE'
   | 'HEADERS_TOO_LARGE'
   | 'NOT_READY'
   | 'VERSION_UNAVAILABLE'
@@ -63,6 +64,7 @@ export const ERROR_TABLE: Record<ErrorCode, { exit: 1 | 2; http: number }> = {
   PAYLOAD_TOO_LARGE: { exit: 1, http: 413 },
   MEMORY_TOO_LARGE: { exit: 1, http: 413 },
   UNSUPPORTED_ENCODING: { exit: 1, http: 415 },
+  UNSUPPORTED_MEDIA_TYPE: { exit: 1, http: 415 },
   HEADERS_TOO_LARGE: { exit: 1, http: 431 },
   NOT_READY: { exit: 1, http: 503 },
   VERSION_UNAVAILABLE: { exit: 1, http: 503 },

@@ -7,6 +7,14 @@ import { UsageError } from '../errors.js';
 // GIT_COMMITTER_*, then user.name / user.email from the repository's config, then the
 // global config files. Times honour GIT_AUTHOR_DATE / GIT_COMMITTER_DATE so scripted and
 // tested histories can be reproducible.
+//
+// The environment is a plain record the caller passes (the CLI passes process.env); nothing
+// here reads process.env. Names are resolved once per repository handle (resolveIdentity);
+// times are taken for each commit (signatureAt), so a long-lived caller's commits carry
+// their own time, not that of its first commit.
+
+/** Environment variables as the caller chose to pass them. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 export interface Person {
   name: string;
@@ -20,6 +28,12 @@ export interface Person {
 export interface Signature {
   author: Person;
   committer: Person;
+}
+
+/** Who commits, without when: what may be cached for the life of a repository handle. */
+export interface Identity {
+  author: { name: string; email: string };
+  committer: { name: string; email: string };
 }
 
 function parseConfigUser(text: string): { name?: string; email?: string } {
@@ -42,11 +56,12 @@ function parseConfigUser(text: string): { name?: string; email?: string } {
   return found;
 }
 
-async function configUser(gitdir: string): Promise<{ name?: string; email?: string }> {
+async function configUser(gitdir: string, env: Env): Promise<{ name?: string; email?: string }> {
+  const home = env.HOME || homedir();
   const files = [
     join(gitdir, 'config'),
-    join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'git', 'config'),
-    join(homedir(), '.gitconfig'),
+    join(env.XDG_CONFIG_HOME || join(home, '.config'), 'git', 'config'),
+    join(home, '.gitconfig'),
   ];
   const merged: { name?: string; email?: string } = {};
   for (const file of files) {
@@ -76,28 +91,45 @@ export function parsePerson(value: string): { name: string; email: string } {
   return { name: match[1], email: match[2]! };
 }
 
-function now(dateVar: string | undefined) {
+function timeOf(dateVar: string | undefined, date: Date) {
   if (dateVar) return parseGitDate(dateVar);
-  const date = new Date();
   return { timestamp: Math.floor(date.getTime() / 1000), timezoneOffset: date.getTimezoneOffset() };
 }
 
-export async function resolveSignature(gitdir: string, author?: string): Promise<Signature> {
-  const env = process.env;
+/**
+ * Author and committer names and emails: `author` ("Name <email>", a --author flag) first, then
+ * GIT_AUTHOR_* / GIT_COMMITTER_* from `env`, then the git config files (the repository's, then
+ * the global ones under env.HOME or the user's home folder).
+ */
+export async function resolveIdentity(gitdir: string, author: string | undefined, env: Env = {}): Promise<Identity> {
   const fromFlag = author ? parsePerson(author) : undefined;
   const needConfig = !fromFlag && !(env.GIT_AUTHOR_NAME && env.GIT_AUTHOR_EMAIL);
-  const config = needConfig || !(env.GIT_COMMITTER_NAME && env.GIT_COMMITTER_EMAIL) ? await configUser(gitdir) : {};
+  const config =
+    needConfig || !(env.GIT_COMMITTER_NAME && env.GIT_COMMITTER_EMAIL) ? await configUser(gitdir, env) : {};
   // git refuses to commit without an identity; a CI job should still be able to promote, so
   // we fall back to a recognisable placeholder instead.
   const name = fromFlag?.name ?? env.GIT_AUTHOR_NAME ?? config.name ?? 'botver';
   const email = fromFlag?.email ?? env.GIT_AUTHOR_EMAIL ?? config.email ?? 'botver@localhost';
-  const authorPerson: Person = { name, email, ...now(env.GIT_AUTHOR_DATE) };
-  const committer: Person = {
-    name: env.GIT_COMMITTER_NAME ?? (fromFlag ? (config.name ?? name) : name),
-    email: env.GIT_COMMITTER_EMAIL ?? (fromFlag ? (config.email ?? email) : email),
-    ...now(env.GIT_COMMITTER_DATE ?? env.GIT_AUTHOR_DATE),
+  return {
+    author: { name, email },
+    committer: {
+      name: env.GIT_COMMITTER_NAME ?? (fromFlag ? (config.name ?? name) : name),
+      email: env.GIT_COMMITTER_EMAIL ?? (fromFlag ? (config.email ?? email) : email),
+    },
   };
-  return { author: authorPerson, committer };
+}
+
+/** A signature for a commit made now (`date`), unless GIT_AUTHOR_DATE / GIT_COMMITTER_DATE in `env` say when. */
+export function signatureAt(identity: Identity, env: Env = {}, date = new Date()): Signature {
+  return {
+    author: { ...identity.author, ...timeOf(env.GIT_AUTHOR_DATE, date) },
+    committer: { ...identity.committer, ...timeOf(env.GIT_COMMITTER_DATE ?? env.GIT_AUTHOR_DATE, date) },
+  };
+}
+
+/** Identity and time in one step, for a single commit. */
+export async function resolveSignature(gitdir: string, author?: string, env: Env = {}): Promise<Signature> {
+  return signatureAt(await resolveIdentity(gitdir, author, env), env);
 }
 
 /** "Name <email> 1700000000 +0100", as in reflogs and raw commits. */

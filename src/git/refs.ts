@@ -24,10 +24,8 @@ export interface ReflogEntry {
   message: string;
 }
 
-const DEFAULT_LOCK_TIMEOUT_MS = (() => {
-  const value = Number(process.env.BOTVER_LOCK_TIMEOUT_MS);
-  return Number.isFinite(value) && value >= 0 ? value : 10_000;
-})();
+/** How long a lock held by another process is waited for when the caller does not say. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,16 +2,20 @@ import { promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import git from 'isomorphic-git';
 import { atomicFs } from './atomic-fs.js';
-import { locateRepo, type RepoLocation } from './location.js';
-import { listRefs, readHeadTarget, readRef, updateRef, deleteRef, type LockOptions } from './refs.js';
+import { locateRepo, repoAt, type RepoLocation } from './location.js';
+import { acquireLock, listRefs, readHeadTarget, readRef, updateRef, deleteRef, type LockOptions } from './refs.js';
 import { formatIdentity, type Signature } from './identity.js';
 import { syncCheckedOutBranch } from './worktree.js';
 import { resolveRevision } from './revision.js';
-import { BotverError, NotFoundError } from '../errors.js';
+import { BranchCheckedOutError, CheckedOutElsewhereError, NotFoundError } from '../errors.js';
 
-// The one module (with worktree.ts) that talks to isomorphic-git. Everything above it sees
-// commits, paths and bytes. No checkout ever happens: reads go through the object store,
-// writes build trees in memory and move a branch with compare-and-swap.
+// The one Git boundary: this module (with the rest of src/git/) is all that talks to
+// isomorphic-git or touches refs. Everything above it sees commits, paths and bytes. No checkout
+// ever happens: reads go through the object store, writes build trees in memory and move a
+// branch with compare-and-swap. (Over 300 lines because it is that one boundary: reads, writes
+// and ref moves of one repository handle.)
+
+export type { LockOptions };
 
 const fs = atomicFs;
 
@@ -51,6 +55,30 @@ export class GitRepo {
     return new GitRepo(location);
   }
 
+  /** The repository exactly at `path` (a work tree or a bare repository), without looking above it; null if none. */
+  static async at(path: string): Promise<GitRepo | null> {
+    const location = await repoAt(path);
+    return location ? new GitRepo(location) : null;
+  }
+
+  /**
+   * Creates a repository at `path` (the folder is made if needed), as `git init [--bare]`
+   * does, with HEAD naming `defaultBranch`. Use on a folder that holds no repository.
+   */
+  static async init(path: string, options: { bare?: boolean; defaultBranch: string }): Promise<GitRepo> {
+    await fsp.mkdir(path, { recursive: true });
+    await git.init({
+      fs,
+      dir: options.bare ? undefined : path,
+      gitdir: options.bare ? path : undefined,
+      bare: options.bare,
+      defaultBranch: options.defaultBranch,
+    });
+    const location = await repoAt(path);
+    if (!location) throw new Error(`git init at ${path} left no repository`);
+    return new GitRepo(location);
+  }
+
   get gitdir(): string {
     return this.location.gitdir;
   }
@@ -68,6 +96,34 @@ export class GitRepo {
   async branches(): Promise<Map<string, string>> {
     const refs = await listRefs(this.gitdir, 'refs/heads/');
     return new Map([...refs].map(([ref, oid]) => [ref.slice('refs/heads/'.length), oid]));
+  }
+
+  /** The object id a full ref name ("refs/heads/main") holds, following a symbolic ref; null when it does not exist. */
+  async readRef(ref: string): Promise<string | null> {
+    return readRef(this.gitdir, ref);
+  }
+
+  /** Every ref under `prefix` ("refs/heads/", "refs/tags/"), full name -> object id, loose and packed. */
+  async listRefs(prefix: string): Promise<Map<string, string>> {
+    return listRefs(this.gitdir, prefix);
+  }
+
+  /** The ref this checkout's HEAD names ("refs/heads/main"), or null when HEAD is detached. */
+  async headTarget(): Promise<string | null> {
+    return readHeadTarget(this.location.headGitdir);
+  }
+
+  /** Points this checkout's HEAD at `branch` (as `git symbolic-ref HEAD refs/heads/<branch>`), under HEAD.lock. */
+  async setHead(branch: string, lock: LockOptions = {}): Promise<void> {
+    const headPath = join(this.location.headGitdir, 'HEAD');
+    const held = await acquireLock(`${headPath}.lock`, lock);
+    try {
+      await held.handle.writeFile(`ref: refs/heads/${branch}\n`);
+      await held.handle.sync();
+      await held.commit(headPath);
+    } finally {
+      await held.release();
+    }
   }
 
   /**
@@ -271,6 +327,7 @@ export class GitRepo {
    * Moves `branch` from `expectedOld` to `commit` (compare-and-swap; RefMovedError when it
    * moved). When the branch is checked out in this repository's work tree, the changed files
    * and the index follow, as in a fast-forward; local edits to them refuse the whole update.
+   * `warnings`: what went wrong after the branch moved (the work tree could not follow).
    */
   async moveBranch(
     branch: string,
@@ -280,28 +337,19 @@ export class GitRepo {
     signature: Signature,
     reflogMessage: string,
     lock: LockOptions = {},
-  ): Promise<void> {
+  ): Promise<{ warnings: string[] }> {
     const ref = `refs/heads/${branch}`;
     const reflog = this.bare ? undefined : { identity: formatIdentity(signature.committer), message: reflogMessage };
     const checkedOut =
       this.location.workdir !== null && (await readHeadTarget(this.location.headGitdir).catch(() => null)) === ref;
     if (!checkedOut) {
       const elsewhere = await this.checkedOutElsewhere(ref);
-      if (elsewhere)
-        throw new BotverError(
-          'DIRTY_WORKTREE',
-          `branch ${branch} is checked out in the work tree ${elsewhere}; botver cannot keep that one in step (switch it to another branch, or run botver there)`,
-        );
+      if (elsewhere) throw new CheckedOutElsewhereError(branch, elsewhere);
       await updateRef(this.gitdir, ref, commit, expectedOld, { ...lock, reflog });
-      return;
+      return { warnings: [] };
     }
-    if (this.location.headGitdir !== this.gitdir) {
-      throw new BotverError(
-        'DIRTY_WORKTREE',
-        `branch ${branch} is checked out in a linked work tree; botver cannot keep it in step`,
-      );
-    }
-    await syncCheckedOutBranch(
+    if (this.location.headGitdir !== this.gitdir) throw new CheckedOutElsewhereError(branch, null);
+    return syncCheckedOutBranch(
       { fs, dir: this.location.workdir!, gitdir: this.gitdir, cache: this.cache },
       { ref, commit, expectedOld, changedPaths, lock, readText: (c, p) => this.readText(c, p) },
       () => updateRef(this.gitdir, ref, commit, expectedOld, { ...lock, reflog }),
@@ -348,13 +396,14 @@ export class GitRepo {
   /** Refuses (CONFLICT) when `branch` is this work tree's checked-out branch. */
   async assertNotCheckedOut(branch: string): Promise<void> {
     if (this.location.workdir !== null && (await readHeadTarget(this.location.headGitdir)) === `refs/heads/${branch}`) {
-      throw new BotverError(
-        'CONFLICT',
-        `branch ${branch} is checked out in ${this.location.workdir}; switch to another branch first`,
-      );
+      throw new BranchCheckedOutError(branch, this.location.workdir);
     }
   }
 
+  /**
+   * Deletes `branch` and its reflog, as `git branch -D` does, if and only if it still points at
+   * `expectedOld` (RefMovedError otherwise); refused while this work tree has it checked out.
+   */
   async deleteBranch(branch: string, expectedOld: string, lock: LockOptions = {}): Promise<void> {
     await this.assertNotCheckedOut(branch);
     await deleteRef(this.gitdir, `refs/heads/${branch}`, expectedOld, lock);

@@ -1,9 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import git from 'isomorphic-git';
-import { acquireLock, readRef, RefMovedError, type LockOptions } from './refs.js';
+import { acquireLock, readRef, type LockOptions } from './refs.js';
 import { writeFileAtomic, type atomicFs } from './atomic-fs.js';
-import { DirtyWorktreeError } from '../errors.js';
+import { DirtyWorktreeError, RefMovedError } from '../errors.js';
 
 // When botver commits onto the branch that a non-bare repository has checked out, the work
 // tree and the index must follow, or `git status` would show botver's change reverted.
@@ -29,7 +29,15 @@ interface SyncPlan {
   readText(commit: string, path: string): Promise<string | null>;
 }
 
-export async function syncCheckedOutBranch(ctx: IsoContext, plan: SyncPlan, moveRef: () => Promise<void>) {
+/**
+ * Moves the checked-out branch (`moveRef`) and brings the index and work tree along. Returns
+ * warnings: once the ref has moved, a failure to write the files is reported, not thrown.
+ */
+export async function syncCheckedOutBranch(
+  ctx: IsoContext,
+  plan: SyncPlan,
+  moveRef: () => Promise<void>,
+): Promise<{ warnings: string[] }> {
   const indexLock = await acquireLock(join(ctx.gitdir, 'index.lock'), plan.lock);
   try {
     // Fail fast, before looking at files, if someone else moved the branch meanwhile.
@@ -58,11 +66,14 @@ export async function syncCheckedOutBranch(ctx: IsoContext, plan: SyncPlan, move
     try {
       await writeFiles(ctx, plan);
     } catch (err) {
-      process.stderr.write(
-        `botver: warning: ${plan.ref} was updated, but the work tree could not follow (${(err as Error).message}); ` +
-          'run "git reset --hard" (after removing index.lock, if left) to bring it level\n',
-      );
+      return {
+        warnings: [
+          `${plan.ref} was updated, but the work tree could not follow (${(err as Error).message}); ` +
+            'run "git reset --hard" (after removing index.lock, if left) to bring it level',
+        ],
+      };
     }
+    return { warnings: [] };
   } finally {
     await indexLock.release();
   }

@@ -1,24 +1,60 @@
-import { GitRepo, type FileChanges } from '../git/repo.js';
-import { RefMovedError, type LockOptions } from '../git/refs.js';
-import { resolveSignature, type Signature } from '../git/identity.js';
+import { GitRepo, type FileChanges, type LockOptions } from '../git/repo.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../git/refs.js';
+import { resolveIdentity, signatureAt, type Env, type Identity, type Signature } from '../git/identity.js';
 import { ManifestDoc, MANIFEST_FILE } from '../manifest/manifest.js';
 import { repositoryProblems } from '../manifest/rules.js';
-import { ConflictError, InvalidContentError, NotFoundError, NotInitialisedError, UsageError } from '../errors.js';
+import { assertBranchName, DEFAULT_CONTROL_BRANCH } from '../model/names.js';
+import { ConflictError, InvalidContentError, NotFoundError, NotInitialisedError, RefMovedError } from '../errors.js';
 
 // A bot repository: a git repository plus the control branch that holds environments.yaml.
 // Every mutation is a compare-and-swap loop: read the branch head, compute the change on it,
 // write the commit, move the branch only if it is still where we read it; otherwise start
 // again on the new head, so concurrent writers (botver or a `git push`) never lose an update.
 
+/**
+ * How to open a bot repository, as a caller writes it: everything optional. The library reads no
+ * environment variable itself; the CLI maps BOTVER_CONTROL_BRANCH, BOTVER_LOCK_TIMEOUT_MS and
+ * process.env (for GIT_AUTHOR_* and friends) onto these fields.
+ */
 export interface OpenOptions {
   /** Path to the repository (a work tree or a bare repository); default: the current folder. */
   repo?: string;
-  /** Branch holding environments.yaml; default BOTVER_CONTROL_BRANCH or "main". */
+  /** Branch holding environments.yaml; default "main". */
   controlBranch?: string;
-  /** "Name <email>" for the commits made; default GIT_AUTHOR_* or the git config. */
+  /** "Name <email>" for the commits made; default GIT_AUTHOR_* from `env`, else the git config. */
   author?: string;
-  /** How long to wait for a ref locked by another process. */
+  /** How long to wait for a ref locked by another process, in ms; default 10 000. */
   lockTimeoutMs?: number;
+  /**
+   * Environment variables for commit identities and dates, as git reads them (GIT_AUTHOR_NAME,
+   * GIT_AUTHOR_EMAIL, GIT_AUTHOR_DATE, GIT_COMMITTER_*, HOME, XDG_CONFIG_HOME). Default: none,
+   * so identities come from --author or the git config files only.
+   */
+  env?: Env;
+}
+
+/** OpenOptions with every default filled in. */
+export interface ResolvedOpenOptions {
+  repo: string;
+  controlBranch: string;
+  author: string | undefined;
+  lockTimeoutMs: number;
+  env: Env;
+}
+
+export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptions {
+  return {
+    repo: options.repo ?? process.cwd(),
+    controlBranch: assertBranchName(options.controlBranch || DEFAULT_CONTROL_BRANCH),
+    author: options.author,
+    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    env: options.env ?? {},
+  };
+}
+
+/** Optional `warnings` on a result: present only when there is something to say. */
+export function warningsField(warnings: readonly string[]): { warnings?: string[] } {
+  return warnings.length ? { warnings: [...warnings] } : {};
 }
 
 export interface ManifestAt {
@@ -35,44 +71,43 @@ export interface Mutation<T> {
 
 const MAX_ATTEMPTS = 50;
 
-export const defaultControlBranch = () => process.env.BOTVER_CONTROL_BRANCH || 'main';
-
-/** A control branch name git would accept, and that stays inside refs/heads/. */
-export function assertBranchName(name: string): string {
-  const parts = name.split('/');
-  if (
-    !/^[A-Za-z0-9._/-]+$/.test(name) ||
-    parts.some((p) => !p || p.startsWith('.') || p.endsWith('.lock')) ||
-    name.includes('..')
-  ) {
-    throw new UsageError(`invalid control branch name "${name}"`);
-  }
-  return name;
-}
+// Re-exported for callers that imported it from here before it moved to model/names.ts.
+export { assertBranchName };
 
 export async function openBotRepo(options: OpenOptions = {}): Promise<BotRepo> {
-  const git = await GitRepo.open(options.repo ?? process.cwd());
-  return new BotRepo(git, options);
+  const resolved = resolveOpenOptions(options);
+  return new BotRepo(await GitRepo.open(resolved.repo), resolved);
 }
 
 export class BotRepo {
   readonly controlBranch: string;
-  private signature: Signature | undefined;
+  readonly options: ResolvedOpenOptions;
+  private identity: Promise<Identity> | undefined;
 
   constructor(
     readonly git: GitRepo,
-    private readonly options: OpenOptions = {},
+    options: OpenOptions | ResolvedOpenOptions = {},
   ) {
-    this.controlBranch = assertBranchName(options.controlBranch ?? defaultControlBranch());
+    this.options = resolveOpenOptions(options);
+    this.controlBranch = this.options.controlBranch;
   }
 
   get lock(): LockOptions {
     return { timeoutMs: this.options.lockTimeoutMs };
   }
 
+  /**
+   * The signature for a commit made now. Names are resolved once (they need the config files);
+   * the time is taken on every call, so each commit of a long-lived BotRepo carries its own.
+   */
   async sign(): Promise<Signature> {
-    this.signature ??= await resolveSignature(this.git.gitdir, this.options.author);
-    return this.signature;
+    this.identity ??= resolveIdentity(this.git.gitdir, this.options.author, this.options.env);
+    try {
+      return signatureAt(await this.identity, this.options.env);
+    } catch (err) {
+      this.identity = undefined; // a bad --author or date: let the next call report it again
+      throw err;
+    }
   }
 
   /** The manifest at the control branch's head (or at `commit`). Syntax errors throw. */
@@ -106,9 +141,9 @@ export class BotRepo {
    */
   async updateManifest<T>(
     change: (manifest: ManifestDoc, base: ManifestAt) => Promise<Mutation<T>>,
-  ): Promise<T & { manifestCommit: string | null }> {
+  ): Promise<T & { manifestCommit: string | null; warnings?: string[] }> {
     let result!: T;
-    const { commit } = await this.commitToBranch(this.controlBranch, async (head) => {
+    const { commit, warnings } = await this.commitToBranch(this.controlBranch, async (head) => {
       const base = await this.readManifest(head ?? undefined);
       const before = base.manifest.toString();
       // A second parse gives the change a document of its own; `base` stays the old state.
@@ -123,27 +158,28 @@ export class BotRepo {
       if (problems.length) throw new InvalidContentError(problems, 'refused, the result would not be valid: ');
       return { changes: new Map([[MANIFEST_FILE, after]]), message: mutation.message };
     });
-    return { ...result, manifestCommit: commit };
+    return { ...result, manifestCommit: commit, ...warningsField(warnings) };
   }
 
   /**
    * The compare-and-swap loop every commit goes through: `plan` computes the change on the
    * branch's current head (null: nothing to do); the commit lands only if the branch is still
    * there, otherwise `plan` runs again on the new head. Rules are re-checked by `plan` each time.
+   * `warnings` says what went wrong after the commit landed (a work tree that could not follow).
    */
   async commitToBranch(
     branch: string,
     plan: (head: string | null) => Promise<{ changes: FileChanges; message: string } | null>,
-  ): Promise<{ commit: string | null; parent: string | null }> {
+  ): Promise<{ commit: string | null; parent: string | null; warnings: string[] }> {
     for (let attempt = 1; ; attempt++) {
       const parent = await this.git.branchHead(branch);
       const planned = await plan(parent);
-      if (!planned) return { commit: null, parent };
+      if (!planned) return { commit: null, parent, warnings: [] };
       const signature = await this.sign();
       const commit = await this.git.writeCommit(parent, planned.changes, planned.message, signature);
       try {
         const firstLine = planned.message.split('\n')[0];
-        await this.git.moveBranch(
+        const { warnings } = await this.git.moveBranch(
           branch,
           commit,
           parent,
@@ -152,7 +188,7 @@ export class BotRepo {
           `botver: ${firstLine}`,
           this.lock,
         );
-        return { commit, parent };
+        return { commit, parent, warnings };
       } catch (err) {
         if (!(err instanceof RefMovedError)) throw err;
         if (attempt >= MAX_ATTEMPTS)

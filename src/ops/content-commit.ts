@@ -1,5 +1,5 @@
-import { BotverError, NotFoundError } from '../errors.js';
-import type { BotRepo } from './bot-repo.js';
+import { NotFoundError, PathConflictError, UsageError } from '../errors.js';
+import { warningsField, type BotRepo } from './bot-repo.js';
 
 // Writing files onto a branch (a version's training data, skills, tests) without a work
 // tree: the commit is built in memory on the branch's head and the branch is moved with
@@ -12,6 +12,8 @@ export interface CommittedFiles {
   commit: string | null;
   /** The head the commit was made on. */
   parent: string;
+  /** Present when the commit landed but the work tree that has the branch checked out could not follow. */
+  warnings?: string[];
 }
 
 function checkPath(path: string): void {
@@ -19,8 +21,7 @@ function checkPath(path: string): void {
   // NUL would corrupt the tree object; backslashes and control characters make isomorphic-git
   // (and Windows clients) refuse to read the branch afterwards.
   if (/[\u0000-\u001f\u007f\\]/.test(path)) {
-    throw new BotverError(
-      'USAGE',
+    throw new UsageError(
       `cannot commit "${JSON.stringify(path).slice(1, -1)}": no control characters or backslashes in paths`,
     );
   }
@@ -29,8 +30,7 @@ function checkPath(path: string): void {
     path.startsWith('/') ||
     segments.some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git')
   ) {
-    throw new BotverError(
-      'USAGE',
+    throw new UsageError(
       `cannot commit "${path}": paths are relative to the repository root, without empty, ".", ".." or ".git" parts`,
     );
   }
@@ -48,18 +48,15 @@ export async function commitFiles(
 ): Promise<CommittedFiles> {
   const changes = new Map(files instanceof Map ? files : Object.entries(files));
   for (const path of changes.keys()) checkPath(path);
-  if (!message.trim()) throw new BotverError('USAGE', 'a commit message is required');
+  if (!message.trim()) throw new UsageError('a commit message is required');
   // Within the change itself: "a" and "a/b" cannot both be files.
   const written: string[] = [...changes].filter(([, text]) => text !== null).map(([path]) => path);
   for (const path of written) {
     const inside = written.find((other) => other.startsWith(`${path}/`));
     if (inside)
-      throw new BotverError(
-        'USAGE',
-        `cannot commit both "${path}" and "${inside}": a path is a file or a folder, not both`,
-      );
+      throw new UsageError(`cannot commit both "${path}" and "${inside}": a path is a file or a folder, not both`);
   }
-  const { commit, parent } = await repo.commitToBranch(branch, async (head) => {
+  const { commit, parent, warnings } = await repo.commitToBranch(branch, async (head) => {
     if (!head) throw new NotFoundError('branch', branch, `refs/heads/${branch} does not exist`);
     // Against the branch: a file does not silently replace a folder, nor a folder a file.
     const existing = new Set(
@@ -71,10 +68,9 @@ export async function commitFiles(
         .slice(0, -1)
         .map((_, i) => segments.slice(0, i + 1).join('/'))
         .find((prefix) => existing.has(prefix));
-      if (fileOnTheWay)
-        throw new BotverError('CONFLICT', `cannot commit "${path}" on ${branch}: "${fileOnTheWay}" is a file there`);
+      if (fileOnTheWay) throw new PathConflictError(path, branch, `"${fileOnTheWay}" is a file there`);
       if ([...existing].some((p) => p.startsWith(`${path}/`)))
-        throw new BotverError('CONFLICT', `cannot commit "${path}" on ${branch}: it is a folder there`);
+        throw new PathConflictError(path, branch, 'it is a folder there');
     }
     // A commit that changes nothing is not made.
     const unchanged = await Promise.all(
@@ -82,5 +78,5 @@ export async function commitFiles(
     );
     return unchanged.every(Boolean) ? null : { changes, message };
   });
-  return { branch, commit, parent: parent! };
+  return { branch, commit, parent: parent!, ...warningsField(warnings) };
 }

@@ -1,16 +1,11 @@
-import { promises as fsp } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import git from 'isomorphic-git';
+import { basename, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { atomicFs, writeFileAtomic } from '../git/atomic-fs.js';
-import { readHeadTarget, readRef } from '../git/refs.js';
-import { repoAt } from '../git/location.js';
 import { GitRepo } from '../git/repo.js';
 import { ManifestDoc, MANIFEST_FILE, PRODUCTION, DEFAULT_MAX_VERSIONS } from '../manifest/manifest.js';
 import { generateToken, sha256Hex } from '../model/tokens.js';
 import { assertValidName } from '../model/names.js';
-import { BotverError, InvalidContentError } from '../errors.js';
-import { BotRepo, assertBranchName, defaultControlBranch, type OpenOptions } from './bot-repo.js';
+import { AlreadyExistsError, AlreadyInitialisedError, InvalidContentError, UsageError } from '../errors.js';
+import { BotRepo, resolveOpenOptions, warningsField, type OpenOptions } from './bot-repo.js';
 import { starterContent } from './starter-content.js';
 
 export interface InitOptions extends OpenOptions {
@@ -29,6 +24,8 @@ export interface InitResult {
   version: { name: string; commit: string; token: string };
   environment: { name: string; token: string };
   manifestCommit: string;
+  /** Present when the work tree could not follow a commit that landed (see BotRepo.commitToBranch). */
+  warnings?: string[];
 }
 
 const FIRST_VERSION = 'v1';
@@ -44,39 +41,24 @@ function botNameFrom(path: string): string {
 
 /** Turns versioning on: manifest, version v1 and environment production -> v1. */
 export async function initBotRepo(options: InitOptions = {}): Promise<InitResult> {
-  const path = resolve(options.repo ?? process.cwd());
-  const controlBranch = assertBranchName(options.controlBranch ?? defaultControlBranch());
+  const resolved = resolveOpenOptions(options);
+  const path = resolve(resolved.repo);
+  const controlBranch = resolved.controlBranch;
   const language = options.language ?? 'en';
   if (!/^[a-z]{2,3}$/.test(language))
-    throw new BotverError('USAGE', `--language must be an ISO 639 code like "en", not "${language}"`);
-  if (FIRST_VERSION === controlBranch)
-    throw new BotverError('USAGE', `the control branch cannot be named ${FIRST_VERSION}`);
+    throw new UsageError(`--language must be an ISO 639 code like "en", not "${language}"`);
+  if (FIRST_VERSION === controlBranch) throw new UsageError(`the control branch cannot be named ${FIRST_VERSION}`);
 
-  let location = await repoAt(path);
-  let createdRepository = false;
-  if (!location) {
-    await fsp.mkdir(path, { recursive: true });
-    await git.init({
-      fs: atomicFs,
-      dir: options.bare ? undefined : path,
-      gitdir: options.bare ? path : undefined,
-      bare: options.bare,
-      defaultBranch: controlBranch,
-    });
-    location = (await repoAt(path))!;
-    createdRepository = true;
-  }
-  const repo = new BotRepo(GitRepo.fromLocation(location), { ...options, controlBranch });
-  const store = repo.git;
+  let store = await GitRepo.at(path);
+  const createdRepository = !store;
+  store ??= await GitRepo.init(path, { bare: options.bare, defaultBranch: controlBranch });
+  const repo = new BotRepo(store, resolved);
   const controlHead = await store.branchHead(controlBranch);
   if (controlHead && (await store.fileOid(controlHead, MANIFEST_FILE))) {
-    throw new BotverError('ALREADY_INITIALISED', `versioning is already on: ${controlBranch} has ${MANIFEST_FILE}`);
+    throw new AlreadyInitialisedError(controlBranch, MANIFEST_FILE);
   }
   if (await store.branchHead(FIRST_VERSION)) {
-    throw new BotverError(
-      'ALREADY_EXISTS',
-      `branch ${FIRST_VERSION} already exists; botver init needs it for the first version`,
-    );
+    throw new AlreadyExistsError('branch', FIRST_VERSION, 'botver init needs it for the first version');
   }
 
   const bot = options.bot ?? botNameFrom(path);
@@ -103,7 +85,8 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
   const signature = await repo.sign();
   const content = options.empty ? new Map<string, string>() : starterContent(bot);
   const versionCommit = await store.writeCommit(null, content, `create version ${FIRST_VERSION}`, signature);
-  await store.moveBranch(
+  const warnings: string[] = [];
+  const versionMoved = await store.moveBranch(
     FIRST_VERSION,
     versionCommit,
     null,
@@ -112,6 +95,7 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
     `botver: create version ${FIRST_VERSION}`,
     repo.lock,
   );
+  warnings.push(...versionMoved.warnings);
   let manifestCommit: string;
   try {
     manifestCommit = await store.writeCommit(
@@ -120,7 +104,7 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
       `turn on versioning: version ${FIRST_VERSION}, environment ${PRODUCTION} -> ${FIRST_VERSION}`,
       signature,
     );
-    await store.moveBranch(
+    const manifestMoved = await store.moveBranch(
       controlBranch,
       manifestCommit,
       controlHead,
@@ -129,6 +113,7 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
       'botver: init',
       repo.lock,
     );
+    warnings.push(...manifestMoved.warnings);
   } catch (err) {
     // Leave the repository as it was: the version branch goes again.
     await store.deleteBranch(FIRST_VERSION, versionCommit, repo.lock).catch(() => undefined);
@@ -138,13 +123,9 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
   // the control branch, so that a clone checks out the manifest (a work tree's HEAD is left as
   // the user has it).
   if (store.bare) {
-    const target = await readHeadTarget(store.gitdir).catch(() => null);
-    if (
-      target &&
-      target !== `refs/heads/${controlBranch}` &&
-      !(await readRef(store.gitdir, target).catch(() => null))
-    ) {
-      await writeFileAtomic(join(store.gitdir, 'HEAD'), `ref: refs/heads/${controlBranch}\n`);
+    const target = await store.headTarget().catch(() => null);
+    if (target && target !== `refs/heads/${controlBranch}` && !(await store.readRef(target).catch(() => null))) {
+      await store.setHead(controlBranch, repo.lock);
     }
   }
   return {
@@ -153,5 +134,6 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
     version: { name: FIRST_VERSION, commit: versionCommit, token: versionToken },
     environment: { name: PRODUCTION, token: environmentToken },
     manifestCommit,
+    ...warningsField(warnings),
   };
 }

@@ -1,8 +1,7 @@
-import { deleteRef } from '../git/refs.js';
 import { assertValidName } from '../model/names.js';
 import { generateToken, sha256Hex } from '../model/tokens.js';
 import { AlreadyExistsError, NotFoundError, RuleViolationError } from '../errors.js';
-import type { BotRepo } from './bot-repo.js';
+import { warningsField, type BotRepo } from './bot-repo.js';
 
 export interface VersionInfo {
   name: string;
@@ -44,7 +43,7 @@ export async function createVersion(
   name: string,
   from: string,
   description?: string,
-): Promise<CreatedVersion & { manifestCommit: string | null }> {
+): Promise<CreatedVersion & { manifestCommit: string | null; warnings?: string[] }> {
   assertValidName('version', name, repo.controlBranch);
   const { manifest } = await repo.readManifest();
   if (manifest.version(name)) throw new AlreadyExistsError('version', name);
@@ -65,7 +64,7 @@ export async function createVersion(
   if (!existing) await repo.git.createBranch(name, head, await repo.sign(), `branch: Created from ${from}`, repo.lock);
   const token = generateToken();
   try {
-    const { manifestCommit } = await repo.updateManifest(async (m) => {
+    const { manifestCommit, warnings } = await repo.updateManifest(async (m) => {
       // Re-checked on every attempt: a concurrent create may have taken the last slot.
       if (m.version(name)) throw new AlreadyExistsError('version', name);
       const now = Object.keys(m.data.versions).length;
@@ -81,21 +80,27 @@ export async function createVersion(
       });
       return { message: `create version ${name} from ${from} (at ${head.slice(0, 7)})`, result: {} };
     });
-    return { name, from, commit: head, token, manifestCommit };
+    return { name, from, commit: head, token, manifestCommit, ...(warnings && { warnings }) };
   } catch (err) {
-    if (!existing) await deleteRef(repo.git.gitdir, ref, head, repo.lock).catch(() => undefined);
+    if (!existing) await repo.git.deleteBranch(name, head, repo.lock).catch(() => undefined);
     throw err;
   }
 }
 
+export interface DeletedVersion {
+  name: string;
+  /** Where the branch was: `git branch <name> <lastCommit>` brings it back. */
+  lastCommit: string | null;
+  manifestCommit: string | null;
+  /** Present when something went wrong after the version was deleted (its branch left over, a work tree behind). */
+  warnings?: string[];
+}
+
 /** Removes a version from the manifest, then its branch. Refused while an environment uses it. */
-export async function deleteVersion(
-  repo: BotRepo,
-  name: string,
-): Promise<{ name: string; lastCommit: string | null; manifestCommit: string | null; warning?: string }> {
+export async function deleteVersion(repo: BotRepo, name: string): Promise<DeletedVersion> {
   // Checked before the manifest changes: afterwards a refusal would leave half a deletion.
   await repo.git.assertNotCheckedOut(name);
-  const { manifestCommit } = await repo.updateManifest(async (m) => {
+  const { manifestCommit, warnings = [] } = await repo.updateManifest(async (m) => {
     if (!m.version(name)) throw new NotFoundError('version', name);
     const linked = m.environmentsOf(name);
     if (linked.length) {
@@ -115,12 +120,9 @@ export async function deleteVersion(
     if (lastCommit) await repo.git.deleteBranch(name, lastCommit, repo.lock);
   } catch (err) {
     // The version is deleted (the manifest commit landed); only its branch is left over.
-    return {
-      name,
-      lastCommit,
-      manifestCommit,
-      warning: `version ${name} is deleted, but its branch could not be: ${(err as Error).message}; delete it with "git branch -D ${name}"`,
-    };
+    warnings.push(
+      `version ${name} is deleted, but its branch could not be: ${(err as Error).message}; delete it with "git branch -D ${name}"`,
+    );
   }
-  return { name, lastCommit, manifestCommit };
+  return { name, lastCommit, manifestCommit, ...warningsField(warnings) };
 }

@@ -25,8 +25,22 @@ let precompiled: Partial<Record<SchemaKind, ValidateFunction>> | null | undefine
 /** Options shared with scripts/build-validators.js; `verbose` puts the schema in errors (kindKeys). */
 export const AJV_OPTIONS = { allErrors: true, strict: true, allowUnionTypes: true, verbose: true } as const;
 
+let runtimeOnly = false;
+
+/**
+ * Compile the schemas with ajv at run time even where the build's precompiled validators exist
+ * (to check one against the other, or while editing a schema without rebuilding). An explicit
+ * switch for the caller that wants it; it used to be the BOTVER_RUNTIME_SCHEMAS variable.
+ */
+export function useRuntimeSchemas(on = true): void {
+  if (on === runtimeOnly) return;
+  runtimeOnly = on;
+  compiled.clear();
+  precompiled = undefined;
+}
+
 function loadPrecompiled(): Partial<Record<SchemaKind, ValidateFunction>> | null {
-  if (process.env.BOTVER_RUNTIME_SCHEMAS) return null;
+  if (runtimeOnly) return null;
   try {
     // By URL, not './precompiled.cjs': the bundled CLI (dist/bin/) runs this code from elsewhere.
     return require(fileURLToPath(new URL('../validation/precompiled.cjs', import.meta.url)));
