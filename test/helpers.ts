@@ -1,9 +1,9 @@
 import { execFile, execFileSync, type ExecFileSyncOptions } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { run } from '../src/cli/program.js';
 import { initBotRepo, type InitResult } from '../src/ops/init.js';
 import { openBotRepo } from '../src/ops/bot-repo.js';
@@ -38,6 +38,30 @@ export function tempDir(prefix = 'botver-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   made.push(dir);
   return dir;
+}
+
+/**
+ * A repository built once per test file (in beforeAll) by `build`; each call of the returned
+ * function gives the calling test its own copy of it (cp -r, removed after the test), so tests
+ * stay independent without paying for the build each time. Call at the top of a test file.
+ */
+export function sharedRepo(build: () => Promise<string>): (prefix?: string) => string {
+  let template: string | undefined;
+  beforeAll(async () => {
+    template = await build();
+    // Kept for the whole file: out of the per-test clean-up, removed after the last test.
+    const at = made.indexOf(template);
+    if (at !== -1) made.splice(at, 1);
+  });
+  afterAll(() => {
+    if (template) rmSync(template, { recursive: true, force: true });
+  });
+  return (prefix = 'botver-copy-') => {
+    if (!template) throw new Error('sharedRepo: the repository is built in beforeAll; copy it inside a test');
+    const dir = tempDir(prefix);
+    cpSync(template, dir, { recursive: true });
+    return dir;
+  };
 }
 
 /** Runs native git; returns trimmed stdout. */

@@ -1,13 +1,14 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { botver, git, refsSnapshot, exampleBotRepo } from './helpers.js';
+import { botver, git, refsSnapshot, exampleBotRepo, sharedRepo } from './helpers.js';
 
 // `botver validate` against examples/awesome-bot turned into a repository, then broken on
 // purpose, one problem per branch made with native git: every problem must come out as
 // `ref:file:line:column message` at the line a reader would look at, with exit code 1.
 
-const exampleRepo = () => exampleBotRepo('botver-validate-');
+// Built once for the file; every test breaks its own copy.
+const exampleRepo = sharedRepo(() => exampleBotRepo('botver-validate-'));
 
 /** New content, null to delete, or a function of the current content. */
 type Edit = string | null | ((old: string) => string);
@@ -322,7 +323,7 @@ function expectReported(
 
 describe('botver validate', () => {
   it('passes on the example bot: manifest, v1 and v2', async () => {
-    const dir = await exampleRepo();
+    const dir = exampleRepo();
     const r = await validateUnchanged(dir);
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toMatch(
@@ -333,7 +334,7 @@ describe('botver validate', () => {
 
   describe('reports broken content at the right line, exit 1', () => {
     it.each(contentCases)('$title', async ({ edits, errors, followOn }) => {
-      const dir = await exampleRepo();
+      const dir = exampleRepo();
       const written = commitWithGit(dir, 'broken', 'v1', edits(dir));
       const r = await validateUnchanged(dir, 'broken');
       expect(r.code, r.stdout).toBe(1);
@@ -343,7 +344,7 @@ describe('botver validate', () => {
 
   describe('reports manifest problems at the right line, exit 1', () => {
     it.each(manifestCases)('$title', async ({ edits, errors }) => {
-      const dir = await exampleRepo();
+      const dir = exampleRepo();
       const written = commitWithGit(dir, 'broken', 'main', edits(dir));
       const r = await validateUnchanged(dir, 'broken');
       expect(r.code, r.stdout).toBe(1);
@@ -352,7 +353,7 @@ describe('botver validate', () => {
   });
 
   it('without refs, checks the control branch and every version as they are now', async () => {
-    const dir = await exampleRepo();
+    const dir = exampleRepo();
     const onV2 = commitWithGit(dir, 'v2', null, contentCases.find((c) => c.title === 'an unknown key')!.edits(dir));
     const r1 = await validateUnchanged(dir);
     expect(r1.code).toBe(1);
@@ -373,7 +374,7 @@ describe('botver validate', () => {
   });
 
   it('accepts a requirement on a builtin entity such as number', async () => {
-    const dir = await exampleRepo();
+    const dir = exampleRepo();
     commitWithGit(dir, 'builtin', 'v1', {
       'skills/order-pizza.yaml': replaceOnce(
         'actions:\n',
@@ -386,7 +387,7 @@ describe('botver validate', () => {
   });
 
   it('accepts a pin on a commit of the version', async () => {
-    const dir = await exampleRepo();
+    const dir = exampleRepo();
     const v1 = git(dir, 'rev-parse', 'v1');
     commitWithGit(dir, 'main', null, {
       'environments.yaml': replaceOnce('    version: v1\n', `    version: v1\n    commit: ${v1}\n`),
@@ -397,7 +398,7 @@ describe('botver validate', () => {
   });
 
   it('--format github prints one Actions annotation per problem', async () => {
-    const dir = await exampleRepo();
+    const dir = exampleRepo();
     commitWithGit(dir, 'broken', 'v1', {
       'skills/thanks.yaml': replaceOnce('  - intent: thanks\n', '  - intent: thank-you\n'),
       'training/entities/order-number.yaml': replaceOnce("regex: '#?[A-Z]{2}\\d{4}'", "regex: '#?[A-Z]{2}(\\d{4}'"),
@@ -417,7 +418,7 @@ describe('botver validate', () => {
   });
 
   it('--json and --format json print one parseable report', async () => {
-    const dir = await exampleRepo();
+    const dir = exampleRepo();
     commitWithGit(dir, 'broken', 'v1', {
       'skills/thanks.yaml': replaceOnce('  - intent: thanks\n', '  - intent: thank-you\n'),
     });
@@ -450,7 +451,7 @@ describe('botver validate', () => {
   });
 
   it('validates a ref as a manifest when its tree has environments.yaml, otherwise as a version', async () => {
-    const dir = await exampleRepo();
+    const dir = exampleRepo();
     git(dir, 'tag', 'release-1', 'v1');
     const r = await validateUnchanged(
       dir,
@@ -477,7 +478,7 @@ describe('botver validate', () => {
   });
 
   it('an unknown ref exits 1 naming it', async () => {
-    const dir = await exampleRepo();
+    const dir = exampleRepo();
     const r = await validateUnchanged(dir, 'no-such-ref');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no-such-ref');
