@@ -85,14 +85,14 @@ function typeOf(root, node) {
   let type;
   if (n.type === 'array') type = `list of ${typeOf(root, n.items ?? {})}`;
   else if (n.type === 'object' && !n.properties && n.additionalProperties && n.additionalProperties !== true)
-    type = `map of ${code(keyName(root, n))} to ${typeOf(root, n.additionalProperties)}`;
+    type = `map of ${code(keyName(n))} to ${typeOf(root, n.additionalProperties)}`;
   else if (n.type) type = Array.isArray(n.type) ? n.type.join(' or ') : n.type;
   else type = 'any';
   return limits.length ? `${type} (${limits.join(', ')})` : type;
 }
 
 /** What the keys of a map are called in paths: the $defs name of its propertyNames. */
-function keyName(root, node) {
+function keyName(node) {
   const ref = node.propertyNames?.$ref;
   return ref ? `<${ref.split('/').pop()}>` : '<key>'; // in code spans, see cell()
 }
@@ -122,7 +122,7 @@ function children(root, p, path, rows, depth) {
   if (items?.properties) walk(root, items, `${path}[].`, rows, depth + 1);
   const values =
     p.additionalProperties && p.additionalProperties !== true ? resolve(root, p.additionalProperties) : null;
-  if (values?.properties) walk(root, values, `${path}.${keyName(root, p)}.`, rows, depth + 1);
+  if (values?.properties) walk(root, values, `${path}.${keyName(p)}.`, rows, depth + 1);
   for (const alternative of p.oneOf ?? p.anyOf ?? []) {
     const a = resolve(root, alternative);
     if (a.properties && a.type === 'object') walk(root, a, `${path}.`, rows, depth + 1);
