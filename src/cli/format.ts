@@ -2,6 +2,7 @@ import type { ContentDiff, Section } from '../ops/diff.js';
 import type { EnvironmentInfo } from '../ops/environments.js';
 import { describeLink } from '../ops/environments.js';
 import type { LinkChange } from '../ops/history.js';
+import type { TestReport } from '../ops/test-version.js';
 import type { VersionInfo } from '../ops/versions.js';
 import { short, table } from './output.js';
 
@@ -90,4 +91,17 @@ export function diffText(d: ContentDiff): string {
     ...section('tests', d.tests, (c: { lines: string[] }) => c.lines),
   ];
   return [head, ...(body.length ? body : ['no differences in intents, entities, skills or tests'])].join('\n');
+}
+
+/** One line per check (failures with what was expected), then the summary line. */
+export function testReportText(r: TestReport): string {
+  const lines = r.checks.map(
+    (c) => `${c.passed ? 'pass' : 'FAIL'}  ${c.file}: ${c.name}${c.detail ? `\n        ${c.detail}` : ''}`,
+  );
+  const accuracy =
+    r.intentAccuracy === null
+      ? ''
+      : `, intent accuracy ${(r.intentAccuracy * 100).toFixed(1)}% (${r.utterances} utterances)`;
+  lines.push(`${r.ref} (${short(r.commit)}): ${r.passed} passed, ${r.failed} failed${accuracy}`);
+  return `${lines.join('\n')}\n`;
 }

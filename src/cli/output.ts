@@ -19,8 +19,13 @@ export class Output {
     readonly io: Io = processIo,
   ) {}
 
-  /** One result: `data` as JSON, or the human text. */
+  /**
+   * One result: `data` as JSON, or the human text. Warnings the library returned with it (a
+   * `warnings` list: a work tree that could not follow, a version without tests) go to stderr
+   * first, one `botver: warning: …` line each, whatever the output format.
+   */
   result(data: unknown, human: () => string): void {
+    printWarnings(this.io, warningsOf(data));
     if (this.json) this.io.stdout(`${JSON.stringify(data, null, 2)}\n`);
     else {
       const text = human();
@@ -53,3 +58,12 @@ export function githubAnnotation(p: Problem): string {
 }
 
 export { formatProblem };
+
+function warningsOf(data: unknown): string[] {
+  const warnings = data && typeof data === 'object' ? (data as { warnings?: unknown }).warnings : undefined;
+  return Array.isArray(warnings) ? warnings.filter((w): w is string => typeof w === 'string') : [];
+}
+
+function printWarnings(io: Io, warnings: readonly string[]): void {
+  for (const w of warnings) io.stderr(`botver: warning: ${w}\n`);
+}

@@ -2,7 +2,7 @@ import { assertValidName } from '../model/names.js';
 import { generateToken, sha256Hex } from '../model/tokens.js';
 import { PRODUCTION, type ManifestDoc } from '../manifest/manifest.js';
 import { AlreadyExistsError, ConflictError, NotFoundError, RuleViolationError } from '../errors.js';
-import type { BotRepo } from './bot-repo.js';
+import { type BotRepo, warningsField } from './bot-repo.js';
 
 export interface Link {
   version: string;
@@ -130,27 +130,72 @@ export async function promotionSource(
 }
 
 export interface PromoteOptions {
-  /** The commit whose tests passed: the promotion is refused if FROM moved away from it meanwhile. */
-  testedCommit?: string;
-  /** Promote without tests; the commit message says so. */
+  /** Promote without running FROM's tests; the commit message says so. */
   skipTests?: boolean;
+  /** Refuse when FROM has no tests (tests/*.yaml) instead of promoting with a warning. */
+  requireTests?: boolean;
 }
 
-/** `promote FROM TO`: TO serves exactly what FROM (an environment, or a version) serves now. */
-export async function promote(repo: BotRepo, fromName: string, to: string, options: PromoteOptions = {}) {
-  return repo.updateManifest(async (m, base) => {
+export interface PromoteResult {
+  environment: string;
+  source: string;
+  /** TO's link before. */
+  from: Link;
+  /** TO's link now: FROM's version, pinned to the commit FROM served. */
+  to: Link;
+  testsSkipped: boolean;
+  /** The control-branch commit made; null when TO already served exactly that. */
+  manifestCommit: string | null;
+  /** What the caller should hear about although the promotion happened (FROM has no tests, a work tree that could not follow); present only when there is something to say. */
+  warnings?: string[];
+}
+
+/** The refusals a promotion meets whatever FROM is; checked before any test runs. */
+function checkTarget(m: ManifestDoc, fromName: string, to: string): void {
+  if (!m.environment(to)) throw new NotFoundError('environment', to);
+  if (fromName === to) throw new RuleViolationError(`cannot promote environment "${to}" to itself`);
+}
+
+/**
+ * `promote FROM TO`: TO serves exactly what FROM (an environment, or a version) serves now,
+ * pinned. FROM's tests run first (unless `skipTests`) and a failure refuses the promotion with
+ * TestsFailedError; if FROM moves while they run, the promotion is refused rather than linking
+ * an untested commit.
+ */
+export async function promote(
+  repo: BotRepo,
+  fromName: string,
+  to: string,
+  options: PromoteOptions = {},
+): Promise<PromoteResult> {
+  const skipTests = !!options.skipTests;
+  let testedCommit: string | undefined;
+  const warnings: string[] = [];
+  if (!skipTests) {
+    // Arguments first: a promotion that would be refused anyway costs no test run.
+    const { manifest } = await repo.readManifest();
+    checkTarget(manifest, fromName, to);
+    const source = await promotionSource(repo, fromName, manifest);
+    // Loaded on demand: the NLU engine is heavy, and most callers of this module never test.
+    const { gateOnTests } = await import('./test-gate.js');
+    const gate = await gateOnTests(repo, fromName, source.commit, options);
+    warnings.push(...gate.warnings);
+    testedCommit = source.commit;
+  }
+  const result = await repo.updateManifest(async (m, base) => {
     const source: Link = await promotionSource(repo, fromName, base.manifest);
     if (fromName === to) throw new RuleViolationError(`cannot promote environment "${to}" to itself`);
-    if (options.testedCommit && source.commit !== options.testedCommit) {
+    if (testedCommit && source.commit !== testedCommit) {
       throw new ConflictError(
-        `${fromName} moved to ${source.commit!.slice(0, 7)} while the tests of ${options.testedCommit.slice(0, 7)} ran; promote again`,
+        `${fromName} moved to ${source.commit!.slice(0, 7)} while the tests of ${testedCommit.slice(0, 7)} ran; promote again`,
       );
     }
     const { message, from } = relink(m, to, source, 'promote');
-    const note = options.skipTests ? ' (tests skipped with --skip-tests)' : '';
+    const note = skipTests ? ' (tests skipped with --skip-tests)' : '';
     return {
       message: `${message}, from ${fromName}${note}`,
-      result: { environment: to, source: fromName, from, to: source, testsSkipped: !!options.skipTests },
+      result: { environment: to, source: fromName, from, to: source, testsSkipped: skipTests },
     };
   });
+  return { ...result, ...warningsField([...warnings, ...(result.warnings ?? [])]) };
 }

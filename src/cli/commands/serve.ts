@@ -1,0 +1,63 @@
+import type { BotverCommand } from '../command.js';
+import { action, type Session } from '../context.js';
+import { parseCount, parsePort, parsePositive } from '../parse.js';
+
+interface ServeFlags {
+  port?: number;
+  host?: string;
+  pollMs?: number;
+  logFile?: string;
+  logText?: boolean;
+  cacheSize?: number;
+}
+
+export function registerServe(program: BotverCommand, session: Session): void {
+  program
+    .command('serve')
+    .description('answer bots over HTTP with the version their token points at, following the repository live')
+    .option('--port <port>', 'port to listen on (default: $PORT or 8080)', (v) => parsePort(v))
+    .option('--host <host>', 'address to listen on (default: $BOTVER_HOST or 127.0.0.1; 0.0.0.0 for all)')
+    .option(
+      '--poll-ms <ms>',
+      'how often refs are polled, besides file watching (default: $BOTVER_POLL_MS or 500; 0: watch only)',
+      (v) => parseCount(v, '--poll-ms'),
+    )
+    .option(
+      '--log-file <path>',
+      'append the request log to this JSON-lines file and load it back on start (default: $BOTVER_LOG_FILE)',
+    )
+    .option('--log-text', "keep users' message text in the request log (default: off)")
+    .option('--cache-size <commits>', 'commits whose content is kept in memory (default: 32)', (v) =>
+      parsePositive(v, '--cache-size'),
+    )
+    .examples(
+      [
+        'botver serve --repo ./bot.git --port 8080',
+        'BOTVER_ADMIN_TOKEN=... PORT=3000 botver serve --host 0.0.0.0 --log-file requests.jsonl',
+      ],
+      `Environment: PORT, BOTVER_HOST, BOTVER_REPO, BOTVER_POLL_MS, BOTVER_LOG_FILE, BOTVER_LOG_LEVEL,
+BOTVER_ADMIN_TOKEN (admin routes; unset: they answer 401), BOTVER_CONTROL_BRANCH.
+Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.`,
+    )
+    .action(
+      action(session, async ({ open, env }, opts: ServeFlags) => {
+        // The server and its libraries load only for `serve` (their own bundle chunk).
+        const { startResolver } = await import('../../resolver/server.js');
+        const resolver = await startResolver({
+          repo: open.repo ?? process.cwd(),
+          controlBranch: open.controlBranch,
+          port: opts.port ?? (env.PORT ? parsePort(env.PORT) : 8080),
+          host: opts.host ?? (env.BOTVER_HOST || '127.0.0.1'),
+          pollMs: opts.pollMs ?? (env.BOTVER_POLL_MS ? parseCount(env.BOTVER_POLL_MS, 'BOTVER_POLL_MS') : undefined),
+          logFile: opts.logFile ?? (env.BOTVER_LOG_FILE || undefined),
+          logText: opts.logText,
+          cacheSize: opts.cacheSize,
+        });
+        await new Promise<void>((resolve) => {
+          const stop = () => void resolver.close().then(resolve);
+          process.once('SIGTERM', stop);
+          process.once('SIGINT', stop);
+        });
+      }),
+    );
+}

@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import { type BotRepo, type OpenOptions, openBotRepo } from '../ops/bot-repo.js';
+import { type Io, Output, processIo } from './output.js';
+
+// What a command's action gets: where to print, and the library options built from the global
+// flags and the environment variables. The CLI is the one place that reads botver's variables;
+// the library receives plain values.
+
+/** The process environment, or a stand-in for it (tests, the docs generator). */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** One run of the program: its streams, its environment, and whether --json was asked. */
+export class Session {
+  /** Set from the flags of the command that runs; errors before that guess from argv. */
+  json = false;
+
+  constructor(
+    readonly io: Io = processIo,
+    readonly env: Env = process.env,
+  ) {}
+}
+
+interface GlobalFlags {
+  repo?: string;
+  json?: boolean;
+  controlBranch?: string;
+  author?: string;
+}
+
+export interface ActionContext {
+  out: Output;
+  open: OpenOptions;
+  /** Opens the repository (on first use, so that --help and usage errors need none). */
+  repo: () => Promise<BotRepo>;
+  env: Env;
+}
+
+/** An exit code other than 0 from an action that printed its own result (validate, test). */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+/** An unset or empty variable is the default. */
+const variable = (env: Env, name: string) => env[name] || undefined;
+
+/** The lock wait from BOTVER_LOCK_TIMEOUT_MS; a value that is not a whole number ≥ 0 keeps the default. */
+function lockTimeoutMs(env: Env): number | undefined {
+  const text = variable(env, 'BOTVER_LOCK_TIMEOUT_MS');
+  const value = Number(text);
+  return text !== undefined && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+export function openOptions(flags: GlobalFlags, env: Env): OpenOptions {
+  return {
+    repo: flags.repo ?? variable(env, 'BOTVER_REPO'),
+    controlBranch: flags.controlBranch ?? variable(env, 'BOTVER_CONTROL_BRANCH'),
+    author: flags.author,
+    lockTimeoutMs: lockTimeoutMs(env),
+    // Commit identities and dates as git reads them: GIT_AUTHOR_*, GIT_COMMITTER_*, HOME, XDG_CONFIG_HOME.
+    env,
+  };
+}
+
+/**
+ * Wraps a command's action: builds its context from the flags (the command's own, then the
+ * program's), and turns a non-zero return into an ExitCode for run().
+ */
+export function action<A extends unknown[]>(
+  session: Session,
+  fn: (ctx: ActionContext, ...args: A) => Promise<number | undefined>,
+) {
+  return async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    const flags = cmd.optsWithGlobals<GlobalFlags>();
+    session.json = !!flags.json;
+    const open = openOptions(flags, session.env);
+    const ctx: ActionContext = {
+      out: new Output(session.json, session.io),
+      open,
+      repo: () => openBotRepo(open),
+      env: session.env,
+    };
+    const code = await fn(ctx, ...(args.slice(0, -1) as A));
+    if (code) throw new ExitCode(code);
+  };
+}
