@@ -16,6 +16,7 @@ import { BranchCheckedOutError, CheckedOutElsewhereError, NotFoundError } from '
 // and ref moves of one repository handle.)
 
 export type { LockOptions };
+export { DEFAULT_LOCK_TIMEOUT_MS } from './refs.js';
 
 const fs = atomicFs;
 

@@ -1,5 +1,4 @@
-import { GitRepo, type FileChanges, type LockOptions } from '../git/repo.js';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../git/refs.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, GitRepo, type FileChanges, type LockOptions } from '../git/repo.js';
 import { resolveIdentity, signatureAt, type Env, type Identity, type Signature } from '../git/identity.js';
 import { ManifestDoc, MANIFEST_FILE } from '../manifest/manifest.js';
 import { repositoryProblems } from '../manifest/rules.js';
