@@ -955,7 +955,7 @@ async function main() {
   const engine = await import(join(DIST, 'nlu', 'engine.js'));
   const { ModelStore, SILENT } = await import(join(DIST, 'nlu', 'model-store.js'));
   const { GitRepo, commitFiles, openBotRepo } = await import(join(DIST, 'index.js'));
-  const { loadVersionContent } = await import(join(DIST, 'resolver', 'version-content.js'));
+  const { loadVersionContent } = await import(join(DIST, 'content', 'version-content.js'));
   const { makeExampleRepo } = await import('../scripts/make-example-repo.js');
 
   const tmp = mkdtempSync(join(os.tmpdir(), 'botver-bench-nlu-'));

@@ -26,10 +26,18 @@ export { ManifestDoc, MANIFEST_FILE, PRODUCTION } from './manifest/manifest.js';
 export { GitRepo } from './git/repo.js';
 export { generateToken, sha256Hex, matchesHash } from './model/tokens.js';
 export type * from './content/types.js';
-export { startResolver, type ResolverOptions, type RunningResolver } from './resolver/server.js';
+export { startResolver, type RunningResolver } from './resolver/server.js';
+export { resolveResolverOptions, type ResolverOptions, type ResolvedResolverOptions } from './resolver/options.js';
 export { createResolverApp, type ResolverAppDeps } from './resolver/app.js';
-export type { Snapshot, ReadinessProblem, ServingStatus } from './resolver/snapshot.js';
-export type { BundleData } from './resolver/version-content.js';
+export type {
+  Snapshot,
+  ReadinessProblem,
+  ServingStatus,
+  ResolverState,
+  SnapshotSource,
+} from './resolver/snapshot.js';
+export type { Monitoring } from './resolver/monitoring/index.js';
+export type { BundleData, VersionContent } from './content/version-content.js';
 export {
   createResolverClient,
   ResolverClientError,
@@ -43,3 +51,11 @@ export { promotionSource, type PromoteOptions } from './ops/environments.js';
 export { MemoryConversationStore, type ConversationStore, type Conversation } from './dialog/store.js';
 export { runTurn, emptyState, type DialogState, type NlpResults, type Turn } from './dialog/engine.js';
 export { trainModel, NluModel, type Analysis, type EntityMatch } from './nlu/engine.js';
+export {
+  NluService,
+  type NluProvider,
+  type Analyser,
+  type ModelChoice,
+  type FailedModel,
+  type ServedContents,
+} from './nlu/nlu-service.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { GitRepo } from '../src/git/repo.js';
-import { loadVersionContent } from '../src/resolver/version-content.js';
+import { loadVersionContent } from '../src/content/version-content.js';
 import { startResolver } from '../src/resolver/server.js';
 import { MODEL_FORMAT, NluModel, trainModel, type Analysis } from '../src/nlu/engine.js';
 import { ROOT, exampleBotRepo, git, ok } from './helpers.js';

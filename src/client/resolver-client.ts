@@ -1,4 +1,4 @@
-import type { BundleData } from '../resolver/version-content.js';
+import type { BundleData } from '../content/version-content.js';
 
 // A small client for bots: fetches what the bot's token resolves to, revalidates with
 // If-None-Match (a 304 costs a few bytes), and keeps the last good answer when the resolver

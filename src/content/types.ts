@@ -247,9 +247,6 @@ export type TestFile =
   | (TestFileBase & { utterances: UtteranceTest[]; conversations?: ScriptedConversation[] })
   | (TestFileBase & { utterances?: UtteranceTest[]; conversations: ScriptedConversation[] });
 
-/** DESIGN §3 calls the whole file "conversation tests"; same type as TestFile. */
-export type ConversationTest = TestFile;
-
 export interface UtteranceTest {
   text: string;
   /** null asserts that no intent reaches the threshold (the fallback case). */

@@ -1,7 +1,7 @@
 import type { Action, Reply, Skill, Trigger } from '../content/types.js';
 import { renderDeep, renderTemplate } from './templates.js';
 
-// The skills engine (DESIGN.md §3), as the hosted platform's builder ran it. One message in:
+// The skills engine (docs/formats.md, skills), as the hosted platform's builder ran it. One message in:
 //   1. the skill: a message carrying an entity the skill in progress still needs stays with
 //      it; else another skill whose intent trigger matches takes over (the one in progress
 //      waits on the skill stack); else the skill in progress continues; else the
@@ -52,11 +52,11 @@ export interface Turn {
   ended: boolean;
 }
 
-/** A memory key holds something: an own property (not `constructor` or `toString` of every object) that is not null. */
 /** The message's occurrences of an entity (own keys only: "constructor" is an entity like any other). */
 const found = (nlp: NlpResults, entity: string): NlpEntity[] =>
   Object.hasOwn(nlp.entities, entity) ? nlp.entities[entity]! : [];
 
+/** A memory key holds something: an own property (not `constructor` or `toString` of every object) that is not null. */
 const filled = (memory: Record<string, unknown>, key: string) =>
   Object.hasOwn(memory, key) && memory[key] !== undefined && memory[key] !== null;
 

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { DialogState } from './engine.js';
 
 // Where conversations live between messages. The default keeps them in memory, bounded, and
@@ -20,35 +21,38 @@ export interface ConversationStore {
 }
 
 export class MemoryConversationStore implements ConversationStore {
-  private readonly map = new Map<string, Conversation>();
+  /** Least recently saved first: a read does not make a conversation recent, a message does. */
+  private readonly cache: LRUCache<string, Conversation>;
 
   constructor(
     readonly capacity = 100_000,
     readonly idleMs = 30 * 60_000,
-  ) {}
+  ) {
+    this.cache = new LRUCache({ max: capacity });
+  }
 
   async get(key: string): Promise<Conversation | undefined> {
-    const c = this.map.get(key);
+    const c = this.cache.peek(key);
     if (c && Date.now() - c.updatedAt > this.idleMs) {
-      this.map.delete(key);
+      this.cache.delete(key);
       return undefined;
     }
     return c;
   }
 
   async set(key: string, conversation: Conversation): Promise<void> {
-    this.map.delete(key); // Map order = recency: the oldest go first
-    this.map.set(key, conversation);
-    while (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
-    // Idle ones are at the front: drop them as new ones come, not only when read again.
+    this.cache.set(key, conversation);
+    // Idle ones are the least recently saved: drop them as new ones come, not only when read again.
     const now = Date.now();
-    for (const [oldest, c] of this.map) {
-      if (now - c.updatedAt <= this.idleMs) break;
-      this.map.delete(oldest);
+    const idle: string[] = [];
+    for (const oldest of this.cache.rkeys()) {
+      if (now - this.cache.peek(oldest)!.updatedAt <= this.idleMs) break;
+      idle.push(oldest);
     }
+    for (const oldest of idle) this.cache.delete(oldest);
   }
 
   async delete(key: string): Promise<boolean> {
-    return this.map.delete(key);
+    return this.cache.delete(key);
   }
 }

@@ -1,4 +1,4 @@
-// The built-in entities (DESIGN.md: number, ordinal, percentage, email, url, phone, ip),
+// The built-in entities (docs/formats.md: number, ordinal, percentage, email, url, phone, ip),
 // recognised here rather than by NLP.js's default extractors, which print every number to
 // stdout, read "ORD-1234" as -1234 and run on every message twice. Earlier kinds take their
 // text first: a phone number's digits are not also numbers.

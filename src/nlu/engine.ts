@@ -7,7 +7,7 @@ import { LangDe } from '@nlpjs/lang-de';
 import { LangIt } from '@nlpjs/lang-it';
 import { LangPt } from '@nlpjs/lang-pt';
 import { LangNl } from '@nlpjs/lang-nl';
-import type { BundleData } from '../resolver/version-content.js';
+import type { BundleData } from '../content/version-content.js';
 import { recogniseBuiltins } from './builtins.js';
 import { ValueListMatcher, type ValueList } from './value-lists.js';
 
@@ -63,7 +63,6 @@ const LANGUAGES: Record<string, unknown> = {
   pt: LangPt,
   nl: LangNl,
 };
-export const SUPPORTED_LANGUAGES = Object.keys(LANGUAGES);
 const localeOf = (language: string) => (Object.hasOwn(LANGUAGES, language) ? language : 'en');
 
 async function createNlp(locales: Iterable<string>) {

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { existsSync, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LRUCache } from 'lru-cache';
 import { writeFileAtomic } from '../git/atomic-fs.js';
 import { MODEL_FORMAT, NluModel, trainModel, type TrainingInput } from './engine.js';
 
@@ -9,7 +10,8 @@ import { MODEL_FORMAT, NluModel, trainModel, type TrainingInput } from './engine
 // <gitdir>/botver/models/, so neither a restart nor a return to an old commit retrains; loaded
 // into memory on first use (milliseconds), the least recently used dropped past `capacity`, so
 // memory follows the versions actually asked, not every version served. `ensure` starts the
-// training, `has` says it is done, `load` gives the model; meanwhile callers use the previous one.
+// training, `has` says it is done, `load` gives the model, `get` waits for it; meanwhile the
+// resolver answers with the previous one (nlu-service.ts).
 
 /** The part of a pino logger the store uses (the CLI passes a silent one without loading pino). */
 export type StoreLog = { [level in 'info' | 'warn' | 'error']: (fields: object, message: string) => void };
@@ -28,13 +30,26 @@ export interface ModelStoreOptions {
   inline?: boolean;
 }
 
-/** stored: trained, in the disk cache (or, if it could not be written, in `json`); loaded on demand. */
-type Entry = { state: 'training' } | { state: 'stored'; json?: string } | { state: 'failed'; error: string };
+/**
+ * A commit's model as the store knows it. `trained` settles once training ends: it resolves
+ * when the model is stored (on disk, or as `json` when the disk cache could not be written)
+ * and rejects with the training error. Waiting for a model is awaiting it, never polling.
+ */
+interface ModelEntry {
+  state: 'training' | 'stored' | 'failed';
+  trained: Promise<void>;
+  /** The model's JSON when it could not be written to the disk cache. */
+  json?: string;
+  error?: string;
+}
+
+const STORED: Promise<void> = Promise.resolve();
 
 export class ModelStore {
-  private readonly entries = new Map<string, Entry>();
-  /** Models in memory, least recently used first: loaded on first use, at most `capacity`. */
-  private readonly loaded = new Map<string, Promise<NluModel>>();
+  /** Every commit asked for, one entry each, from the first `ensure` on. */
+  private readonly models = new Map<string, ModelEntry>();
+  /** Models in memory: loaded on first use, at most `capacity`, the least recently used dropped. */
+  private readonly loaded: LRUCache<string, Promise<NluModel>>;
   private readonly dir: string;
   private worker: Worker | null = null;
   private nextId = 1;
@@ -43,75 +58,92 @@ export class ModelStore {
 
   constructor(private readonly options: ModelStoreOptions) {
     this.dir = join(options.gitdir, 'botver', 'models');
+    this.loaded = new LRUCache({ max: this.capacity });
+  }
+
+  private get capacity(): number {
+    return this.options.capacity ?? 8;
   }
 
   /** Whether the commit's model is trained (it loads in milliseconds on first use). */
   has(commit: string): boolean {
-    return this.entries.get(commit)?.state === 'stored';
+    return this.models.get(commit)?.state === 'stored';
   }
 
   /** Commits whose model is being trained. */
   get training(): string[] {
-    return [...this.entries].filter(([, e]) => e.state === 'training').map(([c]) => c);
+    return [...this.models].filter(([, e]) => e.state === 'training').map(([commit]) => commit);
   }
 
   failure(commit: string): string | null {
-    const entry = this.entries.get(commit);
-    return entry?.state === 'failed' ? entry.error : null;
+    const entry = this.models.get(commit);
+    return entry?.state === 'failed' ? (entry.error ?? 'training failed') : null;
+  }
+
+  /** Resolves once no model is training (trainings started meanwhile included). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const running = [...this.models.values()].filter((e) => e.state === 'training').map((e) => e.trained);
+      if (running.length === 0 || this.closed) return;
+      await Promise.allSettled(running);
+    }
   }
 
   /** Starts training the commit's model unless it is in the disk cache, trained or on its way. */
   ensure(commit: string, input: () => TrainingInput): void {
-    if (this.entries.has(commit) || this.closed) return;
+    if (this.models.has(commit) || this.closed) return;
     if (existsSync(this.file(commit))) {
-      this.entries.set(commit, { state: 'stored' });
+      this.models.set(commit, { state: 'stored', trained: STORED });
       return;
     }
-    this.entries.set(commit, { state: 'training' });
-    void this.train(commit, input).then(
-      (json) => this.settle(commit, json),
+    const entry: ModelEntry = { state: 'training', trained: STORED };
+    entry.trained = this.train(commit, input).then(
+      (json) => {
+        if (this.closed) throw new Error('model store closed');
+        entry.state = 'stored';
+        if (json !== undefined) entry.json = json;
+        this.settled(commit);
+      },
       (err: unknown) => {
-        if (this.closed) return; // shutting down, not a failure
+        if (this.closed) throw new Error('model store closed'); // shutting down, not a failure
         const error = err instanceof Error ? err.message : String(err);
         this.options.logger.error({ commit, error }, `training the NLU model of ${commit.slice(0, 12)} failed`);
-        this.settle(commit, { state: 'failed', error });
+        entry.state = 'failed';
+        entry.error = error;
+        this.settled(commit);
+        throw new Error(error);
       },
     );
+    entry.trained.catch(() => {}); // awaited by get() and idle(); a failure is kept in the entry
+    this.models.set(commit, entry);
   }
 
   /** The trained model of `commit`, loaded into memory if it is not there yet. */
   load(commit: string): Promise<NluModel> {
     let model = this.loaded.get(commit);
-    if (model) {
-      this.loaded.delete(commit); // most recently used last
-    } else {
-      const entry = this.entries.get(commit);
+    if (!model) {
+      const entry = this.models.get(commit);
       if (entry?.state !== 'stored')
         return Promise.reject(new Error(`the NLU model of ${commit.slice(0, 12)} is not trained`));
-      model = this.read(commit, entry.json);
-      model.catch(() => this.loaded.get(commit) === model && this.loaded.delete(commit));
+      const reading = this.read(commit, entry.json);
+      reading.catch(() => this.loaded.peek(commit) === reading && this.loaded.delete(commit));
+      this.loaded.set(commit, reading);
+      model = reading;
     }
-    this.loaded.set(commit, model);
-    while (this.loaded.size > (this.options.capacity ?? 8)) this.loaded.delete(this.loaded.keys().next().value!);
     return model;
   }
 
-  /** Resolves once the commit's model is trained and loaded; throws if training fails. */
+  /** Resolves once the commit's model is trained and loaded (training it if needed); throws if training fails. */
   async get(commit: string, input: () => TrainingInput): Promise<NluModel> {
     for (let attempt = 1; ; attempt++) {
       this.ensure(commit, input);
-      for (;;) {
-        if (this.closed) throw new Error('model store closed');
-        const entry = this.entries.get(commit);
-        if (entry?.state === 'failed') throw new Error(entry.error);
-        if (entry?.state === 'stored' || !entry) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      if (this.closed) throw new Error('model store closed');
+      await this.models.get(commit)?.trained;
       try {
         return await this.load(commit);
       } catch (err) {
-        // An unreadable cache file was dropped by read(): train once more.
-        if (attempt > 1 || this.entries.has(commit)) throw err;
+        // An unreadable cache file was dropped by read() (and its entry with it): train once more.
+        if (attempt > 1 || this.models.has(commit)) throw err;
       }
     }
   }
@@ -128,14 +160,12 @@ export class ModelStore {
     return join(this.dir, `${commit}.v${MODEL_FORMAT}.json`);
   }
 
-  private settle(commit: string, entry: Entry): void {
-    if (this.closed) return;
-    this.entries.set(commit, entry);
+  /** A training ended (the entry says how): bounds the models kept as JSON, tells the owner. */
+  private settled(commit: string): void {
     // Models kept as JSON (the disk cache could not be written) are bounded like loaded ones:
     // the oldest is dropped and trained again if it is asked for again.
-    const inMemory = [...this.entries].filter(([, e]) => e.state === 'stored' && e.json !== undefined);
-    for (const [old] of inMemory.slice(0, Math.max(0, inMemory.length - (this.options.capacity ?? 8))))
-      this.entries.delete(old);
+    const inMemory = [...this.models].filter(([, e]) => e.state === 'stored' && e.json !== undefined);
+    for (const [old] of inMemory.slice(0, Math.max(0, inMemory.length - this.capacity))) this.models.delete(old);
     this.options.onSettled?.(commit);
   }
 
@@ -150,13 +180,13 @@ export class ModelStore {
         'cached NLU model unreadable; training again',
       );
       await fsp.rm(this.file(commit), { force: true });
-      this.entries.delete(commit);
+      this.models.delete(commit);
       throw err;
     }
   }
 
-  /** Trains the model and writes it to the disk cache; returns the entry to keep. */
-  private async train(commit: string, input: () => TrainingInput): Promise<Entry> {
+  /** Trains the model and writes it to the disk cache; returns its JSON when that could not be written. */
+  private async train(commit: string, input: () => TrainingInput): Promise<string | undefined> {
     const started = performance.now();
     const json = this.options.inline ? await trainModel(input()) : await this.trainInWorker(input());
     this.options.logger.info(
@@ -166,14 +196,14 @@ export class ModelStore {
     try {
       await fsp.mkdir(this.dir, { recursive: true });
       await writeFileAtomic(this.file(commit), json);
-      return { state: 'stored' };
+      return undefined;
     } catch (err) {
       // A read-only repository still serves (the model stays in memory); it retrains after a restart.
       this.options.logger.warn(
         { file: this.file(commit), error: (err as Error).message },
         'cannot cache the NLU model on disk',
       );
-      return { state: 'stored', json };
+      return json;
     }
   }
 

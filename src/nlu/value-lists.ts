@@ -1,6 +1,6 @@
 import type { EntityMatch } from './engine.js';
 
-// Value-list entities (DESIGN.md §3: a value and its synonyms), matched by botver rather than by
+// Value-list entities (docs/formats.md: a value and its synonyms), matched by botver rather than by
 // NLP.js, whose matcher computes an edit distance between every synonym and every span of words,
 // twice per message (most of /v2/request's time). Here: exact matches through an index of first
 // words, longest first; then, for `fuzzy` entities only, the words no exact match took are

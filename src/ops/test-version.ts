@@ -1,5 +1,5 @@
 import type { BotRepo } from './bot-repo.js';
-import { bundleData } from '../resolver/version-content.js';
+import { bundleData } from '../content/version-content.js';
 import { loadBundle } from '../content/bundle.js';
 import { ModelStore, SILENT } from '../nlu/model-store.js';
 import { emptyState, runTurn, type DialogState, type NlpResults } from '../dialog/engine.js';

@@ -1,30 +1,35 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import type { LiveSnapshot } from './live-snapshot.js';
+import type { SnapshotSource } from './snapshot.js';
 import { recordRequests, type Monitoring } from './monitoring/index.js';
 import { contentRoutes } from './routes/content.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { nlpRoutes } from './routes/nlp.js';
-import type { NluService } from '../nlu/nlu-service.js';
+import type { NluProvider } from '../nlu/nlu-service.js';
 import { dialogRoutes } from './routes/dialog.js';
 import { MemoryConversationStore, type ConversationStore } from '../dialog/store.js';
 import { HttpError, errorHandler, notFound } from './http-errors.js';
+import { JSON_TYPES } from './json-body.js';
 
 // The resolver's Express application, separate from listening so that it can be mounted or
-// tested on any server. Bodies are JSON only, at most 1 MB.
+// tested on any server. Bodies are JSON only, at most 1 MB. It depends on interfaces only
+// (where snapshots come from, the NLU, the conversation store, monitoring): startResolver
+// gives the real ones, a test can give small ones and build the app without a repository
+// or a trained model.
 
 export const BODY_LIMIT = 1024 * 1024;
 
 export interface ResolverAppDeps {
-  live: LiveSnapshot;
+  /** What is served: LiveSnapshot follows a repository. */
+  live: SnapshotSource;
   monitoring: Monitoring;
   logger: Logger;
-  /** BOTVER_ADMIN_TOKEN; without it the admin routes answer 401 to everyone. */
+  /** The admin routes' token; without it they answer 401 to everyone. */
   adminToken?: string;
-  /** NLU models for /v2/request and /build/v1/dialog; without it those routes are not served. */
-  nlu?: NluService;
+  /** NLU models for /v2/request and /build/v1/dialog (NluService); without it those routes are not served. */
+  nlu?: NluProvider;
   /** Where conversations live; default in memory (bounded, 30 min idle TTL). */
   conversations?: ConversationStore;
 }
@@ -49,10 +54,10 @@ export function createResolverApp({
   app.use((req, _res, next) => {
     const length = Number(req.headers['content-length']);
     if (length > BODY_LIMIT)
-      return next(new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body is over the ${BODY_LIMIT} byte limit`));
+      return next(new HttpError('PAYLOAD_TOO_LARGE', `the body is over the ${BODY_LIMIT} byte limit`));
     next();
   });
-  app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+  app.use(express.json({ limit: BODY_LIMIT, type: JSON_TYPES }));
 
   // Bot routes first: they carry the traffic, and Express tries routes in order.
   app.use(contentRoutes(live));
@@ -60,7 +65,7 @@ export function createResolverApp({
     app.use(nlpRoutes(live, nlu));
     app.use(dialogRoutes(live, nlu, conversations ?? new MemoryConversationStore()));
   }
-  app.use(healthRoutes(live, monitoring.metrics, nlu));
+  app.use(healthRoutes(live, monitoring, nlu));
   app.use(openapiRoutes());
   app.use(adminRoutes(live, monitoring, adminToken));
   app.use(notFound);

@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import { matchesHash, sha256Hex } from '../model/tokens.js';
 import type { Snapshot, TokenOwner } from './snapshot.js';
 import { HttpError, unauthorized } from './http-errors.js';
 
@@ -16,25 +16,42 @@ export function presentedToken(header: string | undefined): string | null {
   return match ? match[1]! : null;
 }
 
-export const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
-
+/**
+ * The version or environment a token opens: found by its SHA-256 in the snapshot's index, so
+ * the look-up depends only on the hash of the token, never on how much of a stored one it matches.
+ */
 export function tokenOwner(snapshot: Snapshot, header: string | undefined): TokenOwner | null {
   const token = presentedToken(header);
-  return token ? (snapshot.tokens.get(sha256(token)) ?? null) : null;
+  return token ? (snapshot.tokens.get(sha256Hex(token)) ?? null) : null;
+}
+
+/** Any 32-byte hash: compared against when there is nothing to compare, so every answer costs the same. */
+const NO_HASH = '0'.repeat(64);
+
+/**
+ * The environment a channel's secret opens, found as a token's: `Authorization: Token <secret>`
+ * (or Bearer) compared with the channel's stored SHA-256 in constant time. An unknown channel
+ * and a wrong secret both give null (the same 401).
+ */
+export function channelOwner(snapshot: Snapshot, channel: string, header: string | undefined): TokenOwner | null {
+  const secret = presentedToken(header);
+  const env = [...snapshot.environments.values()].find((e) => e.channels.some((c) => c.name === channel));
+  const stored = env?.channels.find((c) => c.name === channel)?.secretSha256;
+  const matches = matchesHash(secret ?? '', stored ?? NO_HASH);
+  return env && stored && secret && matches ? { kind: 'environment', name: env.name } : null;
 }
 
 /**
- * Admin routes: the token must equal BOTVER_ADMIN_TOKEN (compared in constant time, through
- * its hash so lengths do not leak). Without an admin token configured, nobody is admin.
+ * Admin routes: the token must equal the admin token (compared in constant time, through its
+ * hash so lengths do not leak). Without an admin token configured, nobody is admin.
  */
 export function requireAdmin(adminToken: string | undefined): RequestHandler {
-  const expected = adminToken ? createHash('sha256').update(adminToken).digest() : null;
+  const expected = adminToken ? sha256Hex(adminToken) : null;
   return (req, _res, next) => {
     const token = presentedToken(req.headers.authorization);
-    if (!expected || !token || !timingSafeEqual(createHash('sha256').update(token).digest(), expected))
-      return next(unauthorized());
+    if (!expected || !token || !matchesHash(token, expected)) return next(unauthorized());
     next();
   };
 }
 
-export const notReady = (why: string) => new HttpError(503, 'NOT_READY', why, { 'Retry-After': '1' });
+export const notReady = (why: string) => new HttpError('NOT_READY', why, { 'Retry-After': '1' });

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LiveSnapshot } from './live-snapshot.js';
+import type { SnapshotSource } from './snapshot.js';
 import { recordWhenFinished, type Monitoring } from './monitoring/index.js';
 import { tokenOwner } from './auth.js';
 import { resolveBody, resolveHeaders } from './routes/content.js';
@@ -14,7 +14,7 @@ import { matchesEtag, targetOf } from './served.js';
 // same way. Same snapshot rule, same headers, same request log entry.
 
 export function fastResolve(
-  live: LiveSnapshot,
+  live: SnapshotSource,
   monitoring: Monitoring,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {

@@ -3,10 +3,9 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { GitRepo } from '../git/repo.js';
-import { listRefs, readRef } from '../git/refs.js';
 import { formatProblem } from '../errors.js';
-import { buildSnapshot, type ReadinessProblem, type Snapshot } from './snapshot.js';
-import { ContentCache, loadVersionContent } from './version-content.js';
+import { buildSnapshot, type ResolverState, type Snapshot, type SnapshotSource } from './snapshot.js';
+import { ContentCache, loadVersionContent, type VersionContent } from '../content/version-content.js';
 
 // Keeps the current snapshot in step with the repository. A refresh is cheap when nothing
 // moved (one read of the refs); it runs when fs.watch sees the refs change and on a poll as a
@@ -25,18 +24,11 @@ export interface LiveSnapshotOptions {
   onChange?: (state: ResolverState) => void;
 }
 
-export interface ResolverState {
-  /** What requests are answered from; null until a valid manifest has been read. */
-  snapshot: Snapshot | null;
-  /** Everything that keeps the resolver from being fully ready (empty = ready). */
-  problems: ReadinessProblem[];
-}
-
 export const DEFAULT_POLL_MS = 500;
 /** Ref writes come in bursts (lock, rename, reflog): wait this long after a change is seen. */
 const SETTLE_MS = 15;
 
-export class LiveSnapshot {
+export class LiveSnapshot implements SnapshotSource {
   state: ResolverState = { snapshot: null, problems: [] };
   private git: GitRepo;
   private readonly contents: ContentCache;
@@ -60,7 +52,7 @@ export class LiveSnapshot {
   }
 
   /** A commit's content, through the same cache (a conversation keeps the commit it started on). */
-  content(commit: string) {
+  content(commit: string): Promise<VersionContent> {
     return this.contents.get(commit);
   }
 
@@ -184,8 +176,8 @@ export class LiveSnapshot {
 
   /** The control branch and every branch head, loose or packed: any change means a rebuild. */
   private async readFingerprint(): Promise<string> {
-    const control = await readRef(this.git.gitdir, `refs/heads/${this.options.controlBranch}`);
-    const heads = await listRefs(this.git.gitdir, 'refs/heads/');
+    const control = await this.git.readRef(`refs/heads/${this.options.controlBranch}`);
+    const heads = await this.git.listRefs('refs/heads/');
     return `${control}\n${[...heads]
       .map(([r, o]) => `${r} ${o}`)
       .sort()

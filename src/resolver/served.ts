@@ -1,12 +1,12 @@
-import type { RequestHandler, Response } from 'express';
-import type { Snapshot, TokenOwner } from './snapshot.js';
-import type { VersionContent } from './version-content.js';
-import type { LiveSnapshot } from './live-snapshot.js';
+import type { Request, RequestHandler, Response } from 'express';
+import type { Snapshot, SnapshotSource, TokenOwner } from './snapshot.js';
+import type { VersionContent } from '../content/version-content.js';
 import { tokenOwner, notReady } from './auth.js';
 import { HttpError, unauthorized } from './http-errors.js';
 
-// What a version or environment token resolves to, taken from one snapshot at the start of
-// the request and kept in res.locals for the route and for the request log.
+// What a version or environment token (or a channel's secret) resolves to, taken from one
+// snapshot at the start of the request and kept in res.locals for the route and for the
+// request log.
 
 export interface Served {
   snapshot: Snapshot;
@@ -21,12 +21,20 @@ export function servedOf(res: Response): Served {
   return res.locals.served as Served;
 }
 
-/** Authenticates a version or environment token and resolves it against the current snapshot. */
-export function resolveToken(live: LiveSnapshot): RequestHandler {
+/** Who the request speaks for in a snapshot (null: nobody, answered 401). */
+export type Identify = (snapshot: Snapshot, req: Request) => TokenOwner | null;
+
+const byToken: Identify = (snapshot, req) => tokenOwner(snapshot, req.headers.authorization);
+
+/**
+ * Authenticates the request (by default its version or environment token; `identify` says
+ * otherwise, e.g. a channel's secret) and resolves it against the current snapshot.
+ */
+export function resolveToken(live: SnapshotSource, identify: Identify = byToken): RequestHandler {
   return (req, res, next) => {
     const snapshot = live.state.snapshot;
     if (!snapshot) return next(notReady('the resolver has no valid manifest to serve yet; see /readyz'));
-    const owner = tokenOwner(snapshot, req.headers.authorization);
+    const owner = identify(snapshot, req);
     if (!owner) return next(unauthorized());
     const { environment, version, content } = targetOf(snapshot, owner);
     res.locals.environment = environment;
@@ -34,7 +42,7 @@ export function resolveToken(live: LiveSnapshot): RequestHandler {
     if (!content) {
       const what = environment ? `environment ${environment} (version ${version})` : `version ${version}`;
       return next(
-        new HttpError(503, 'VERSION_UNAVAILABLE', `${what} has no commit that passes validation; see /readyz`, {
+        new HttpError('VERSION_UNAVAILABLE', `${what} has no commit that passes validation; see /readyz`, {
           'Retry-After': '5',
         }),
       );

@@ -1,48 +1,22 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from 'pino';
 import { GitRepo } from '../git/repo.js';
-import { assertBranchName, DEFAULT_CONTROL_BRANCH } from '../model/names.js';
 import { createResolverApp } from './app.js';
 import { fastResolve } from './fast-resolve.js';
-import { LiveSnapshot, DEFAULT_POLL_MS, type ResolverState } from './live-snapshot.js';
+import { LiveSnapshot } from './live-snapshot.js';
+import type { ResolverState } from './snapshot.js';
 import { RequestLog } from './monitoring/request-log.js';
 import { UsageCounter } from './monitoring/usage.js';
 import { createMetrics } from './monitoring/metrics.js';
-import { createLogger } from './monitoring/logger.js';
 import type { Monitoring } from './monitoring/index.js';
 import { NluService } from '../nlu/nlu-service.js';
-import type { ConversationStore } from '../dialog/store.js';
+import { resolveResolverOptions, type ResolverOptions } from './options.js';
 
-// `botver serve` as a library call: reads the repository, starts following it, listens, and
-// shuts down gracefully (stop accepting, let in-flight requests finish, then close).
+// `botver serve` as a library call: resolves its options (options.ts), reads the repository,
+// starts following it, listens, and shuts down gracefully (stop accepting, let in-flight
+// requests finish, then close).
 
-export interface ResolverOptions {
-  /** The bot repository (work tree or bare). */
-  repo: string;
-  controlBranch?: string;
-  /** Default 8080; 0 picks a free port. */
-  port?: number;
-  /** Default 127.0.0.1. */
-  host?: string;
-  /** Ref poll interval (the fallback to fs.watch), ms. Default 500. */
-  pollMs?: number;
-  /** JSON-lines file the request log is appended to and loaded back from. */
-  logFile?: string;
-  /** Keep users' message text in the request log (off by default). */
-  logText?: boolean;
-  /** Commits whose content is kept in memory. Default 32. */
-  cacheSize?: number;
-  /** Default: $BOTVER_ADMIN_TOKEN. */
-  adminToken?: string;
-  /** Where conversations live; default in memory (bounded, 30 min idle TTL). */
-  conversations?: ConversationStore;
-  logger?: Logger;
-  /** Request log entries kept in memory. Default 10 000. */
-  logCapacity?: number;
-  /** How long shutdown waits for in-flight requests before closing their connections, ms. Default 10 000. */
-  shutdownGraceMs?: number;
-}
+export type { ResolverOptions } from './options.js';
 
 export interface RunningResolver {
   url: string;
@@ -56,13 +30,10 @@ export interface RunningResolver {
   close(): Promise<void>;
 }
 
-export async function startResolver(options: ResolverOptions): Promise<RunningResolver> {
-  const logger = options.logger ?? createLogger({ level: process.env.BOTVER_LOG_LEVEL || 'info' });
-  const controlBranch = assertBranchName(
-    options.controlBranch ?? (process.env.BOTVER_CONTROL_BRANCH || DEFAULT_CONTROL_BRANCH),
-  );
+export async function startResolver(written: ResolverOptions): Promise<RunningResolver> {
+  const options = resolveResolverOptions(written);
+  const { logger, controlBranch, adminToken } = options;
   const git = await GitRepo.open(options.repo);
-  const adminToken = options.adminToken ?? (process.env.BOTVER_ADMIN_TOKEN || undefined);
 
   const usage = new UsageCounter();
   const log = await RequestLog.open({
@@ -70,8 +41,13 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
     capacity: options.logCapacity,
     logText: options.logText,
     onLoad: (e) => usage.record(e),
+    onWriteError: (err) =>
+      logger.warn(
+        { file: options.logFile, error: err.message },
+        'the request log file cannot be written; requests are logged in memory only (see /readyz)',
+      ),
   });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ requestLog: log });
   const monitoring: Monitoring = { log, usage, metrics };
 
   const nlu = new NluService({ gitdir: git.gitdir, logger, onChange: () => setReady() });
@@ -81,7 +57,7 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
     git,
     controlBranch,
     logger,
-    pollMs: options.pollMs ?? DEFAULT_POLL_MS,
+    pollMs: options.pollMs,
     cacheSize: options.cacheSize,
     onChange: (state) => {
       nlu.follow(state);
@@ -124,7 +100,7 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
+    server.listen(options.port, options.host, () => {
       server.off('error', reject);
       resolve();
     });
@@ -137,7 +113,7 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
       url,
       repo: git.gitdir,
       controlBranch,
-      pollMs: options.pollMs ?? DEFAULT_POLL_MS,
+      pollMs: options.pollMs,
       logFile: options.logFile ?? null,
     },
     'resolver listening',
@@ -156,7 +132,7 @@ export async function startResolver(options: ResolverOptions): Promise<RunningRe
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const sweep = setInterval(() => server.closeIdleConnections(), 20);
-      const grace = setTimeout(() => server.closeAllConnections(), options.shutdownGraceMs ?? 10_000);
+      const grace = setTimeout(() => server.closeAllConnections(), options.shutdownGraceMs);
       await closed;
       clearInterval(sweep);
       clearTimeout(grace);

@@ -3,7 +3,7 @@ import { ManifestDoc, MANIFEST_FILE } from '../manifest/manifest.js';
 import { repositoryProblems } from '../manifest/rules.js';
 import { InvalidContentError, type Problem } from '../errors.js';
 import type { ChannelEntry } from '../content/types.js';
-import type { ContentCache, VersionContent } from './version-content.js';
+import type { ContentCache, VersionContent } from '../content/version-content.js';
 
 // One immutable view of the repository: the manifest at one control-branch commit, what each
 // version and environment serves, and the token index. A request takes the current snapshot
@@ -65,6 +65,27 @@ export interface Snapshot {
   problems: ReadinessProblem[];
   /** /v1/resolve bodies built for this snapshot, by "kind:name" (filled on first use). */
   readonly bodies: Map<string, Buffer>;
+}
+
+/** What the resolver answers from, replaced whole on every change (live-snapshot.ts). */
+export interface ResolverState {
+  /** What requests are answered from; null until a valid manifest has been read. */
+  snapshot: Snapshot | null;
+  /** Everything that keeps the resolver from being fully ready (empty = ready). */
+  problems: ReadinessProblem[];
+}
+
+/**
+ * Where the resolver's routes take what they serve: the current state, taken once per request,
+ * and commits' content and files, through the same caches. LiveSnapshot is one; a test can
+ * give a fixed one.
+ */
+export interface SnapshotSource {
+  readonly state: ResolverState;
+  /** A commit's content (a conversation keeps the commit it started on). */
+  content(commit: string): Promise<VersionContent>;
+  /** One file of a commit, or null when there is no such file. */
+  readFile(commit: string, path: string): Promise<{ oid: string; bytes: Uint8Array } | null>;
 }
 
 /** How far back a version's history is searched for a good commit when there is no previous one. */

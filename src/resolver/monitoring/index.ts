@@ -9,9 +9,10 @@ import { routeOf } from '../http-errors.js';
 // (/v1/logs), the usage counts (/v1/usage) and Prometheus (/metrics). Probes, /metrics and the
 // admin routes are not bot traffic and are not recorded.
 
+/** What the app records requests into and reports from (RequestLog, UsageCounter and createMetrics give it). */
 export interface Monitoring {
-  log: RequestLog;
-  usage: UsageCounter;
+  log: Pick<RequestLog, 'record' | 'query' | 'file' | 'fileError' | 'droppedLines'>;
+  usage: Pick<UsageCounter, 'record' | 'query'>;
   metrics: Metrics;
 }
 

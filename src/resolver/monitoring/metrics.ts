@@ -9,7 +9,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestLogEntry } from './request-log.js';
 
-export interface ServedEnvironment {
+/** One label set of botver_environment_info: what an environment serves now. */
+export interface ServingInfo {
   environment: string;
   version: string;
   commit: string;
@@ -19,7 +20,7 @@ export interface Metrics {
   /** Counts the request and observes its latency. Never throws. */
   observe(entry: RequestLogEntry): void;
   /** Replaces the info gauge's label sets with these (call on every snapshot swap). */
-  setServing(envs: ServedEnvironment[]): void;
+  setServing(envs: ServingInfo[]): void;
   setReady(ready: boolean): void;
   /** The Content-Type header for `render()`'s text. */
   readonly contentType: string;
@@ -34,7 +35,14 @@ export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 /** The label value for a missing environment, version or commit. */
 export const NO_LABEL = '';
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+export interface MetricsOptions {
+  /** Node's default process metrics. Default true. */
+  defaultMetrics?: boolean;
+  /** The request log whose lost file lines botver_request_log_write_failures_total counts. */
+  requestLog?: { readonly droppedLines: number };
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
@@ -63,6 +71,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers: [registry],
   });
   ready.set(0);
+  const requestLog = options.requestLog;
+  let counted = 0;
+  new Counter({
+    name: 'botver_request_log_write_failures_total',
+    help: 'Request log lines that could not be written to the log file (--log-file)',
+    registers: [registry],
+    // Read from the log when scraped: the log knows nothing of metrics.
+    collect() {
+      const dropped = requestLog?.droppedLines ?? 0;
+      if (dropped > counted) this.inc(dropped - counted);
+      counted = dropped;
+    },
+  });
 
   return {
     registry,

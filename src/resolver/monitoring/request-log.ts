@@ -3,6 +3,10 @@
 // read back on start. Entries never hold a token or a channel secret: `route` is the route
 // pattern (e.g. "/v1/channels/:name/webhook"), never the raw path or the headers, and the
 // message text is kept only when text logging was turned on explicitly (`logText`).
+//
+// Over 300 lines on purpose: the ring, the append stream and the two file loaders (a tail read
+// backwards for start-up, a full read for usage counts) share the line format and its limits,
+// and splitting them would spread one file format over several modules.
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
@@ -50,6 +54,11 @@ export interface RequestLogOptions {
    * it only the file's tail (the last `capacity` entries) is read.
    */
   onLoad?: (entry: RequestLogEntry) => void;
+  /**
+   * Called once when the file stops being written (a full disk, a removed folder): entries are
+   * kept in memory from then on and `fileError` says why. Never called for `close()`.
+   */
+  onWriteError?: (error: Error) => void;
 }
 
 export const DEFAULT_CAPACITY = 10_000;
@@ -106,15 +115,22 @@ export class RequestLog {
       stream.once('error', reject);
     });
     stream.on('error', (err) => {
-      // Never thrown at a request: remembered, and the file is no longer written.
+      // Never thrown at a request: remembered (see fileError), and the file is no longer written.
+      if (log.writeError) return;
       log.writeError = err;
       log.stream = undefined;
+      options.onWriteError?.(err);
     });
     // A crash can leave a half-written last line: end it, so the next entry starts a line of its own.
     if (!endsWithNewline) stream.write('\n');
     log.stream = stream;
     return log;
   }
+
+  /** A line's write callback: a line the stream could not write (or dropped when it failed) is counted. */
+  private readonly written = (err?: Error | null): void => {
+    if (err) this.dropped++;
+  };
 
   /** Adds an entry. O(1), never throws; the file write is buffered (no fsync per line). */
   record(entry: RequestLogEntry): void {
@@ -123,12 +139,15 @@ export class RequestLog {
       if (stored === undefined) return;
       this.push(stored, Date.parse(stored.time));
       const stream = this.stream;
-      if (stream === undefined) return;
+      if (stream === undefined) {
+        if (this.writeError) this.dropped++; // the file failed: every later line is one it misses
+        return;
+      }
       if (stream.writableLength > MAX_PENDING_BYTES) {
         this.dropped++;
         return;
       }
-      stream.write(`${JSON.stringify(stored)}\n`);
+      stream.write(`${JSON.stringify(stored)}\n`, this.written);
     } catch {
       this.dropped++;
     }
@@ -166,7 +185,7 @@ export class RequestLog {
     return this.size;
   }
 
-  /** Lines not written to the file (backlog full, write error, or closed). */
+  /** Lines not written to the file (backlog full, or a write error); /readyz and /metrics report them. */
   get droppedLines(): number {
     return this.dropped;
   }
@@ -412,11 +431,16 @@ function stringOrNull(value: unknown): boolean {
   return value === null || typeof value === 'string';
 }
 
+/** The file to load, or undefined when there is none, or it is not a regular file (a device, a pipe: nothing to read back). */
 async function openOrMissing(file: string) {
+  let handle: Awaited<ReturnType<typeof openFile>>;
   try {
-    return await openFile(file, 'r');
+    handle = await openFile(file, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  if ((await handle.stat()).isFile()) return handle;
+  await handle.close();
+  return undefined;
 }

@@ -1,15 +1,14 @@
 import { Router, type Request } from 'express';
-import type { LiveSnapshot } from '../live-snapshot.js';
 import type { Monitoring } from '../monitoring/index.js';
 import { requireAdmin, notReady } from '../auth.js';
 import { methodNotAllowed } from '../http-errors.js';
 import { parseLogQuery } from '../monitoring/request-log.js';
 import { UsageError } from '../../errors.js';
-import type { Snapshot } from '../snapshot.js';
+import type { Snapshot, SnapshotSource } from '../snapshot.js';
 
 // Admin routes (BOTVER_ADMIN_TOKEN): the current snapshot, the request log feed and usage.
 
-export function adminRoutes(live: LiveSnapshot, monitoring: Monitoring, adminToken: string | undefined): Router {
+export function adminRoutes(live: SnapshotSource, monitoring: Monitoring, adminToken: string | undefined): Router {
   const router = Router();
   const admin = requireAdmin(adminToken);
   const current = (): Snapshot => {

@@ -1,13 +1,13 @@
 import { Router } from 'express';
 import { extname } from 'node:path';
-import type { LiveSnapshot } from '../live-snapshot.js';
 import { resolveToken, servedOf, matchesEtag, type Served } from '../served.js';
 import { HttpError, methodNotAllowed } from '../http-errors.js';
+import type { SnapshotSource } from '../snapshot.js';
 
 // The routes a bot calls with its version or environment token: the resolved bundle and the
 // raw files of the version it points at.
 
-export function contentRoutes(live: LiveSnapshot): Router {
+export function contentRoutes(live: SnapshotSource): Router {
   const router = Router();
   const auth = resolveToken(live);
 
@@ -34,7 +34,6 @@ export function contentRoutes(live: LiveSnapshot): Router {
       const file = await live.readFile(served.content.commit, path);
       if (!file)
         throw new HttpError(
-          404,
           'NOT_FOUND',
           `version ${served.version} at ${served.content.commit.slice(0, 12)} has no file ${path}`,
         );
@@ -54,7 +53,7 @@ export function contentRoutes(live: LiveSnapshot): Router {
 }
 
 /**
- * The headers of a /v1/resolve answer, 304s included. The ETag is the commit (DESIGN.md §5):
+ * The headers of a /v1/resolve answer, 304s included. The ETag is the commit (docs/openapi.yaml):
  * the bundle is the commit's content. What else the body says — which version and environment,
  * from which manifest commit — can change while the commit stays (a promotion between two
  * versions at one commit, another environment's promotion), so it is repeated in headers that a
@@ -93,7 +92,6 @@ function filePath(segments: string[]): string {
   for (const s of segments) {
     if (s === '' || s === '.' || s === '..' || /[\\/\0]/.test(s) || /[\x00-\x1f\x7f]/.test(s)) {
       throw new HttpError(
-        400,
         'BAD_PATH',
         'a file path is relative to the version\'s root, without ".", ".." or empty segments',
       );

@@ -1,13 +1,13 @@
-import { Router, type RequestHandler, type Response } from 'express';
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { notReady, presentedToken } from '../auth.js';
-import type { LiveSnapshot } from '../live-snapshot.js';
-import type { NluService } from '../../nlu/nlu-service.js';
+import { Router, type Response } from 'express';
+import { channelOwner } from '../auth.js';
+import type { NluProvider } from '../../nlu/nlu-service.js';
 import type { ConversationStore, Conversation } from '../../dialog/store.js';
 import { emptyState, runTurn, type NlpResults } from '../../dialog/engine.js';
+import type { SnapshotSource } from '../snapshot.js';
 import { resolveToken, servedOf, type Served } from '../served.js';
-import { HttpError, methodNotAllowed, unauthorized } from '../http-errors.js';
-import { MAX_TEXT, platformResults } from './nlp.js';
+import { HttpError, methodNotAllowed } from '../http-errors.js';
+import { jsonBody } from '../json-body.js';
+import { MAX_TEXT, noModel, platformResults } from './nlp.js';
 
 // POST /build/v1/dialog and the conversation states: the hosted platform's builder API,
 // answered by the skills of the version the token resolves to. A conversation keeps the
@@ -18,11 +18,14 @@ const MAX_ID = 256;
 /** A conversation's memory (client-sent and stored) is kept per conversation in the store: bounded. */
 export const MAX_MEMORY_BYTES = 64 * 1024;
 
-export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: ConversationStore): Router {
+export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: ConversationStore): Router {
   const router = Router();
   const auth = resolveToken(live);
   const keyOf = (served: Served, id: string) => `${served.owner.kind}:${served.owner.name}:${id}`;
-  const channelAuth = channelSecret(live);
+  // A connected channel is authenticated by its secret, then resolved as its environment's token.
+  const channelAuth = resolveToken(live, (snapshot, req) =>
+    channelOwner(snapshot, String(req.params.name), req.headers.authorization),
+  );
 
   // Messages of one conversation are answered one after another (in this process): two at once
   // would both start from the same state and one turn would be lost.
@@ -50,37 +53,18 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
     let commit = previous?.commit;
     let version = previous?.version ?? current.version;
     if (!commit) {
-      const choice = await nlu.modelFor(
-        `${current.owner.kind}:${current.owner.name}`,
-        current.content,
-        current.version,
-      );
-      if (!choice) {
-        const failed = nlu.store.failure(current.content.commit);
-        if (failed)
-          throw new HttpError(
-            503,
-            'MODEL_FAILED',
-            `the NLU model of version ${current.version} at ${current.content.commit.slice(0, 12)} could not be trained; see the resolver's log`,
-          );
-        throw new HttpError(
-          503,
-          'MODEL_TRAINING',
-          `the NLU model of version ${current.version} is being trained; try again shortly`,
-          { 'Retry-After': '2' },
-        );
-      }
+      const choice = await nlu.choose(`${current.owner.kind}:${current.owner.name}`, current.content, current.version);
+      if (!choice) throw noModel(nlu, current);
       commit = choice.commit;
       version = choice.version;
     }
     const content = commit === current.content.commit ? current.content : await live.content(commit);
     if (!content.bundle)
       throw new HttpError(
-        503,
         'VERSION_UNAVAILABLE',
         `commit ${commit.slice(0, 12)} of this conversation no longer validates`,
       );
-    const model = await nlu.store.get(commit, () => ({ bundle: content.bundle!, language: current.snapshot.language }));
+    const model = await nlu.modelFor(commit, () => ({ bundle: content.bundle!, language: current.snapshot.language }));
     const served: Served = { ...current, version, content };
 
     const language = body.language ?? previous?.language ?? current.snapshot.language;
@@ -102,7 +86,6 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
     };
     if (JSON.stringify(conversation.memory).length > MAX_MEMORY_BYTES) {
       throw new HttpError(
-        413,
         'MEMORY_TOO_LARGE',
         `the conversation's memory would be over ${MAX_MEMORY_BYTES} bytes of JSON`,
       );
@@ -135,7 +118,7 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
 
   router
     .route('/build/v1/dialog')
-    .post(auth, async (req, res) => {
+    .post(jsonBody, auth, async (req, res) => {
       const served = servedOf(res);
       await converse(res, served, `${served.owner.kind}:${served.owner.name}`, req.body);
     })
@@ -145,7 +128,7 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
   // answered by the dialog of the version the channel's environment serves now.
   router
     .route('/v1/channels/:name/webhook')
-    .post(channelAuth, async (req, res) => {
+    .post(jsonBody, channelAuth, async (req, res) => {
       const served = servedOf(res);
       await converse(res, served, `channel:${String(req.params.name)}`, req.body);
     })
@@ -162,7 +145,7 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
         const served = servedOf(res);
         const id = String(req.params.id);
         const c = await store.get(keyOf(served, id));
-        if (!c) throw new HttpError(404, 'NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
+        if (!c) throw new HttpError('NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
         res.json({
           results: {
             id: c.id,
@@ -181,55 +164,13 @@ export function dialogRoutes(live: LiveSnapshot, nlu: NluService, store: Convers
         const served = servedOf(res);
         const id = String(req.params.id);
         if (!(await store.delete(keyOf(served, id))))
-          throw new HttpError(404, 'NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
+          throw new HttpError('NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
         res.json({ results: null, message: 'Conversation state reset with success' });
       })
       .all(methodNotAllowed('GET', 'DELETE'));
   }
 
   return router;
-}
-
-/**
- * `Authorization: Token <secret>` (or Bearer) of the channel named in the path, compared by
- * SHA-256 in constant time. An unknown channel and a wrong secret get the same 401. (An HMAC
- * signature is not offered: verifying one needs the secret itself, and botver keeps only its hash.)
- */
-function channelSecret(live: LiveSnapshot): RequestHandler {
-  return (req, res, next) => {
-    const snapshot = live.state.snapshot;
-    if (!snapshot) return next(notReady('the resolver has no valid manifest to serve yet; see /readyz'));
-    const token = presentedToken(req.headers.authorization);
-    const name = String(req.params.name);
-    const env = [...snapshot.environments.values()].find((e) => e.channels.some((c) => c.name === name));
-    const channel = env?.channels.find((c) => c.name === name);
-    const presented = createHash('sha256')
-      .update(token ?? '')
-      .digest();
-    const expected = Buffer.from(channel?.secretSha256 ?? '0'.repeat(64), 'hex');
-    if (!env || !channel || !token || expected.length !== 32 || !timingSafeEqual(presented, expected))
-      return next(unauthorized());
-    res.locals.environment = env.name;
-    res.locals.version = env.version;
-    if (!env.content)
-      return next(
-        new HttpError(
-          503,
-          'VERSION_UNAVAILABLE',
-          `environment ${env.name} (version ${env.version}) has no commit that passes validation; see /readyz`,
-          { 'Retry-After': '5' },
-        ),
-      );
-    res.locals.commit = env.content.commit;
-    res.locals.served = {
-      snapshot,
-      owner: { kind: 'environment', name: env.name },
-      environment: env.name,
-      version: env.version,
-      content: env.content,
-    } satisfies Served;
-    next();
-  };
 }
 
 interface DialogBody {
@@ -243,24 +184,23 @@ function dialogBody(raw: unknown): DialogBody {
   const b = (raw ?? {}) as Record<string, unknown>;
   const message = b.message as { type?: unknown; content?: unknown } | undefined;
   if (!message || typeof message !== 'object' || typeof message.type !== 'string')
-    throw new HttpError(400, 'BAD_REQUEST', 'the body needs "message": {"type": "text", "content": "…"}');
+    throw new HttpError('BAD_REQUEST', 'the body needs "message": {"type": "text", "content": "…"}');
   const id = b.conversation_id;
   if ((typeof id !== 'string' && typeof id !== 'number') || String(id).length === 0 || String(id).length > MAX_ID) {
-    throw new HttpError(400, 'BAD_REQUEST', `the body needs "conversation_id", a string of 1 to ${MAX_ID} characters`);
+    throw new HttpError('BAD_REQUEST', `the body needs "conversation_id", a string of 1 to ${MAX_ID} characters`);
   }
   if (b.memory !== undefined && (typeof b.memory !== 'object' || b.memory === null || Array.isArray(b.memory)))
-    throw new HttpError(400, 'BAD_REQUEST', '"memory" must be an object');
+    throw new HttpError('BAD_REQUEST', '"memory" must be an object');
   if (b.memory !== undefined && JSON.stringify(b.memory).length > MAX_MEMORY_BYTES)
-    throw new HttpError(413, 'MEMORY_TOO_LARGE', `"memory" is over ${MAX_MEMORY_BYTES} bytes of JSON`);
+    throw new HttpError('MEMORY_TOO_LARGE', `"memory" is over ${MAX_MEMORY_BYTES} bytes of JSON`);
   if (
     b.language !== undefined &&
     b.language !== null &&
     (typeof b.language !== 'string' || !/^[a-z]{2}$/.test(b.language))
   )
-    throw new HttpError(400, 'BAD_REQUEST', '"language" is a two-letter ISO 639-1 code');
+    throw new HttpError('BAD_REQUEST', '"language" is a two-letter ISO 639-1 code');
   const text = message.type === 'text' && typeof message.content === 'string' ? message.content : '';
-  if (text.length > MAX_TEXT)
-    throw new HttpError(400, 'BAD_REQUEST', `the message is longer than ${MAX_TEXT} characters`);
+  if (text.length > MAX_TEXT) throw new HttpError('BAD_REQUEST', `the message is longer than ${MAX_TEXT} characters`);
   return {
     text,
     conversationId: String(id),

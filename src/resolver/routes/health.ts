@@ -1,16 +1,27 @@
 import { Router } from 'express';
-import type { LiveSnapshot } from '../live-snapshot.js';
-import type { Metrics } from '../monitoring/metrics.js';
-import { formatProblem } from '../../errors.js';
+import type { SnapshotSource } from '../snapshot.js';
+import type { Monitoring } from '../monitoring/index.js';
+import { formatProblem, type Problem } from '../../errors.js';
 import { methodNotAllowed } from '../http-errors.js';
-import type { NluService } from '../../nlu/nlu-service.js';
+import type { NluProvider } from '../../nlu/nlu-service.js';
 
 // Probes and metrics, without authentication. /healthz: the process answers. /readyz: 200
 // when every version and environment serves its current commit, 503 with the reasons (which
 // version, which commit, which file and line) otherwise — including while a last good commit
-// is served in place of a broken one.
+// is served in place of a broken one. A request log file that cannot be written is listed
+// too, as a warning: it loses the log, not answers, so it does not make the resolver unready
+// (taking every replica out of a load balancer because a disk is full would stop the bots).
 
-export function healthRoutes(live: LiveSnapshot, metrics: Metrics, nlu?: NluService): Router {
+interface ReadyzProblem {
+  scope: string;
+  name: string;
+  commit: string | null;
+  serving: string | null;
+  errors: Problem[];
+}
+
+export function healthRoutes(live: SnapshotSource, monitoring: Monitoring, nlu?: NluProvider): Router {
+  const { metrics, log } = monitoring;
   const router = Router();
 
   router
@@ -42,8 +53,10 @@ export function healthRoutes(live: LiveSnapshot, metrics: Metrics, nlu?: NluServ
           },
         ],
       }));
-      const all = [...problems, ...failed];
+      const all: ReadyzProblem[] = [...problems, ...failed];
       const ready = snapshot !== null && all.length === 0 && waiting.length === 0;
+      const logProblem = requestLogProblem(log);
+      if (logProblem) all.push(logProblem);
       res
         .status(ready ? 200 : 503)
         .set('Cache-Control', 'no-store')
@@ -61,6 +74,7 @@ export function healthRoutes(live: LiveSnapshot, metrics: Metrics, nlu?: NluServ
               line: e.line,
               column: e.column,
               message: e.message,
+              ...(e.severity === 'warning' && { severity: e.severity }),
               text: formatProblem(e),
             })),
           })),
@@ -76,4 +90,20 @@ export function healthRoutes(live: LiveSnapshot, metrics: Metrics, nlu?: NluServ
     .all(methodNotAllowed('GET'));
 
   return router;
+}
+
+/** The request log file's failure as a /readyz problem (a warning), or null while every line is written. */
+function requestLogProblem(log: Monitoring['log']): ReadyzProblem | null {
+  if (log.file === undefined || (log.fileError === undefined && log.droppedLines === 0)) return null;
+  const lost = `${log.droppedLines} line${log.droppedLines === 1 ? '' : 's'} not written`;
+  const message = log.fileError
+    ? `the request log file cannot be written (${log.fileError.message}); ${lost}, later ones are kept in memory only`
+    : `the request log file does not keep up with requests; ${lost}`;
+  return {
+    scope: 'request-log',
+    name: log.file,
+    commit: null,
+    serving: null,
+    errors: [{ file: log.file, line: 1, column: 1, message, severity: 'warning' }],
+  };
 }

@@ -1,10 +1,11 @@
 import { Router } from 'express';
-import type { LiveSnapshot } from '../live-snapshot.js';
-import type { NluService } from '../../nlu/nlu-service.js';
+import type { NluProvider } from '../../nlu/nlu-service.js';
 import type { Analysis } from '../../nlu/engine.js';
 import { DEFAULT_NLU_THRESHOLD, platformNlp } from '../../nlu/platform-results.js';
+import type { SnapshotSource } from '../snapshot.js';
 import { resolveToken, servedOf, type Served } from '../served.js';
 import { HttpError, methodNotAllowed } from '../http-errors.js';
+import { jsonBody } from '../json-body.js';
 
 // POST /v2/request: the hosted platform's NLP endpoint, answered in its format from the NLU
 // model of the version the token resolves to, plus a `botver` key saying which environment,
@@ -13,28 +14,15 @@ import { HttpError, methodNotAllowed } from '../http-errors.js';
 /** The platform's limit was lower still; analysis runs on the event loop, so long texts are refused. */
 export const MAX_TEXT = 2_000;
 
-export function nlpRoutes(live: LiveSnapshot, nlu: NluService): Router {
+export function nlpRoutes(live: SnapshotSource, nlu: NluProvider): Router {
   const router = Router();
   router
     .route('/v2/request')
-    .post(resolveToken(live), async (req, res) => {
+    .post(jsonBody, resolveToken(live), async (req, res) => {
       const { text, language } = requestBody(req.body);
       const served = servedOf(res);
-      const choice = await nlu.modelFor(`${served.owner.kind}:${served.owner.name}`, served.content, served.version);
-      const failed = choice ? null : nlu.store.failure(served.content.commit);
-      if (failed)
-        throw new HttpError(
-          503,
-          'MODEL_FAILED',
-          `the NLU model of version ${served.version} at ${served.content.commit.slice(0, 12)} could not be trained; see the resolver's log`,
-        );
-      if (!choice)
-        throw new HttpError(
-          503,
-          'MODEL_TRAINING',
-          `the NLU model of version ${served.version} is being trained; try again shortly`,
-          { 'Retry-After': '2' },
-        );
+      const choice = await nlu.choose(`${served.owner.kind}:${served.owner.name}`, served.content, served.version);
+      if (!choice) throw noModel(nlu, served);
       const analysis = await choice.model.analyse(text, language);
       // While the served commit's model trains, the previous one answers, and says so (with
       // the intent descriptions of its own commit).
@@ -56,17 +44,33 @@ export function nlpRoutes(live: LiveSnapshot, nlu: NluService): Router {
   return router;
 }
 
+/** Why no model answers the served commit: it failed to train (MODEL_FAILED), or it is training. */
+export function noModel(nlu: NluProvider, served: Served): HttpError {
+  if (nlu.failure(served.content.commit))
+    return new HttpError(
+      'MODEL_FAILED',
+      `the NLU model of version ${served.version} at ${served.content.commit.slice(0, 12)} could not be trained; see the resolver's log`,
+    );
+  return new HttpError(
+    'MODEL_TRAINING',
+    `the NLU model of version ${served.version} is being trained; try again shortly`,
+    {
+      'Retry-After': '2',
+    },
+  );
+}
+
 function requestBody(body: unknown): { text: string; language?: string } {
   const b = (body ?? {}) as Record<string, unknown>;
   if (typeof b.text !== 'string' || !b.text.trim())
-    throw new HttpError(400, 'BAD_REQUEST', 'the body needs "text", a non-empty string');
-  if (b.text.length > MAX_TEXT) throw new HttpError(400, 'BAD_REQUEST', `"text" is longer than ${MAX_TEXT} characters`);
+    throw new HttpError('BAD_REQUEST', 'the body needs "text", a non-empty string');
+  if (b.text.length > MAX_TEXT) throw new HttpError('BAD_REQUEST', `"text" is longer than ${MAX_TEXT} characters`);
   if (
     b.language !== undefined &&
     b.language !== null &&
     (typeof b.language !== 'string' || !/^[a-z]{2}$/.test(b.language))
   ) {
-    throw new HttpError(400, 'BAD_REQUEST', '"language" is a two-letter ISO 639-1 code');
+    throw new HttpError('BAD_REQUEST', '"language" is a two-letter ISO 639-1 code');
   }
   return { text: b.text, language: (b.language as string | null) ?? undefined };
 }

@@ -1,11 +1,12 @@
+import { LRUCache } from 'lru-cache';
 import type { GitRepo } from '../git/repo.js';
-import { loadBundle, type Bundle } from '../content/bundle.js';
-import type { Entity, Intent, Skill, TestFile } from '../content/types.js';
 import type { Problem } from '../errors.js';
+import { loadBundle, type Bundle } from './bundle.js';
+import type { Entity, Intent, Skill, TestFile } from './types.js';
 
-// What the resolver keeps of one commit of a version: the validated content as plain data
-// (the YAML documents and their positions are dropped once checked) and its JSON, built once,
-// because every /v1/resolve answer for the commit carries the same bundle.
+// A version's content at one commit as the programs that serve it keep it: the validated
+// content as plain data (the YAML documents and their positions are dropped once checked) and
+// its JSON, built once, because every /v1/resolve answer for the commit carries the same bundle.
 
 /** The `bundle` of a /v1/resolve answer: a version's content, each list in path order. */
 export interface BundleData {
@@ -51,12 +52,14 @@ export function bundleData(bundle: Bundle): BundleData {
  * cache hit. Concurrent loads of one commit share one promise.
  */
 export class ContentCache {
-  private readonly entries = new Map<string, Promise<VersionContent>>();
+  private readonly entries: LRUCache<string, Promise<VersionContent>>;
 
   constructor(
     private readonly load: (commit: string) => Promise<VersionContent>,
     readonly capacity = 32,
-  ) {}
+  ) {
+    this.entries = new LRUCache({ max: capacity });
+  }
 
   get size(): number {
     return this.entries.size;
@@ -64,26 +67,18 @@ export class ContentCache {
 
   get(commit: string): Promise<VersionContent> {
     let entry = this.entries.get(commit);
-    if (entry) {
-      this.entries.delete(commit); // re-insert: Map order is the recency order
-    } else {
-      entry = this.load(commit);
+    if (!entry) {
+      const loading = this.load(commit);
       // A failed read (e.g. a missing object) is not cached: the next refresh tries again.
-      entry.catch(() => this.entries.get(commit) === entry && this.entries.delete(commit));
+      loading.catch(() => this.entries.peek(commit) === loading && this.entries.delete(commit));
+      this.entries.set(commit, loading);
+      entry = loading;
     }
-    this.entries.set(commit, entry);
-    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
     return entry;
   }
 
   /** Keeps these commits (the ones a snapshot serves) from being the next evicted. */
   touch(commits: Iterable<string>): void {
-    for (const commit of commits) {
-      const entry = this.entries.get(commit);
-      if (entry) {
-        this.entries.delete(commit);
-        this.entries.set(commit, entry);
-      }
-    }
+    for (const commit of commits) this.entries.get(commit);
   }
 }
