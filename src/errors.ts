@@ -254,6 +254,13 @@ export class AlreadyInitialisedError extends BotverError {
   }
 }
 
+/** `botver init` needs the first version's branch name, and a branch already has it. */
+export class FirstVersionTakenError extends BotverError {
+  constructor(branch: string) {
+    super('ALREADY_EXISTS', `branch ${branch} already exists; botver init needs it for the first version`, { branch });
+  }
+}
+
 export class TestsFailedError extends BotverError {
   constructor(message: string, data: Record<string, unknown> = {}) {
     super('TESTS_FAILED', message, data);

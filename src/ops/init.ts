@@ -4,7 +4,7 @@ import { GitRepo } from '../git/repo.js';
 import { ManifestDoc, MANIFEST_FILE, PRODUCTION, DEFAULT_MAX_VERSIONS } from '../manifest/manifest.js';
 import { generateToken, sha256Hex } from '../model/tokens.js';
 import { assertValidName } from '../model/names.js';
-import { AlreadyExistsError, AlreadyInitialisedError, InvalidContentError, UsageError } from '../errors.js';
+import { AlreadyInitialisedError, FirstVersionTakenError, InvalidContentError, UsageError } from '../errors.js';
 import { BotRepo, resolveOpenOptions, warningsField, type OpenOptions } from './bot-repo.js';
 import { starterContent } from './starter-content.js';
 
@@ -58,7 +58,7 @@ export async function initBotRepo(options: InitOptions = {}): Promise<InitResult
     throw new AlreadyInitialisedError(controlBranch, MANIFEST_FILE);
   }
   if (await store.branchHead(FIRST_VERSION)) {
-    throw new AlreadyExistsError('branch', FIRST_VERSION, 'botver init needs it for the first version');
+    throw new FirstVersionTakenError(FIRST_VERSION);
   }
 
   const bot = options.bot ?? botNameFrom(path);
