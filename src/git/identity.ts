@@ -127,11 +127,6 @@ export function signatureAt(identity: Identity, env: Env = {}, date = new Date()
   };
 }
 
-/** Identity and time in one step, for a single commit. */
-export async function resolveSignature(gitdir: string, author?: string, env: Env = {}): Promise<Signature> {
-  return signatureAt(await resolveIdentity(gitdir, author, env), env);
-}
-
 /** "Name <email> 1700000000 +0100", as in reflogs and raw commits. */
 export function formatIdentity(p: Person): string {
   const minutes = -p.timezoneOffset;

@@ -70,9 +70,6 @@ export interface Mutation<T> {
 
 const MAX_ATTEMPTS = 50;
 
-// Re-exported for callers that imported it from here before it moved to model/names.ts.
-export { assertBranchName };
-
 export async function openBotRepo(options: OpenOptions = {}): Promise<BotRepo> {
   const resolved = resolveOpenOptions(options);
   return new BotRepo(await GitRepo.open(resolved.repo), resolved);
