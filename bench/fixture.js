@@ -2,10 +2,10 @@
 // Large-repository fixture for the botver benchmarks.
 //
 // Builds, with native git only, a bare repository shaped like a busy bot:
-//   - control branch `main`: environments.yaml (DESIGN.md §2) + README.md,
+//   - control branch `main`: environments.yaml (docs/formats.md) + README.md,
 //     ~500 commits alternately re-linking `staging` between v2 and v4;
 //   - version branches v1..v5: 200 intents x 30 expressions, 3 entities,
-//     20 skills + a fallback skill (DESIGN.md §3), and the rest of the
+//     20 skills + a fallback skill (docs/formats.md), and the rest of the
 //     5,000 commits each adding or removing one expression of one intent.
 // Everything is generated deterministically (seeded PRNG) and written with a
 // single `git fast-import` stream, then `git gc` packs it like a clone.

@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { botverProcess, git, manifestAt, newBotRepo, tempDir, TEST_ENV, type CliResult } from './helpers.js';
 
 // Many real botver processes (the built binary, `npm run build` first) against one repository
-// at once, and native git committing meanwhile. The claim under test (DESIGN.md §4): mutations
+// at once, and native git committing meanwhile. The claim under test (docs/concepts.md): mutations
 // compare-and-swap the control branch and retry, so none is lost, none is applied twice, history
 // stays linear, and the repository stays sound for git.
 

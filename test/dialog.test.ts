@@ -18,7 +18,7 @@ import {
   type Tokens,
 } from './resolver-helpers.js';
 
-// The skills engine (DESIGN.md §3) and the builder API that serves it (§5): runTurn on
+// The skills engine (docs/formats.md) and the builder API serving it (docs/openapi.yaml): runTurn on
 // hand-written skills and NLP results, then POST /build/v1/dialog and the conversation states
 // on real bot repositories, through a real resolver on 127.0.0.1 and real fetch.
 

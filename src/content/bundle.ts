@@ -5,7 +5,7 @@ import { parseYamlFile, type YamlFile } from '../yaml/file.js';
 import { schemaProblems, type SchemaKind } from '../validation/schemas.js';
 import { contentRuleProblems } from './rules.js';
 
-// A version's content (DESIGN.md §3) read from one commit: every file parsed with its
+// A version's content (docs/formats.md) read from one commit: every file parsed with its
 // positions, validated against its schema, then checked as a whole (cross-file rules).
 
 export const CONTENT_FOLDERS: readonly { dir: string; kind: SchemaKind }[] = [

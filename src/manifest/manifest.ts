@@ -112,7 +112,7 @@ export class ManifestDoc {
   }
 }
 
-/** Rules of DESIGN.md §1 that the manifest alone can answer. Repository rules are in rules.ts. */
+/** Rules of the versioning model (docs/concepts.md) the manifest alone can answer. Repository rules are in rules.ts. */
 export function manifestRuleProblems(manifest: ManifestDoc): Problem[] {
   const problems: Problem[] = [];
   const { versions, environments } = manifest.data;

@@ -1,6 +1,6 @@
 import { InvalidNameError, UsageError } from '../errors.js';
 
-/** Names of versions, environments and channels (DESIGN.md §1): safe as branch names and URL parts. */
+/** Names of versions, environments and channels (docs/formats.md, "Names"): safe as branch names and URL parts. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
 export type NamedKind = 'version' | 'environment' | 'channel';

@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { BotverError, ERROR_TABLE, type ErrorCode, httpStatusOf } from '../errors.js';
 
-// Every error the resolver answers is JSON `{error: {code, message}}` (DESIGN.md §5), with
+// Every error the resolver answers is JSON `{error: {code, message}}` (docs/openapi.yaml), with
 // the status that says what happened, and never a stack trace.
 
 /**
