@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RefLockedError } from '../src/errors.js';
 import {
   acquireLock,
@@ -173,8 +173,20 @@ describe('updateRef: compare-and-swap', () => {
   });
 });
 
+/** Resolves once `condition` holds, letting real I/O run in between (setImmediate is not faked). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 describe('updateRef: a <ref>.lock held by someone else', () => {
-  it('waits, then throws RefLockedError naming the lock file, changing nothing', async () => {
+  // The wait between tries runs on a fake clock (setTimeout and Date only; file I/O is real):
+  // the test sees each retry the moment it is scheduled, and time moves only when it says so.
+  // A retry being scheduled is the event that proves updateRef found the lock taken and waits.
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('waits, trying again until its timeout, then throws RefLockedError naming the lock file, changing nothing', async () => {
     const repo = nativeRepo();
     const lockPath = join(repo.gitdir, 'refs/heads/main.lock');
     // What git leaves while it holds the lock: the new value, written into the lock file.
@@ -182,16 +194,33 @@ describe('updateRef: a <ref>.lock held by someone else', () => {
     const c3 = commitOn(repo, repo.c2, 'c3');
     const before = refsSnapshot(repo.dir);
 
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const started = Date.now();
-    const err = await updateRef(repo.gitdir, 'refs/heads/main', c3, repo.c2, { timeoutMs: 300 }).catch(
-      (e: unknown) => e,
+    let outcome: unknown;
+    let settled = false;
+    void updateRef(repo.gitdir, 'refs/heads/main', c3, repo.c2, { timeoutMs: 300 }).then(
+      () => {
+        settled = true;
+      },
+      (err: unknown) => {
+        outcome = err;
+        settled = true;
+      },
     );
-    const waited = Date.now() - started;
-    expect(err).toBeInstanceOf(RefLockedError);
-    expect(err).toMatchObject({ code: 'REF_LOCKED', data: { lockPath } });
-    expect((err as Error).message).toContain(lockPath);
-    expect(waited).toBeGreaterThanOrEqual(280);
-    expect(waited).toBeLessThan(5_000);
+    let retries = 0;
+    for (;;) {
+      await until(() => settled || vi.getTimerCount() > 0);
+      if (settled) break;
+      // A retry is scheduled only while the timeout has not passed (on the fake clock).
+      expect(Date.now() - started).toBeLessThan(300);
+      retries++;
+      await vi.advanceTimersToNextTimerAsync();
+    }
+    expect(retries).toBeGreaterThan(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(outcome).toBeInstanceOf(RefLockedError);
+    expect(outcome).toMatchObject({ code: 'REF_LOCKED', data: { lockPath } });
+    expect((outcome as Error).message).toContain(lockPath);
 
     // Nothing changed, and the other holder's lock is still there, untouched.
     expect(refsSnapshot(repo.dir)).toBe(before);
@@ -205,16 +234,14 @@ describe('updateRef: a <ref>.lock held by someone else', () => {
     const lockPath = join(repo.gitdir, 'refs/heads/main.lock');
     writeFileSync(lockPath, `${repo.c1}\n`);
     const c3 = commitOn(repo, repo.c2, 'c3');
-    const started = Date.now();
-    const release = new Promise<void>((done) =>
-      setTimeout(() => {
-        rmSync(lockPath);
-        done();
-      }, 250),
-    );
-    await updateRef(repo.gitdir, 'refs/heads/main', c3, repo.c2, { timeoutMs: 10_000 });
-    await release;
-    expect(Date.now() - started).toBeGreaterThanOrEqual(240);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const moving = updateRef(repo.gitdir, 'refs/heads/main', c3, repo.c2, { timeoutMs: 10_000 });
+    // It found the lock taken and waits to try again; the holder lets go; the next try takes it.
+    await until(() => vi.getTimerCount() > 0);
+    expect(revParse(repo, 'main')).toBe(repo.c2);
+    rmSync(lockPath);
+    await vi.advanceTimersToNextTimerAsync();
+    await moving;
     expect(revParse(repo, 'main')).toBe(c3);
     expect(existsSync(lockPath)).toBe(false);
     fsckClean(repo.dir);
@@ -404,6 +431,12 @@ describe('reflog', () => {
   });
 });
 
+/** How many loose objects (or objects being written) the repository holds. */
+const looseObjects = (gitdir: string) =>
+  readdirSync(join(gitdir, 'objects'))
+    .filter((fan) => /^[0-9a-f]{2}$/.test(fan))
+    .reduce((n, fan) => n + readdirSync(join(gitdir, 'objects', fan)).length, 0);
+
 describe('botver and the locks native git takes (real processes)', () => {
   it('while index.lock exists in a work tree with main checked out, a manifest change waits, fails with REF_LOCKED, changes nothing', async () => {
     const { dir } = await newBotRepo();
@@ -413,15 +446,13 @@ describe('botver and the locks native git takes (real processes)', () => {
     const manifest = manifestAt(dir);
     const worktreeFile = readFileSync(join(dir, 'environments.yaml'), 'utf8');
 
-    const started = Date.now();
+    // (That the wait happens is shown on a fake clock above and by the next test.)
     const r = await botverProcess(dir, ['--json', 'env', 'create', 'staging', '--version', 'v1'], {
       BOTVER_LOCK_TIMEOUT_MS: '400',
     });
-    const waited = Date.now() - started;
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'REF_LOCKED', lockPath: indexLock });
     expect(r.stderr).toContain(indexLock);
-    expect(waited).toBeGreaterThanOrEqual(400);
 
     expect(refsSnapshot(dir)).toBe(before);
     expect(manifestAt(dir)).toBe(manifest);
@@ -438,10 +469,15 @@ describe('botver and the locks native git takes (real processes)', () => {
     const indexLock = join(dir, '.git', 'index.lock');
     writeFileSync(indexLock, readFileSync(join(dir, '.git', 'index')));
     const start = git(dir, 'rev-parse', 'main');
-    setTimeout(() => rmSync(indexLock), 600);
-    const r = await botverProcess(dir, ['env', 'create', 'staging', '--version', 'v1'], {
+    // git lets go of the lock once botver has written its objects: the next thing botver does is
+    // take index.lock, so from then on it is waiting for it (or about to).
+    const objectsBefore = looseObjects(join(dir, '.git'));
+    const running = botverProcess(dir, ['env', 'create', 'staging', '--version', 'v1'], {
       BOTVER_LOCK_TIMEOUT_MS: '20000',
     });
+    while (looseObjects(join(dir, '.git')) === objectsBefore) await new Promise((resolve) => setTimeout(resolve, 10));
+    rmSync(indexLock);
+    const r = await running;
     expect(r.code, r.stderr).toBe(0);
     expect(git(dir, 'rev-parse', 'main~1')).toBe(start);
     expect(manifestAt(dir)).toContain('staging:');
