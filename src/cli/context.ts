@@ -86,3 +86,16 @@ export function action<A extends unknown[]>(
     if (code) throw new ExitCode(code);
   };
 }
+
+/** The variables the CLI reads (the reference, docs/cli.md, lists them from here). */
+export const CLI_VARIABLES: readonly (readonly [names: string, meaning: string])[] = [
+  ['BOTVER_REPO', 'the bot repository, when --repo is not given'],
+  ['BOTVER_CONTROL_BRANCH', 'the branch holding environments.yaml, when --control-branch is not given (default main)'],
+  ['BOTVER_LOCK_TIMEOUT_MS', 'how long to wait for a ref another process has locked, in ms (default 10000)'],
+  ['BOTVER_DEBUG', 'any value: print the stack trace of an unexpected error'],
+  [
+    'GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_AUTHOR_DATE, GIT_COMMITTER_NAME, GIT_COMMITTER_EMAIL, GIT_COMMITTER_DATE',
+    'who made the commits botver writes, and when, as git reads them (--author wins over the author ones)',
+  ],
+  ['HOME, XDG_CONFIG_HOME', 'where the global git config (user.name, user.email) is looked for'],
+];

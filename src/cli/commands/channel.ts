@@ -6,7 +6,7 @@ export function registerChannel(program: BotverCommand, session: Session): void 
   const channel = program.command('channel').description('channels connected to environments');
   channel
     .command('add')
-    .argument('<environment>', 'the environment the channel talks to')
+    .argument('<environment>', 'the environment to connect the channel to')
     .argument('<channel>', 'the name of the channel')
     .description('connect a channel to an environment and print its secret')
     .option('--type <type>', 'channel type', 'webhook')

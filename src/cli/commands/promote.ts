@@ -9,8 +9,8 @@ import { short } from '../output.js';
 export function registerPromote(program: BotverCommand, session: Session): void {
   program
     .command('promote')
-    .argument('<from>', 'the environment or version to promote (what it serves now)')
-    .argument('<to>', 'the environment to link to it')
+    .argument('<from>', 'the environment or version whose served commit to promote')
+    .argument('<to>', 'the environment to promote to')
     .description(
       "link environment <to> to exactly what <from> (an environment or a version) serves now, pinned to that commit; <from>'s tests run first and a failure refuses the promotion",
     )
