@@ -7,7 +7,9 @@ import { ManifestDoc } from '../src/manifest/manifest.js';
 import { sha256Hex } from '../src/model/tokens.js';
 import type { Analysis } from '../src/nlu/engine.js';
 import type { Analyser, FailedModel, ModelChoice, NluProvider } from '../src/nlu/nlu-service.js';
+import { UsageError } from '../src/errors.js';
 import { createResolverApp } from '../src/resolver/app.js';
+import { resolveResolverOptions } from '../src/resolver/options.js';
 import type { Monitoring } from '../src/resolver/monitoring/index.js';
 import { createLogger } from '../src/resolver/monitoring/logger.js';
 import { createMetrics } from '../src/resolver/monitoring/metrics.js';
@@ -304,5 +306,40 @@ describe('a request log file that cannot be written', () => {
     // The entries are still in memory.
     expect(log.query().map((e) => e.route)).toEqual(['/v1/resolve', '/v1/resolve']);
     await log.close();
+  });
+});
+
+describe('resolveResolverOptions', () => {
+  it('fills every default, takes an option over its environment variable, and an empty variable as unset', () => {
+    const defaults = resolveResolverOptions({ repo: '/srv/bot.git' }, {});
+    expect({ ...defaults, logger: undefined, conversations: undefined }).toEqual({
+      repo: '/srv/bot.git',
+      controlBranch: 'main',
+      port: 8080,
+      host: '127.0.0.1',
+      pollMs: 500,
+      logFile: undefined,
+      logText: false,
+      cacheSize: 32,
+      adminToken: undefined,
+      conversations: undefined,
+      logger: undefined,
+      logCapacity: 10_000,
+      shutdownGraceMs: 10_000,
+    });
+    expect(defaults.conversations).toBeInstanceOf(MemoryConversationStore);
+    expect(defaults.logger.level).toBe('info');
+
+    const env = { BOTVER_CONTROL_BRANCH: 'control', BOTVER_ADMIN_TOKEN: 'from-env', BOTVER_LOG_LEVEL: 'warn' };
+    const fromEnv = resolveResolverOptions({ repo: '.' }, env);
+    expect([fromEnv.controlBranch, fromEnv.adminToken, fromEnv.logger.level]).toEqual(['control', 'from-env', 'warn']);
+    const given = resolveResolverOptions({ repo: '.', controlBranch: 'bots', adminToken: 'given', port: 0 }, env);
+    expect([given.controlBranch, given.adminToken, given.port]).toEqual(['bots', 'given', 0]);
+    const empty = resolveResolverOptions({ repo: '.' }, { BOTVER_CONTROL_BRANCH: '', BOTVER_ADMIN_TOKEN: '' });
+    expect([empty.controlBranch, empty.adminToken]).toEqual(['main', undefined]);
+  });
+
+  it('refuses a control branch git would not accept', () => {
+    expect(() => resolveResolverOptions({ repo: '.', controlBranch: '../escape' }, {})).toThrow(UsageError);
   });
 });
