@@ -47,7 +47,8 @@ export {
   type ResolveResult,
 } from './client/resolver-client.js';
 export { testVersion, type TestReport, type TestCheck } from './ops/test-version.js';
-export { promotionSource, type PromoteOptions } from './ops/environments.js';
+export { testRefs, type TestRun, type TestPolicy } from './ops/test-gate.js';
+export { promotionSource, type PromoteOptions, type PromoteResult } from './ops/environments.js';
 export { MemoryConversationStore, type ConversationStore, type Conversation } from './dialog/store.js';
 export { runTurn, emptyState, type DialogState, type NlpResults, type Turn } from './dialog/engine.js';
 export { trainModel, NluModel, type Analysis, type EntityMatch } from './nlu/engine.js';
