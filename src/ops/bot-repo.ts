@@ -32,6 +32,8 @@ export interface OpenOptions {
   env?: Env;
 }
 
+export type { Env };
+
 /** OpenOptions with every default filled in. */
 export interface ResolvedOpenOptions {
   repo: string;
