@@ -21,11 +21,12 @@ try {
   resolver = await startResolver({ repo: DIR, port, host, adminToken });
 } catch (err) {
   // One line, as `botver serve` prints, not a stack trace; the usual cause is another server.
-  if (err?.code === 'EADDRINUSE')
+  const code = /** @type {NodeJS.ErrnoException | undefined} */ (err)?.code;
+  if (code === 'EADDRINUSE')
     fail(
       `port ${port} on ${host} is already in use: stop what uses it, or pick another with PORT=${port + 1} npm start`,
     );
-  if (err?.code === 'EACCES') fail(`port ${port} on ${host} needs privileges: pick another with PORT=8080 npm start`);
+  if (code === 'EACCES') fail(`port ${port} on ${host} needs privileges: pick another with PORT=8080 npm start`);
   fail(err instanceof Error ? err.message : String(err));
 }
 
