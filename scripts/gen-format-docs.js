@@ -76,19 +76,23 @@ function typeOf(root, node) {
   if ('const' in n) return `${code(JSON.stringify(n.const))} (always)`;
   if (n.enum) return `one of ${n.enum.map((e) => code(e)).join(', ')}`;
   const limits = [];
-  if (n.pattern) limits.push(`pattern ${code(n.pattern)}`);
+  if (n.pattern === '\\S') limits.push('not blank');
+  else if (n.pattern) limits.push(`pattern ${code(n.pattern)}`);
   if (n.minLength !== undefined) limits.push(`at least ${n.minLength} character${n.minLength === 1 ? '' : 's'}`);
   if (n.minimum !== undefined) limits.push(`≥ ${n.minimum}`);
   if (n.maximum !== undefined) limits.push(`≤ ${n.maximum}`);
   if (n.minItems !== undefined) limits.push(`at least ${n.minItems} item${n.minItems === 1 ? '' : 's'}`);
   if (n.minProperties !== undefined && n.minProperties > 1) limits.push(`at least ${n.minProperties} keys`);
   let type;
-  if (n.type === 'array') type = `list of ${typeOf(root, n.items ?? {})}`;
+  if (n.type === 'array')
+    type = `list of ${typeOf(root, n.items ?? {}).replace(/^(object|string|number|integer|boolean)\b/, '$1s')}`;
   else if (n.type === 'object' && !n.properties && n.additionalProperties && n.additionalProperties !== true)
     type = `map of ${code(keyName(n))} to ${typeOf(root, n.additionalProperties)}`;
   else if (n.type) type = Array.isArray(n.type) ? n.type.join(' or ') : n.type;
   else type = 'any';
-  return limits.length ? `${type} (${limits.join(', ')})` : type;
+  if (!limits.length) return type;
+  // "list of strings (not blank)" and "at least 1 item" share one pair of parentheses.
+  return type.endsWith(')') ? `${type.slice(0, -1)}; ${limits.join(', ')})` : `${type} (${limits.join(', ')})`;
 }
 
 /** What the keys of a map are called in paths: the $defs name of its propertyNames. */
