@@ -3,10 +3,11 @@ import { BotverError } from '../src/errors.js';
 import { openBotRepo } from '../src/ops/bot-repo.js';
 import { commitFiles } from '../src/ops/content-commit.js';
 import { type PromoteOptions, promote } from '../src/ops/environments.js';
+import { testRefs } from '../src/ops/test-gate.js';
 import { createVersion } from '../src/ops/versions.js';
 import { botver, exampleBotRepo, git, newBotRepo, refsSnapshot } from './helpers.js';
 
-// The test gate of a promotion is the library's: `promote()` and `botver promote` must behave
+// The policy around a version's tests (src/ops/test-gate.ts). The test gate of a promotion is the library's: `promote()` and `botver promote` must behave
 // alike. Each step runs through both on two repositories built the same way; the outcomes, and
 // the commits native git sees, must match once commit ids are masked.
 
@@ -148,5 +149,31 @@ describe('promote through the library and through the CLI', () => {
       body: '',
       pinnedToSource: true,
     });
+  });
+});
+
+describe('botver test on a version without tests', () => {
+  it('passes with a warning; --require-tests (requireTests) fails it', async () => {
+    const { dir } = await newBotRepo();
+    const short = git(dir, 'rev-parse', '--short=7', 'v1');
+    const warning = `v1 (${short}) has no tests (tests/*.yaml): nothing was checked`;
+    const refusal = `v1 (${short}) has no tests (tests/*.yaml) and tests are required (--require-tests)`;
+
+    const warned = await botver(dir, 'test', 'v1');
+    expect([warned.code, warned.stderr]).toEqual([0, `botver: warning: ${warning}\n`]);
+    expect(warned.stdout).toBe(`v1 (${short}): 0 passed, 0 failed\n`);
+    const refused = await botver(dir, 'test', '--require-tests');
+    expect([refused.code, refused.stderr]).toEqual([1, `botver: ${refusal}\n`]);
+
+    // The library says the same, as data.
+    const repo = await openBotRepo({ repo: dir });
+    expect(await testRefs(repo, ['v1'])).toMatchObject({ warnings: [warning], refusals: [], ok: true });
+    expect(await testRefs(repo, [], { requireTests: true })).toMatchObject({
+      warnings: [],
+      refusals: [refusal],
+      ok: false,
+    });
+    const json = await botver(dir, '--json', 'test', '--require-tests');
+    expect(JSON.parse(json.stdout)).toMatchObject({ warnings: [], refusals: [refusal], ok: false });
   });
 });
