@@ -626,6 +626,24 @@ describe('request log feed and usage', () => {
     expect(text.trim().split('\n')).toHaveLength(9);
     for (const token of Object.values(tokens)) expect(text).not.toContain(token);
   });
+
+  it('says when the --log-file cannot be written: a warning in its log, on /readyz and in /metrics', async () => {
+    const { dir, tokens } = await exampleWithTokens();
+    const capture = captureLogger('info');
+    // /dev/full opens for appending and fails every write with ENOSPC, as a full disk does.
+    const resolver = await serve(dir, { logFile: '/dev/full', logger: capture.logger });
+    expect((await getJson(`${resolver.url}/v1/resolve`, auth(tokens.production))).status).toBe(200);
+    await resolver.monitoring.log.close(); // settles once the line's write has failed
+    const readyz = await getJson(`${resolver.url}/readyz`);
+    expect([readyz.status, readyz.body.ready]).toEqual([200, true]); // answers are served all the same
+    expect(readyz.body.problems).toMatchObject([
+      { scope: 'request-log', name: '/dev/full', errors: [{ severity: 'warning' }] },
+    ]);
+    expect(readyz.body.problems[0].errors[0].message).toMatch(/^the request log file cannot be written \(ENOSPC/);
+    const metrics = await (await fetch(`${resolver.url}/metrics`)).text();
+    expect(metric(metrics, 'botver_request_log_write_failures_total')).toBe(1);
+    expect(capture.lines().filter((l) => l.level === 40 && l.file === '/dev/full')).toHaveLength(1);
+  });
 });
 
 describe('GET /metrics', () => {

@@ -7,8 +7,7 @@ import { LiveSnapshot } from './live-snapshot.js';
 import type { ResolverState } from './snapshot.js';
 import { RequestLog } from './monitoring/request-log.js';
 import { UsageCounter } from './monitoring/usage.js';
-import { createMetrics } from './monitoring/metrics.js';
-import type { Monitoring } from './monitoring/index.js';
+import { createMetrics, type Metrics } from './monitoring/metrics.js';
 import { NluService } from '../nlu/nlu-service.js';
 import { resolveResolverOptions, type ResolverOptions } from './options.js';
 
@@ -23,7 +22,8 @@ export interface RunningResolver {
   port: number;
   server: Server;
   live: LiveSnapshot;
-  monitoring: Monitoring;
+  /** The request log, usage counts and metrics (the concrete ones: their whole API). */
+  monitoring: { log: RequestLog; usage: UsageCounter; metrics: Metrics };
   nlu: NluService;
   readonly state: ResolverState;
   /** Stops accepting, waits for in-flight requests (up to the grace period), closes. */
@@ -48,7 +48,7 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
       ),
   });
   const metrics = createMetrics({ requestLog: log });
-  const monitoring: Monitoring = { log, usage, metrics };
+  const monitoring = { log, usage, metrics };
 
   const nlu = new NluService({ gitdir: git.gitdir, logger, onChange: () => setReady() });
   const setReady = () =>
