@@ -25,6 +25,7 @@ const COMMIT = 'c'.repeat(40);
 const MANIFEST_COMMIT = 'm'.repeat(40);
 const TOKEN = 'bvt_app-test-production-token';
 const ADMIN_TOKEN = 'app-test-admin-token';
+const CHANNEL_SECRET = 'bvs_app-test-channel-secret';
 const UNAUTHORIZED = {
   error: {
     code: 'UNAUTHORIZED',
@@ -69,7 +70,7 @@ function fixedSnapshot(): SnapshotSource {
           pinned: null,
           content,
           status: 'ok' as const,
-          channels: [],
+          channels: [{ name: 'web', type: 'webhook', secretSha256: sha256Hex(CHANNEL_SECRET) }],
         },
       ],
     ]),
@@ -224,6 +225,32 @@ describe('createResolverApp without a repository or a model', () => {
     });
     expect(dialog.status).toBe(200);
     expect(dialog.body.results.messages).toEqual([{ type: 'text', content: 'Hi there' }]);
+  });
+});
+
+describe('a channel webhook', () => {
+  const message = JSON.stringify({ message: { type: 'text', content: 'greet' }, conversation_id: 'u1' });
+  const post = (url: string, channel: string, secret: string) =>
+    call(`${url}/v1/channels/${channel}/webhook`, {
+      method: 'POST',
+      headers: { Authorization: `Token ${secret}`, ...json },
+      body: message,
+    });
+
+  it("is resolved as its environment's token once its secret matches; anything else gets the one 401", async () => {
+    const url = await appOn();
+    const ok = await post(url, 'web', CHANNEL_SECRET);
+    expect(ok.status).toBe(200);
+    expect(ok.body.results.messages).toEqual([{ type: 'text', content: 'Hi there' }]);
+    expect(ok.body.results.nlp.botver).toEqual({ environment: 'production', version: 'v1', commit: COMMIT });
+    for (const [channel, secret] of [
+      ['web', 'bvs_wrong'],
+      ['web', TOKEN], // the environment's token is not the channel's secret
+      ['elsewhere', CHANNEL_SECRET],
+    ] as const) {
+      const r = await post(url, channel, secret);
+      expect([r.status, r.body], `${channel} ${secret}`).toEqual([401, UNAUTHORIZED]);
+    }
   });
 });
 
