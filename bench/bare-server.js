@@ -31,7 +31,7 @@ app.get(path, (_req, res) => {
 });
 
 const server = app.listen(port, host, () => {
-  const a = server.address();
+  const a = /** @type {import('node:net').AddressInfo} */ (server.address());
   process.stdout.write(`bare server listening on http://${a.address}:${a.port}\n`);
 });
 const stop = () => {

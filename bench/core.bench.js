@@ -172,6 +172,12 @@ async function main() {
   const failures = [];
   const alt = (i) => (i % 2 === 0 ? 'v4' : 'v2'); // fixture starts with staging -> v2
 
+  /**
+   * @param {string} key
+   * @param {string} label
+   * @param {() => Promise<{ spec: object, notes?: Iterable<string>, finish?: () => unknown }>} specFn
+   * @param {{ target?: object, skip?: string }} [options] target: the budget the row is judged against
+   */
   async function row(key, label, specFn, { target, skip } = {}) {
     if (skip) {
       rows.push({ key, label, result: null, status: 'skipped', target, notes: [skip] });
@@ -186,8 +192,9 @@ async function main() {
       console.log(`${result.runs} runs, median ${fmtMs(result.medianMs)}`);
     } catch (err) {
       console.log('FAILED');
-      failures.push({ key, label, error: err.message });
-      rows.push({ key, label, result: null, status: 'FAILED', target, notes: [err.message.split('\n')[0]] });
+      const message = /** @type {Error} */ (err).message;
+      failures.push({ key, label, error: message });
+      rows.push({ key, label, result: null, status: 'FAILED', target, notes: [message.split('\n')[0]] });
     }
   }
 

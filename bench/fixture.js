@@ -198,8 +198,8 @@ const pick = (rand, arr) => arr[Math.floor(rand() * arr.length)];
 
 function topicOf(i) {
   // intent i (0-based): a stable verb + noun pair, so its expressions read alike
-  const verb = W.verbs[i % W.verbs.length];
-  const noun = W.nouns[Math.floor(i / W.verbs.length + i * 7) % W.nouns.length];
+  const verb = /** @type {string} */ (W.verbs[i % W.verbs.length]);
+  const noun = /** @type {string} */ (W.nouns[Math.floor(i / W.verbs.length + i * 7) % W.nouns.length]);
   return { verb, noun };
 }
 
@@ -215,7 +215,7 @@ function sentence(rand, i) {
   const tail = pick(rand, W.tails);
   if (tail) parts.push(tail);
   let s = parts.join(' ') + pick(rand, W.puncts);
-  if (rand() < 0.4) s = s[0].toUpperCase() + s.slice(1);
+  if (rand() < 0.4) s = s.charAt(0).toUpperCase() + s.slice(1);
   return s;
 }
 
@@ -313,7 +313,9 @@ const AUTHORS = [
  */
 export function manifestEnvVersion(text, env) {
   let inEnvs = false;
+  /** @type {number | null} */
   let envIndent = null;
+  /** @type {number | null} */
   let childIndent = null;
   let inEnv = false;
   for (const line of text.split(/\r?\n/)) {
@@ -358,7 +360,9 @@ export function generateStream(opts = {}) {
   const commitCount = { main: 0 };
 
   const commit = (branch, message, files, from) => {
-    const [name, email, tz] = branch === 'main' ? AUTHORS[Math.floor(rand() * 2) * 3] : AUTHORS[Math.floor(rand() * 3)];
+    const [name, email, tz] = /** @type {string[]} */ (
+      branch === 'main' ? AUTHORS[Math.floor(rand() * 2) * 3] : AUTHORS[Math.floor(rand() * 3)]
+    );
     time += 300 + Math.floor(rand() * 3300);
     const id = `${name} <${email}> ${time} ${tz}`;
     out.push(`commit refs/heads/${branch}\nmark :${++mark}\nauthor ${id}\ncommitter ${id}\n`);
@@ -422,7 +426,7 @@ export function generateStream(opts = {}) {
     }
     let r = rand() * wsum;
     let n = 0;
-    while (r >= weights[n]) r -= weights[n++];
+    while (r >= /** @type {number} */ (weights[n])) r -= /** @type {number} */ (weights[n++]);
     const v = `v${n + 1}`;
     const i = Math.floor(rand() ** 1.5 * o.intents); // low intents edited more often
     const ex = state[v][i];
@@ -455,6 +459,11 @@ export function generateStream(opts = {}) {
 // ---------------------------------------------------------------------------
 // process helpers
 
+/**
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ cwd?: string, input?: string | Buffer, env?: NodeJS.ProcessEnv }} [options]
+ */
 function run(cmd, args, { cwd, input, env } = {}) {
   return new Promise((resolveRun, reject) => {
     const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -515,6 +524,7 @@ export async function buildLargeRepo(dir, opts = {}) {
   await git(['-c', 'repack.writeBitmaps=false', 'gc', '--quiet'], { cwd: dir });
   const gcMs = performance.now() - tGc;
 
+  /** @type {number | null} */
   let fsckMs = null;
   if (opts.fsck !== false) {
     const tF = performance.now();
@@ -564,7 +574,10 @@ export async function cachedInfo() {
   }
 }
 
-/** The cached default fixture, built on first use (or when FIXTURE_VERSION changed). */
+/**
+ * The cached default fixture, built on first use (or when FIXTURE_VERSION changed).
+ * @param {{ force?: boolean, log?: ((message: string) => void) | false }} [options] log: false for silence
+ */
 export async function ensureLargeRepo({ force = false, log } = {}) {
   const say = log === false ? () => {} : (log ?? ((m) => console.error(m)));
   if (!force) {
@@ -612,7 +625,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       console.log(path);
     }
   } catch (err) {
-    console.error(`fixture: ${err.message}`);
+    console.error(`fixture: ${/** @type {Error} */ (err).message}`);
     process.exit(1);
   }
 }

@@ -43,10 +43,13 @@ process.on('exit', () => rssDir && rmSync(rssDir, { recursive: true, force: true
 /**
  * Run one process to completion.
  * Returns { code, signal, wallMs, rssKb (null if unknown), stdout, stderr }.
+ * @param {string} cmd
+ * @param {string[]} [args]
+ * @param {{ cwd?: string, env?: NodeJS.ProcessEnv, input?: string, timeoutMs?: number }} [options]
  */
 export function runOnce(cmd, args = [], { cwd, env, input, timeoutMs = 120_000 } = {}) {
   const useTime = hasGnuTime();
-  const file = useTime ? rssFile() : null;
+  const file = useTime ? rssFile() : '';
   const [bin, argv] = useTime ? [TIME_BIN, ['-f', '%M', '-o', file, cmd, ...args]] : [cmd, args];
   const t0 = process.hrtime.bigint();
   const r = spawnSync(bin, argv, {
@@ -59,6 +62,7 @@ export function runOnce(cmd, args = [], { cwd, env, input, timeoutMs = 120_000 }
   });
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.error) throw new Error(`cannot run ${cmd}: ${r.error.message}`);
+  /** @type {number | null} */
   let rssKb = null;
   if (useTime) {
     // GNU time may prefix "Command exited with non-zero status N"; %M is the last line

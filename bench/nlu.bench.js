@@ -460,8 +460,8 @@ function thousandBundle({ intents = 40, expressions = 25, seed = 0x1000 } = {}) 
   const pick = (a) => a[Math.floor(rand() * a.length)];
   const out = [];
   for (let i = 0; i < intents; i++) {
-    const verb = W.verbs[i % W.verbs.length];
-    const noun = W.nouns[(i * 7 + Math.floor(i / W.verbs.length) * 3) % W.nouns.length];
+    const verb = /** @type {string} */ (W.verbs[i % W.verbs.length]);
+    const noun = /** @type {string} */ (W.nouns[(i * 7 + Math.floor(i / W.verbs.length) * 3) % W.nouns.length]);
     const set = new Set();
     while (set.size < expressions) {
       const parts = [];
@@ -474,7 +474,7 @@ function thousandBundle({ intents = 40, expressions = 25, seed = 0x1000 } = {}) 
       const tail = pick(W.tails);
       if (tail) parts.push(tail);
       let s = parts.join(' ') + pick(W.puncts);
-      if (rand() < 0.4) s = s[0].toUpperCase() + s.slice(1);
+      if (rand() < 0.4) s = s.charAt(0).toUpperCase() + s.slice(1);
       set.add(s);
     }
     out.push({
@@ -591,7 +591,8 @@ const SENTENCES = [
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 function cpuMsOf(pid) {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // A malformed line throws here (no second part): reported as unknown (null) below.
+    const fields = /** @type {string} */ (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
   } catch {
     return null;
@@ -611,7 +612,7 @@ function freePort() {
     const s = createServer();
     s.once('error', fail);
     s.listen(0, HOST, () => {
-      const { port } = s.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
       s.close(() => done(port));
     });
   });
@@ -633,7 +634,7 @@ async function startResolver(repo, timeoutMs = 60_000) {
   const onData = (chunk) => {
     buffered += chunk;
     const parts = buffered.split('\n');
-    buffered = parts.pop();
+    buffered = parts.pop() ?? '';
     for (const line of parts) {
       if (line.includes('trained the NLU model')) trainedMs.push(JSON.parse(line).ms ?? null);
       lines.push(line);
@@ -642,7 +643,9 @@ async function startResolver(repo, timeoutMs = 60_000) {
   };
   child.stdout.setEncoding('utf8').on('data', onData);
   child.stderr.setEncoding('utf8').on('data', onData);
-  let exited = null;
+  /** @typedef {{ code: number | null, signal: NodeJS.Signals | null }} ExitStatus */
+  /** @type {ExitStatus | null} set when the process exits (the cast keeps TS from narrowing it to null) */
+  let exited = /** @type {ExitStatus | null} */ (null);
   const exit = new Promise((done) => child.once('exit', (code, signal) => done((exited = { code, signal }))));
   const tail = () => lines.slice(-15).join('\n');
   for (;;) {
@@ -671,7 +674,7 @@ async function startResolver(repo, timeoutMs = 60_000) {
       await exit;
       clearTimeout(killer);
     }
-    return exited;
+    return /** @type {ExitStatus} */ (exited);
   };
   return { pid: child.pid, url, readyMs, trainedMs, lines, stop };
 }
@@ -805,7 +808,7 @@ async function latencySection(example, exampleBundle, commitFiles, openBotRepo) 
     const resolveAcc = newAcc();
     await loadRun(
       autocannon,
-      { url: `${server.url}/v1/resolve`, headers: { authorization: `Bearer ${targets[0].token}` } },
+      { url: `${server.url}/v1/resolve`, headers: { authorization: `Bearer ${targets[0]?.token}` } },
       RESOLVE_S,
       server.pid,
       resolveAcc,
@@ -818,7 +821,7 @@ async function latencySection(example, exampleBundle, commitFiles, openBotRepo) 
         `botver serve exited with ${exited.signal ?? exited.code} on SIGTERM\n${server.lines.slice(-10).join('\n')}`,
       );
     const rows = targets.map((t) => ({ key: t.key, label: t.label, answers: t.answers, ...summariseLoad(t.acc) }));
-    console.log(rows.map((r) => `${r.key} ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms} ms`).join('; '));
+    console.log(rows.map((r) => `${r.key} ${(r.rps ?? Number.NaN).toFixed(0)} req/s, p99 ${r.p99Ms} ms`).join('; '));
     return {
       readyMs: round(server.readyMs),
       trainedInServerMs: trained,
@@ -860,7 +863,7 @@ async function memoryChild(dir) {
   const kinds = JSON.parse(readFileSync(join(dir, 'kinds.json'), 'utf8'));
   const collect = async () => {
     for (let i = 0; i < 4; i++) {
-      global.gc();
+      /** @type {() => void} */ (global.gc)(); // run with --expose-gc
       await new Promise((r) => setImmediate(r));
     }
   };
@@ -875,6 +878,7 @@ async function memoryChild(dir) {
   for (const k of kinds) keep.push(await engine.NluModel.load(readFileSync(join(dir, k.file), 'utf8')));
   await collect();
   const warm = snap();
+  /** @type {{ firstLoads: { heapBytes: number, rssBytes: number }, kinds: object[], total?: object }} */
   const out = { firstLoads: { heapBytes: warm.heapUsed - start.heapUsed, rssBytes: warm.rss - start.rss }, kinds: [] };
   for (const k of kinds) {
     await collect();
@@ -969,7 +973,7 @@ async function main() {
       return await fn();
     } catch (err) {
       console.log('FAILED');
-      failures.push({ what, error: err.message });
+      failures.push({ what, error: /** @type {Error} */ (err).message });
       return null;
     }
   };
@@ -1077,7 +1081,7 @@ async function main() {
       '\n## Intent accuracy on the Braun et al. 2017 corpora (micro-F1 = accuracy: one label per test sentence)\n',
     );
     const rows = main.rows.map((r) => {
-      const p = CORPORA.find((c) => c.key === r.corpus).published;
+      const p = /** @type {(typeof CORPORA)[number]} */ (CORPORA.find((c) => c.key === r.corpus)).published;
       return [
         r.name,
         r.intents,

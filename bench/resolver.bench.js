@@ -108,7 +108,7 @@ function freePort() {
     const s = createServer();
     s.once('error', fail);
     s.listen(0, HOST, () => {
-      const { port } = s.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
       s.close(() => done(port));
     });
   });
@@ -129,7 +129,8 @@ function memoryOf(pid) {
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 function cpuMsOf(pid) {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // A malformed line throws here (no second part): reported as unknown (null) below.
+    const fields = /** @type {string} */ (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK; // utime, stime
   } catch {
     return null;
@@ -142,6 +143,10 @@ function cpuMsOf(pid) {
 /**
  * Spawns a server and waits until `readyPath` answers 200 (polled every READY_POLL_MS).
  * Returns { pid, url, port, times: { listeningMs, readyMs } (from spawn), lines, stop() }.
+ * @param {string} label
+ * @param {string[]} args
+ * @param {{ port: number, readyPath: string, env?: NodeJS.ProcessEnv, nodeArgs?: string[], listenLine?: string,
+ *   timeoutMs?: number }} options listenLine: the output line whose appearance is timed as "listening"
  */
 async function startServer(label, args, { port, readyPath, env = {}, nodeArgs = [], listenLine, timeoutMs = 60_000 }) {
   const url = `http://${HOST}:${port}`;
@@ -151,12 +156,13 @@ async function startServer(label, args, { port, readyPath, env = {}, nodeArgs = 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines = []; // a tail of what it printed, for error messages
+  /** @type {{ listeningMs: number | null, readyMs: number | null }} */
   const times = { listeningMs: null, readyMs: null };
   let buffered = '';
   const onData = (chunk) => {
     buffered += chunk;
     const parts = buffered.split('\n');
-    buffered = parts.pop();
+    buffered = parts.pop() ?? '';
     for (const line of parts) {
       if (times.listeningMs === null && listenLine && line.includes(listenLine))
         times.listeningMs = performance.now() - t0;
@@ -166,7 +172,9 @@ async function startServer(label, args, { port, readyPath, env = {}, nodeArgs = 
   };
   child.stdout.setEncoding('utf8').on('data', onData);
   child.stderr.setEncoding('utf8').on('data', onData);
-  let exited = null;
+  /** @typedef {{ code: number | null, signal: NodeJS.Signals | null }} ExitStatus */
+  /** @type {ExitStatus | null} set when the process exits (the cast keeps TS from narrowing it to null) */
+  let exited = /** @type {ExitStatus | null} */ (null);
   const exit = new Promise((done) => child.once('exit', (code, signal) => done((exited = { code, signal }))));
   const tail = () => lines.slice(-15).join('\n');
 
@@ -198,7 +206,7 @@ async function startServer(label, args, { port, readyPath, env = {}, nodeArgs = 
       await exit;
       clearTimeout(killer);
     }
-    return exited;
+    return /** @type {ExitStatus} */ (exited);
   };
   return {
     label,
@@ -214,7 +222,12 @@ async function startServer(label, args, { port, readyPath, env = {}, nodeArgs = 
   };
 }
 
-/** `botver serve` on `repo`, ready once /readyz answers 200. */
+/**
+ * `botver serve` on `repo`, ready once /readyz answers 200.
+ * @param {string} label
+ * @param {string} repo
+ * @param {{ nodeArgs?: string[] }} [options]
+ */
 async function startResolver(label, repo, { nodeArgs = [] } = {}) {
   const port = await freePort();
   return startServer(label, [BOTVER, 'serve', '--repo', repo, '--port', String(port), '--host', HOST], {
@@ -331,7 +344,7 @@ async function loadSection(name, repo, token, tmp, profile) {
         await loadRun(`${x.server.url}/v1/resolve`, token, roundS(DURATION_S), x.server.pid, x.acc);
     }
     const rows = servers.map((x) => ({ repo: name, server: x.name, bodyBytes: body.length, ...summariseLoad(x.acc) }));
-    console.log(rows.map((r) => `${r.server} ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms} ms`).join('; '));
+    console.log(rows.map((r) => `${r.server} ${(r.rps ?? Number.NaN).toFixed(0)} req/s, p99 ${r.p99Ms} ms`).join('; '));
     await bare.stop();
     return { rows, resolver };
   } catch (err) {
@@ -360,6 +373,7 @@ function readRef(gitdir, branch) {
  */
 async function promotionSection(name, repo, url, token, targets, n) {
   const gitdir = resolve(repo, git(repo, 'rev-parse', '--git-dir'));
+  /** @type {{ version: string | null, etag: string | null, at: number, manifestCommit: string | null }} */
   const seen = { version: null, etag: null, at: 0, manifestCommit: null };
   let polling = true;
   let pollErrors = 0;
@@ -388,6 +402,7 @@ async function promotionSection(name, repo, url, token, targets, n) {
 
   // the moment main's ref file changes (fs.watch on refs/heads: git renames main.lock over main)
   let refValue = readRef(gitdir, 'main');
+  /** @type {number | null} */
   let refChangedAt = null;
   const onRef = () => {
     const v = readRef(gitdir, 'main');
@@ -612,13 +627,13 @@ async function main() {
   const promotions = [];
   const memory = [];
   const profiles = [];
-  let cold = null;
+  let cold = /** @type {Awaited<ReturnType<typeof coldStartSection>> | null} */ (null);
   const attempt = async (what, fn) => {
     try {
       return await fn();
     } catch (err) {
       console.log('FAILED');
-      failures.push({ what, error: err.message });
+      failures.push({ what, error: /** @type {Error} */ (err).message });
       return null;
     }
   };

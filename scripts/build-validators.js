@@ -21,7 +21,10 @@ for (const kind of kinds) {
   ajv.addSchema(schema);
   refs[kind] = schema.$id;
 }
-const code = standaloneCode.default ? standaloneCode.default(ajv, refs) : standaloneCode(ajv, refs);
+// The package is CommonJS: under Node's ESM loader the function is the module's default export.
+/** @type {typeof standaloneCode.default} */
+const generate = standaloneCode.default ?? /** @type {any} */ (standaloneCode);
+const code = generate(ajv, refs);
 mkdirSync(new URL('../dist/validation/', import.meta.url), { recursive: true });
 writeFileSync(
   new URL('../dist/validation/precompiled.cjs', import.meta.url),

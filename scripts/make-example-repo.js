@@ -172,7 +172,7 @@ export async function main(argv = process.argv.slice(2)) {
   try {
     options = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`make-example-repo: ${err.message}\n${USAGE}\n`);
+    process.stderr.write(`make-example-repo: ${/** @type {Error} */ (err).message}\n${USAGE}\n`);
     return 2;
   }
   if (options.help) {

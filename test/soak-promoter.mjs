@@ -58,7 +58,7 @@ for (let tick = 1; !stopping; tick++) {
     }
   } catch (err) {
     failures++;
-    process.stderr.write(`tick ${tick}: ${err?.stack ?? err}\n`);
+    process.stderr.write(`tick ${tick}: ${/** @type {Error} */ (err)?.stack ?? err}\n`);
   }
   // A fixed cadence: the next tick is due TICK_MS after the previous one was due.
   const due = started + (tick + 1) * TICK_MS;
