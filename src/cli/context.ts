@@ -45,7 +45,7 @@ export class ExitCode extends Error {
 /** An unset or empty variable is the default. */
 const variable = (env: Env, name: string) => env[name] || undefined;
 
-/** The lock wait from BOTVER_LOCK_TIMEOUT_MS; a value that is not a whole number ≥ 0 keeps the default. */
+/** The lock wait from BOTVER_LOCK_TIMEOUT_MS; a value that is not a number ≥ 0 keeps the library default. */
 function lockTimeoutMs(env: Env): number | undefined {
   const text = variable(env, 'BOTVER_LOCK_TIMEOUT_MS');
   const value = Number(text);
