@@ -155,3 +155,36 @@ describe('bad input', () => {
     expect(refsSnapshot(dir)).toBe(before);
   });
 });
+
+describe('--json and a usage error', () => {
+  it('prints a usage error as one JSON document too', async () => {
+    const { dir } = await newBotRepo();
+    const r = await botver(dir, '--json', 'env', 'set', 'production');
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({
+      error: { code: 'USAGE', message: expect.stringContaining('missing the version to link it to (<version>)') },
+    });
+  });
+});
+
+describe('commitFiles: files and folders at one path', () => {
+  it('refuses a file where a folder is, a folder where a file is, and both in one change, changing nothing', async () => {
+    const { openBotRepo } = await import('../src/ops/bot-repo.js');
+    const { commitFiles } = await import('../src/ops/content-commit.js');
+    const { dir } = await newBotRepo();
+    const repo = await openBotRepo({ repo: dir });
+    const before = refsSnapshot(dir);
+    await expect(commitFiles(repo, 'v1', { skills: 'not a folder' }, 'x')).rejects.toThrow(
+      'cannot commit "skills" on v1: it is a folder there',
+    );
+    await expect(commitFiles(repo, 'v1', { 'skills/greetings.yaml/inner.yaml': 'x' }, 'x')).rejects.toThrow(
+      '"skills/greetings.yaml" is a file there',
+    );
+    await expect(commitFiles(repo, 'v1', { 'a/b': 'x', 'a/b/c': 'y' }, 'x')).rejects.toThrow(
+      'cannot commit both "a/b" and "a/b/c"',
+    );
+    expect(refsSnapshot(dir)).toBe(before);
+    // Replacing a file by a folder in one change (deleting the file) is fine.
+    await commitFiles(repo, 'v1', { 'skills/greetings.yaml': null, 'skills/greetings.yaml.d/x.yaml': 'y' }, 'ok');
+  });
+});

@@ -980,3 +980,64 @@ describe('runTurn: a resumed skill with nothing left to ask', () => {
     expect(turns[1]!.state).toMatchObject({ skill: null, skill_stack: [] });
   });
 });
+
+describe('conversations over POST /build/v1/dialog', () => {
+  const say = (url: string, token: string, body: unknown) =>
+    fetch(`${url}/build/v1/dialog`, {
+      method: 'POST',
+      headers: { Authorization: `Token ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('are stored with the time of their latest message, not their first (the idle TTL counts from it)', async () => {
+    const saved: Conversation[] = [];
+    const store = new (class extends MemoryConversationStore {
+      override async set(key: string, c: Conversation) {
+        saved.push(structuredClone(c));
+        return super.set(key, c);
+      }
+    })();
+    const { dir, tokens } = await exampleWithTokens();
+    const { url } = await serve(dir, { conversations: store });
+    for (const text of ['I want to order a pizza', 'large please']) {
+      const message = { message: { type: 'text', content: text }, conversation_id: 'ttl' };
+      expect((await say(url, tokens.production, message)).status).toBe(200);
+      // The clock moves on past the first message's time before the second is sent.
+      while (Date.now() <= saved[0]!.updatedAt) await new Promise((r) => setImmediate(r));
+    }
+    expect(saved).toHaveLength(2);
+    expect(saved[1]!.updatedAt).toBeGreaterThan(saved[0]!.updatedAt);
+  });
+
+  it('answers messages of one conversation one after another: two at once lose no turn', async () => {
+    const { dir, tokens } = await exampleWithTokens();
+    const { url } = await serve(dir);
+    const message = (content: string) =>
+      say(url, tokens.production, { message: { type: 'text', content }, conversation_id: 'together' });
+    const answers = await Promise.all([message('I want to order a pizza'), message('large please')]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    const state = (await (
+      await fetch(`${url}/build/v1/users/u/bots/b/versions/v1/builder/conversation_states/together`, {
+        headers: { Authorization: `Token ${tokens.production}` },
+      })
+    ).json()) as any;
+    expect(state.results.skill_occurences).toEqual({ 'order-pizza': 2 });
+    expect(state.results.memory.size).toMatchObject({ value: 'large' });
+  });
+
+  it('refuses client memory over 64 KB with 413, keeping nothing', async () => {
+    const { dir, tokens } = await exampleWithTokens();
+    const { url } = await serve(dir);
+    const res = await say(url, tokens.production, {
+      message: { type: 'text', content: 'hi' },
+      conversation_id: 'big',
+      memory: { blob: 'x'.repeat(70_000) },
+    });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as any).error.code).toBe('MEMORY_TOO_LARGE');
+    const state = await fetch(`${url}/build/v1/users/u/bots/b/versions/v1/builder/conversation_states/big`, {
+      headers: { Authorization: `Token ${tokens.production}` },
+    });
+    expect(state.status).toBe(404);
+  });
+});

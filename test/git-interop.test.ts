@@ -159,3 +159,31 @@ describe('native git', () => {
     expect(r.stdout).toMatch(/in main \(manifest at [0-9a-f]{7}\), v1 \(version at/);
   });
 });
+
+describe('init on an empty bare repository made by git', () => {
+  it('points HEAD at the control branch, so that a clone checks out the manifest', async () => {
+    const bare = tempDir();
+    git(bare, '-c', 'init.defaultBranch=master', 'init', '-q', '--bare');
+    await ok(bare, 'init', '--bot', 'b');
+    expect(git(bare, 'symbolic-ref', 'HEAD')).toBe('refs/heads/main');
+    const clone = join(tempDir(), 'clone');
+    git(bare, 'clone', '-q', bare, clone);
+    expect(git(clone, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('main');
+    expect(git(clone, 'ls-files')).toBe('environments.yaml');
+  });
+});
+
+describe('a branch checked out in another work tree', () => {
+  it('is not moved under it: the command is refused, changing nothing', async () => {
+    const { dir } = await newBotRepo();
+    git(dir, 'checkout', '-q', '--detach'); // the main work tree leaves main...
+    const linked = join(tempDir(), 'linked');
+    git(dir, 'worktree', 'add', '-q', linked, 'main'); // ...which a linked work tree checks out
+    const before = refsSnapshot(dir);
+    const r = await botver(dir, 'env', 'create', 'staging', '--version', 'v1');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`branch main is checked out in the work tree ${linked}`);
+    expect(refsSnapshot(dir)).toBe(before);
+    expect(git(linked, 'status', '--porcelain')).toBe('');
+  });
+});

@@ -1,6 +1,8 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openBotRepo } from '../src/ops/bot-repo.js';
+import { commitFiles } from '../src/ops/content-commit.js';
 import { botver, git, refsSnapshot, exampleBotRepo, sharedRepo } from './helpers.js';
 
 // `botver validate` against examples/awesome-bot turned into a repository, then broken on
@@ -482,5 +484,23 @@ describe('botver validate', () => {
     const r = await validateUnchanged(dir, 'no-such-ref');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no-such-ref');
+  });
+
+  it('refuses names every JavaScript object has as slugs and memory keys', async () => {
+    const dir = exampleRepo();
+    await commitFiles(
+      await openBotRepo({ repo: dir }),
+      'v2',
+      {
+        'training/entities/constructor.yaml': 'slug: constructor\nvalues:\n  - value: mason\n',
+        'skills/proto.yaml':
+          'slug: proto\ntriggers:\n  - intent: greetings\nrequirements:\n  - entity: number\n    alias: __proto__\n    ask: How many?\nactions:\n  - reply: ok\n',
+      },
+      'reserved names',
+    );
+    const r = await botver(dir, 'validate', 'v2');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/training\/entities\/constructor\.yaml:1:\d+ slug "constructor" is reserved/);
+    expect(r.stdout).toMatch(/skills\/proto\.yaml:\d+:\d+ alias "__proto__" is reserved/);
   });
 });

@@ -82,3 +82,43 @@ describe('botver promote runs the tests first', () => {
     expect(existsSync(join(dir, '.git', 'botver', 'models'))).toBe(true);
   });
 });
+
+describe('botver test: rendering and the model cache', () => {
+  it('renders {{nlp.…}} templates as the resolver does', async () => {
+    const dir = await exampleBotRepo();
+    await commitFiles(
+      await openBotRepo({ repo: dir }),
+      'v2',
+      {
+        'skills/greetings.yaml':
+          'slug: greetings\ntriggers:\n  - intent: greetings\nactions:\n  - reply: "You said {{nlp.source}} ({{nlp.intents.0.description}}, {{nlp.act}})"\n',
+        'tests/echo.yaml':
+          'conversations:\n  - name: echo\n    steps:\n      - say: hello\n        expect: ["You said hello (The user says hello, assert)"]\n',
+      },
+      'an echoing greeting',
+    );
+    const r = await botver(dir, 'test', 'v2');
+    expect(r.stdout).toContain('pass  tests/echo.yaml: conversation "echo", step 1 "hello"');
+  });
+
+  it('trains again over a corrupt cached model instead of failing', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const dir = await exampleBotRepo();
+    await ok(dir, 'test', 'v1');
+    writeFileSync(
+      join(dir, '.git', 'botver', 'models', `${git(dir, 'rev-parse', 'v1')}.v${MODEL_FORMAT}.json`),
+      '{"format": 3, "nlp": ',
+    );
+    const r = await botver(dir, 'test', 'v1');
+    expect([r.code, r.stderr]).toEqual([0, '']);
+  });
+});
+
+describe('botver promote: before the tests', () => {
+  it('checks its arguments before running the tests', async () => {
+    const dir = await exampleBotRepo();
+    const r = await botver(dir, 'promote', 'staging', 'nowhere');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('botver: environment "nowhere" does not exist\n');
+  });
+});

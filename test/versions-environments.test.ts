@@ -397,3 +397,51 @@ describe('tokens and channels', () => {
     expectFsckClean(dir);
   });
 });
+
+describe('version create: reflog and an interrupted create', () => {
+  it('writes the new branch reflog entry as git branch does', async () => {
+    const { dir } = await newBotRepo();
+    await ok(dir, 'version', 'create', 'v2', '--from', 'v1');
+    expect(git(dir, 'reflog', 'show', '--format=%gs', 'v2')).toBe('branch: Created from v1');
+  });
+
+  it("adopts an undeclared branch at exactly the source's head, and still refuses any other", async () => {
+    const { dir } = await newBotRepo();
+    git(dir, 'branch', 'v2', 'v1'); // what a create killed between its two ref updates leaves
+    const created = await ok(dir, 'version', 'create', 'v2', '--from', 'v1', '--json');
+    expect(created).toMatchObject({ name: 'v2', from: 'v1', commit: git(dir, 'rev-parse', 'v1') });
+    expect(git(dir, 'show', 'main:environments.yaml')).toMatch(/\n {2}v2:\n/);
+
+    git(dir, 'branch', 'v3', 'main'); // a branch of its own: not a leftover
+    const refused = await botver(dir, 'version', 'create', 'v3', '--from', 'v1');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('refs/heads/v3 exists but is not a version');
+  });
+});
+
+describe('history across a manifest that does not parse', () => {
+  it('skips the broken commit: the change shows once, at the commit that made it readable again', async () => {
+    const { nativeCommit } = await import('./resolver-helpers.js');
+    const { exampleBotRepo } = await import('./helpers.js');
+    const dir = await exampleBotRepo();
+    const good = git(dir, 'rev-parse', 'main');
+    const text = manifestAt(dir);
+    // A hand edit that breaks the YAML, then a fix that also relinks staging to v1.
+    const broken = nativeCommit(dir, { 'environments.yaml': `${text}  : [oops\n` }, [good], 'broken by hand');
+    const fixed = nativeCommit(
+      dir,
+      { 'environments.yaml': text.replace(/(staging:\n\s+version:) v2/, '$1 v1') },
+      [broken],
+      'fix, and staging on v1',
+    );
+    git(dir, 'reset', '-q', '--hard', fixed); // main is checked out: move it with its work tree
+    const history = await ok(dir, 'history', 'staging', '--json');
+    expect(history.map((c: any) => [c.commit, c.from?.version ?? null, c.to?.version ?? null])).toEqual([
+      [fixed, 'v2', 'v1'],
+      [expect.any(String), null, 'v2'],
+    ]);
+    // Rolling back undoes the fix's relink, not a phantom deletion.
+    await ok(dir, 'rollback', 'staging');
+    expect(manifestAt(dir)).toMatch(/staging:\n\s+version: v2\n/);
+  });
+});
