@@ -1,5 +1,5 @@
 import { execFile, execFileSync, type ExecFileSyncOptions } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +59,8 @@ export function sharedRepo(build: () => Promise<string>): (prefix?: string) => s
   return (prefix = 'botver-copy-') => {
     if (!template) throw new Error('sharedRepo: the repository is built in beforeAll; copy it inside a test');
     const dir = tempDir(prefix);
-    cpSync(template, dir, { recursive: true });
+    // cp -a: several times faster than fs.cpSync on a repository's many small files.
+    execFileSync('cp', ['-a', `${template}/.`, dir]);
     return dir;
   };
 }
