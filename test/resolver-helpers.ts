@@ -8,7 +8,7 @@ import { startResolver, type ResolverOptions, type RunningResolver } from '../sr
 import { createLogger } from '../src/resolver/monitoring/logger.js';
 import { openBotRepo } from '../src/ops/bot-repo.js';
 import { commitFiles } from '../src/ops/content-commit.js';
-import { TEST_ENV, exampleBotRepo, git, ok } from './helpers.js';
+import { TEST_ENV, exampleBotRepo, git, ok, sharedRepo } from './helpers.js';
 
 // A real resolver on 127.0.0.1 (port 0) over a real repository, closed after each test, and
 // the real clients to talk to it: fetch for ordinary requests, node:http for paths fetch
@@ -86,6 +86,23 @@ export async function exampleWithTokens(): Promise<{ dir: string; tokens: Tokens
     v2: await rotate('--version', 'v2'),
   };
   return { dir, tokens };
+}
+
+/**
+ * exampleWithTokens built once per test file, each test getting its own copy (same tokens):
+ * call at the top of a test file, then `const { dir, tokens } = example();` in a test.
+ */
+export function sharedExampleWithTokens(): () => { dir: string; tokens: Tokens } {
+  let tokens: Tokens | undefined;
+  const copy = sharedRepo(async () => {
+    const built = await exampleWithTokens();
+    tokens = built.tokens;
+    return built.dir;
+  });
+  return () => {
+    const dir = copy('botver-example-');
+    return { dir, tokens: tokens! };
+  };
 }
 
 /** Commits files onto a branch with botver's library (no validation: broken content is allowed). Returns the new commit. */

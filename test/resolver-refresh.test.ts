@@ -10,7 +10,7 @@ import {
   captureLogger,
   commitTo,
   eventually,
-  exampleWithTokens,
+  sharedExampleWithTokens,
   getJson,
   metric,
   nativeCommit,
@@ -25,6 +25,8 @@ import {
 // stops validating (the last good one stays in service, /readyz says why), a fresh start on
 // a broken repository, and a graceful shutdown of `botver serve`.
 
+// The example bot with its tokens, built once; every test changes a copy of its own.
+const example = sharedExampleWithTokens();
 const admin = auth(ADMIN_TOKEN, 'Bearer');
 const GOOD_INTENT = (slug: string) => `slug: ${slug}\nexpressions:\n  - ${slug} expression\n`;
 /** Fails validation at line 3 (expressions must be a list). */
@@ -34,7 +36,7 @@ const readyz = (url: string) => getJson(`${url}/readyz`);
 
 describe('refresh after a promotion by the CLI', () => {
   it('in-process: env set, new commits on an unpinned version, promote, rollback and token rotation are served once the refs move', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = example();
     const { url } = await serve(dir);
     const v1 = git(dir, 'rev-parse', 'v1');
     expect((await getJson(`${url}/v1/resolve`, auth(tokens.production))).body).toMatchObject({
@@ -82,7 +84,7 @@ describe('refresh after a promotion by the CLI', () => {
   });
 
   it('as a real process: botver env set and botver promote are served once the refs move', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = example();
     const { url } = await serve(dir);
     const v2 = await commitTo(dir, 'v2', { 'training/intents/new-in-v2.yaml': GOOD_INTENT('new-in-v2') });
     const set = await botverProcess(dir, ['env', 'set', 'production', 'v2']);
@@ -151,7 +153,7 @@ describe('refresh after a native git push', () => {
 
 describe('refresh after git pack-refs and git gc', () => {
   it('keeps serving, follows later commits, and reads files from the new packs', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = example();
     const resolver = await serve(dir);
     const { url } = resolver;
     const v1 = git(dir, 'rev-parse', 'v1');
@@ -195,7 +197,7 @@ describe('refresh after git pack-refs and git gc', () => {
 
 describe('last good commit', () => {
   it('a version whose new head fails validation keeps its last good commit; /readyz, /metrics and the log say why', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = example();
     const capture = captureLogger('info');
     const { url } = await serve(dir, { logger: capture.logger });
     const good = git(dir, 'rev-parse', 'v1');
@@ -280,7 +282,7 @@ describe('last good commit', () => {
   });
 
   it('an invalid manifest keeps the previous snapshot in service until a valid one lands', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = example();
     const { url } = await serve(dir);
     const before = git(dir, 'rev-parse', 'main');
     const v1 = git(dir, 'rev-parse', 'v1');
@@ -377,7 +379,7 @@ describe('last good commit', () => {
   });
 
   it('a fresh start on a broken head serves the newest good commit among its first parents', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = example();
     const good = await commitTo(dir, 'v1', { 'training/intents/good.yaml': GOOD_INTENT('good') });
     const bad = await commitTo(dir, 'v1', { 'training/intents/broken.yaml': BROKEN_INTENT });
     // A merge whose first parent is the broken line and whose second parent is a good side commit.
@@ -433,7 +435,7 @@ describe('botver serve shutdown', () => {
   }
 
   it('takes its settings from PORT, BOTVER_REPO, BOTVER_LOG_FILE and BOTVER_POLL_MS; refuses a bad port with exit 2', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = example();
     const port = await freePort();
     const logFile = join(tempDir(), 'requests.jsonl');
     const child = spawn(process.execPath, [BIN, 'serve'], {
@@ -485,7 +487,7 @@ describe('botver serve shutdown', () => {
   });
 
   it('on SIGTERM: stops accepting, closes idle connections, finishes the request in flight, exits 0', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = example();
     const port = await freePort();
     const child = spawn(process.execPath, [BIN, 'serve', '--repo', dir, '--port', String(port)], {
       env: { ...process.env, ...TEST_ENV, BOTVER_ADMIN_TOKEN: ADMIN_TOKEN, BOTVER_LOG_LEVEL: 'info' },
