@@ -49,9 +49,9 @@ describe('ERROR_TABLE', () => {
   it('has a row for every code the source raises or answers with', () => {
     const used = new Set<string>();
     for (const text of sources().values()) {
-      // super('CODE', …) in errors.ts, new HttpError(['status',] 'CODE', …) and { code: 'CODE' } answers.
+      // super('CODE', …) in errors.ts, new HttpError('CODE', …) and { code: 'CODE' } answers.
       for (const m of text.matchAll(/super\(\s*'([A-Z_]+)'/g)) used.add(m[1]!);
-      for (const m of text.matchAll(/new HttpError\(\s*(?:\d{3},\s*)?'([A-Z_]+)'/g)) used.add(m[1]!);
+      for (const m of text.matchAll(/new HttpError\(\s*'([A-Z_]+)'/g)) used.add(m[1]!);
       for (const m of text.matchAll(/\bcode: '([A-Z_]+)'/g)) used.add(m[1]!);
       for (const m of text.matchAll(/\? '([A-Z_]{4,})' : '([A-Z_]{4,})'/g)) used.add(m[1]!).add(m[2]!);
     }
@@ -109,7 +109,7 @@ describe('exitCodeOf and httpStatusOf', () => {
     }
   });
 
-  it('gives an HttpError its status from the table, or the status of the older form', () => {
+  it('gives an HttpError its status from the table, or the 4xx Node already chose', () => {
     const ready = new HttpError('NOT_READY', 'loading', { 'Retry-After': '1' });
     expect(ready).toMatchObject({
       code: 'NOT_READY',
@@ -118,11 +118,10 @@ describe('exitCodeOf and httpStatusOf', () => {
       headers: { 'Retry-After': '1' },
     });
     expect(new HttpError('MEMORY_TOO_LARGE', 'big')).toMatchObject({ status: 413, headers: {} });
-    const legacy = new HttpError(401, 'UNAUTHORIZED', 'who are you', { 'WWW-Authenticate': 'Bearer' });
-    expect(legacy).toMatchObject({ code: 'UNAUTHORIZED', status: 401, message: 'who are you' });
-    expect(legacy.headers).toEqual({ 'WWW-Authenticate': 'Bearer' });
-    expect(httpStatusOf(legacy)).toBe(401);
-    expect(exitCodeOf(legacy)).toBe(1);
+    // A 4xx that Node chose (e.g. 431) keeps its status under the one wire code BAD_REQUEST.
+    const passed = new HttpError('BAD_REQUEST', 'headers too large', {}, 431);
+    expect(passed).toMatchObject({ code: 'BAD_REQUEST', status: 431 });
+    expect(exitCodeOf(passed)).toBe(1);
   });
 });
 

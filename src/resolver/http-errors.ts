@@ -5,28 +5,21 @@ import { BotverError, ERROR_TABLE, type ErrorCode, httpStatusOf } from '../error
 // Every error the resolver answers is JSON `{error: {code, message}}` (docs/openapi.yaml), with
 // the status that says what happened, and never a stack trace.
 
-/**
- * An answer the resolver gives on purpose. Its status comes from ERROR_TABLE:
- * `new HttpError(code, message, headers?)`. The older form `new HttpError(status, code, message,
- * headers?)` still works (the status given wins) until every route uses the table.
- */
+/** An answer the resolver gives on purpose; its status comes from ERROR_TABLE. */
 export class HttpError extends BotverError {
   readonly status: number;
   readonly headers: Record<string, string>;
 
-  constructor(code: ErrorCode, message: string, headers?: Record<string, string>);
-  constructor(status: number, code: ErrorCode, message: string, headers?: Record<string, string>);
   constructor(
-    first: ErrorCode | number,
-    second: string,
-    third?: string | Record<string, string>,
-    fourth?: Record<string, string>,
+    code: ErrorCode,
+    message: string,
+    headers: Record<string, string> = {},
+    /** Only for a 4xx that Node or body-parser already chose (see errorHandler). */
+    status: number = ERROR_TABLE[code].http,
   ) {
-    const legacy = typeof first === 'number';
-    const code = (legacy ? second : first) as ErrorCode;
-    super(code, legacy ? (third as string) : second);
-    this.status = legacy ? first : ERROR_TABLE[code].http;
-    this.headers = (legacy ? fourth : (third as Record<string, string> | undefined)) ?? {};
+    super(code, message);
+    this.status = status;
+    this.headers = headers;
   }
 }
 
@@ -83,12 +76,15 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       (err as { status: number }).status < 500 &&
       (err as { expose?: boolean }).expose
     ) {
-      return sendError(res, new HttpError((err as { status: number }).status, 'BAD_REQUEST', (err as Error).message));
+      return sendError(
+        res,
+        new HttpError('BAD_REQUEST', (err as Error).message, {}, (err as { status: number }).status),
+      );
     }
     // A library failure that is the client's doing (a bad query parameter, an unknown name) is
     // answered with its status from ERROR_TABLE; one that is the resolver's is logged, below.
     if (err instanceof BotverError && httpStatusOf(err) < 500)
-      return sendError(res, new HttpError(httpStatusOf(err), wireCode(err.code), err.message));
+      return sendError(res, new HttpError(wireCode(err.code), err.message));
     logger.error({ err, method: req.method, route: routeOf(req) }, 'request failed');
     sendError(res, new HttpError('INTERNAL', 'the resolver failed to answer; the error is in its log'));
   };
