@@ -1,6 +1,7 @@
 import type { Problem } from '../errors.js';
 import { problemAt } from '../yaml/file.js';
 import type { Bundle, ContentFile } from './bundle.js';
+import { entityRegexProblem } from './regex.js';
 
 // Rules across a version's files: what a schema cannot see. Each returns problems at the
 // line at fault; only files that passed their schema are looked at, so the data is typed.
@@ -103,19 +104,9 @@ export function contentRuleProblems(bundle: Bundle): Problem[] {
 
   for (const file of entities.values()) {
     if ('regex' in file.data && file.data.regex !== undefined) {
-      try {
-        // A pattern that matches nothing at all ("[0-9]*", "\\b") would be found everywhere.
-        if (new RegExp(file.data.regex, file.data.flags ?? '').test(''))
-          problems.push(
-            problemAt(
-              file.yaml,
-              ['regex'],
-              'the regular expression matches the empty text; it must match at least one character',
-            ),
-          );
-      } catch (err) {
-        problems.push(problemAt(file.yaml, ['regex'], `invalid regular expression: ${(err as Error).message}`));
-      }
+      // RE2 syntax (content/regex.ts): what that engine cannot run, or a pattern matching the empty text.
+      const problem = entityRegexProblem(file.data.regex, file.data.flags);
+      if (problem) problems.push(problemAt(file.yaml, ['regex'], problem));
     }
   }
 

@@ -7,6 +7,7 @@ import { LangDe } from '@nlpjs/lang-de';
 import { LangIt } from '@nlpjs/lang-it';
 import { LangPt } from '@nlpjs/lang-pt';
 import { LangNl } from '@nlpjs/lang-nl';
+import { compileEntityRegex, type EntityRegex } from '../content/regex.js';
 import type { BundleData } from '../content/version-content.js';
 import { recogniseBuiltins } from './builtins.js';
 import { ValueListMatcher, type ValueList } from './value-lists.js';
@@ -17,6 +18,8 @@ import { ValueListMatcher, type ValueList } from './value-lists.js';
 // (value-lists.ts: ignoring case, small typos unless `fuzzy: false`), regexes, and the
 // built-ins (builtins.ts). NLP.js's entity extraction ran twice per message, cost most of a
 // request's time, looped forever on an empty regex match and printed numbers to stdout.
+// Regex entities run on RE2 (content/regex.ts): linear in the message, so `(a+)+$` cannot
+// hold the event loop as JavaScript's backtracking RegExp did (46 s on 30 characters).
 
 /** Bumped when what a model holds changes: older cached models are then retrained. */
 export const MODEL_FORMAT = 3;
@@ -93,7 +96,7 @@ export async function trainModel({ bundle, language }: TrainingInput): Promise<s
   const lists: ValueList[] = [];
   for (const entity of bundle.entities) {
     if (entity.regex !== undefined)
-      regexes.push({ entity: entity.slug, regex: entity.regex, flags: (entity.flags ?? '').replace(/[gy]/g, '') });
+      regexes.push({ entity: entity.slug, regex: entity.regex, flags: entity.flags ?? '' });
     else
       lists.push({
         entity: entity.slug,
@@ -111,7 +114,7 @@ export class NluModel {
     private readonly nlp: any,
     private readonly locales: string[],
     private readonly lists: ValueListMatcher,
-    private readonly regexes: { entity: string; pattern: RegExp }[],
+    private readonly regexes: { entity: string; pattern: EntityRegex }[],
   ) {}
 
   static async load(json: string): Promise<NluModel> {
@@ -125,7 +128,7 @@ export class NluModel {
     if (data.format !== MODEL_FORMAT) throw new Error(`model format ${data.format}, expected ${MODEL_FORMAT}`);
     const nlp = await createNlp(data.locales);
     nlp.import(data.nlp);
-    const regexes = data.regexes.map((r) => ({ entity: r.entity, pattern: new RegExp(r.regex, `${r.flags}g`) }));
+    const regexes = data.regexes.map((r) => ({ entity: r.entity, pattern: compileEntityRegex(r.regex, r.flags) }));
     return new NluModel(nlp, data.locales, new ValueListMatcher(data.lists), regexes);
   }
 
@@ -138,8 +141,7 @@ export class NluModel {
       .sort((a, b) => b.confidence - a.confidence);
     const entities: EntityMatch[] = this.lists.match(text);
     for (const { entity, pattern } of this.regexes) {
-      for (const m of text.matchAll(pattern))
-        if (m[0]) entities.push({ entity, value: m[0], raw: m[0], confidence: 1 });
+      for (const match of pattern.matchAll(text)) entities.push({ entity, value: match, raw: match, confidence: 1 });
     }
     for (const b of recogniseBuiltins(text))
       entities.push({
