@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Checks that the imports of src/**/*.ts follow the layer table below: a module imports only
 // from its own rank or lower ones, so engines never learn about the programs built on them.
-// Plain Node and no dependencies: it reads every import, `import type`, `export … from` and
-// dynamic `import('…')` of the tree (comments and string contents ignored where they matter),
-// and prints one line per broken rule. Exit code 0: the tree follows the table; 1: it does not.
+// Plain Node and no dependencies: it reads every import, `import type`, `export … from`,
+// dynamic `import('…')` and `require('…')` of the tree (comments and string contents ignored
+// where they matter), and the few other rules of the code layout: isomorphic-git and git/refs.ts
+// only inside src/git/, process.env only at the edges, printing only in the CLI and the
+// resolver, no BotverError built by hand outside errors.ts. It prints one line per broken rule.
+// Exit code 0: the tree follows the rules; 1: it does not.
 //
 //   node scripts/check-layers.js [ROOT]      check ROOT/src (default: this repository)
 //   node scripts/check-layers.js --table     print the table, as the README shows it
@@ -38,6 +41,10 @@ const GIT_DIR = 'src/git/';
 const GIT_REFS = 'src/git/refs.ts';
 /** The only places that read process.env: the CLI, and the resolver's option resolution. */
 export const ENV_READERS = ['src/cli/', 'src/resolver/options.ts'];
+/** The only places that may print (console, process.stdout/stderr): the CLI and the resolver's logging. */
+export const PRINTERS = ['src/cli/', 'src/resolver/'];
+/** The only module that builds a BotverError from a code by hand: every failure has its own class there. */
+const ERRORS = 'src/errors.ts';
 
 /** @param {string} file root-relative, "/"-separated */
 function layerOf(file) {
@@ -90,7 +97,8 @@ export function scan(text) {
 
 /**
  * Every module specifier a file names: static imports and re-exports (type-only ones too),
- * side-effect imports, dynamic import() and import() types.
+ * side-effect imports, dynamic import() and import() types (also as a template literal without
+ * substitutions), and require('…') / createRequire(…)('…').
  * @param {string} code the source with comments blanked
  * @returns {{ specifier: string; line: number }[]}
  */
@@ -99,7 +107,9 @@ export function importsOf(code) {
   const patterns = [
     /\b(?:import|export)\s+(?:type\s+)?[^'"`;]*?\bfrom\s*(['"])([^'"]+)\1/g,
     /\bimport\s*(['"])([^'"]+)\1/g,
-    /\bimport\s*\(\s*(['"])([^'"]+)\1\s*\)/g,
+    /(?<![.\w$])import\s*\(\s*(['"`])([^'"`$]+)\1\s*\)/g,
+    /(?<![.\w$])require\s*\(\s*(['"`])([^'"`$]+)\1\s*\)/g,
+    /\bcreateRequire\s*\([^)]*\)\s*\(\s*(['"`])([^'"`$]+)\1\s*\)/g,
   ];
   for (const pattern of patterns) {
     for (const m of code.matchAll(pattern)) {
@@ -186,12 +196,40 @@ export function checkLayers(root) {
             (layer.maxImport !== undefined ? ` (it imports ranks 0-${layer.maxImport} only)` : ' (imports point down)'),
         );
     }
+    // import(x), require(x) with a computed specifier: the check could not follow it.
+    for (const m of bare.matchAll(/(?<![.\w$])(import|require)\s*\(\s*(?![\s'"`)])/g)) {
+      if (
+        m[1] === 'require' &&
+        /\brequire\s*\(\s*fileURLToPath\(\s*new URL\(/.test(code.slice(m.index ?? 0, (m.index ?? 0) + 60))
+      )
+        continue; // a generated file next to this module (precompiled validators), not a source module
+      const line = bare.slice(0, m.index ?? 0).split('\n').length;
+      problems.push(`${file}:${line} ${m[1]}s a computed specifier: the layer check cannot follow it; name the module`);
+    }
     if (!under(file, ENV_READERS)) {
-      for (const m of bare.matchAll(/\bprocess\s*\.\s*env\b/g)) {
+      const envReads = [
+        ...bare.matchAll(/\bprocess\s*\.\s*env\b/g),
+        ...bare.matchAll(/\bprocess\s*\[/g), // process['env']
+        ...bare.matchAll(/\}\s*=\s*process\b/g), // const { env } = process
+        ...code.matchAll(/\bfrom\s*['"](?:node:)?process['"]/g), // import { env } from 'node:process'
+      ];
+      for (const m of envReads) {
         const line = bare.slice(0, m.index ?? 0).split('\n').length;
         problems.push(
           `${file}:${line} reads process.env: only src/cli/ and src/resolver/options.ts do; pass the value down`,
         );
+      }
+    }
+    if (!under(file, PRINTERS)) {
+      for (const m of bare.matchAll(/\bconsole\s*\.|\bprocess\s*\.\s*std(?:out|err)\b/g)) {
+        const line = bare.slice(0, m.index ?? 0).split('\n').length;
+        problems.push(`${file}:${line} prints: only src/cli/ and the resolver's logging do; return warnings as data`);
+      }
+    }
+    if (file !== ERRORS) {
+      for (const m of bare.matchAll(/\bnew\s+BotverError\s*\(/g)) {
+        const line = bare.slice(0, m.index ?? 0).split('\n').length;
+        problems.push(`${file}:${line} builds a BotverError by hand: give the failure its class in ${ERRORS}`);
       }
     }
   }
@@ -207,6 +245,7 @@ export function layerTable() {
     ...lines,
     `${INDEX.replace(/^src\//, '')}: re-exports only; nothing imports it`,
     `isomorphic-git and git/refs.ts: only inside git/; process.env: only in ${ENV_READERS.map((p) => p.replace(/^src\//, '')).join(' and ')}`,
+    'printing (console, process.stdout/stderr): only cli/ and resolver/; new BotverError(…): only in errors.ts',
   ].join('\n');
 }
 
@@ -220,7 +259,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     for (const p of problems) console.error(p);
     if (problems.length) {
       console.error(
-        `${problems.length} import${problems.length === 1 ? '' : 's'} break the layers (scripts/check-layers.js)`,
+        `${problems.length} problem${problems.length === 1 ? '' : 's'}: the layer rules are broken (scripts/check-layers.js)`,
       );
       process.exitCode = 1;
     } else {
