@@ -1,6 +1,14 @@
 // The library API: everything the CLI does, importable and typed.
 export * from './errors.js';
-export { openBotRepo, BotRepo, type OpenOptions, type ManifestAt } from './ops/bot-repo.js';
+export {
+  openBotRepo,
+  resolveOpenOptions,
+  BotRepo,
+  type OpenOptions,
+  type ResolvedOpenOptions,
+  type Env,
+  type ManifestAt,
+} from './ops/bot-repo.js';
 export { initBotRepo, type InitOptions, type InitResult } from './ops/init.js';
 export { listVersions, showVersion, createVersion, deleteVersion, type VersionInfo } from './ops/versions.js';
 export {

@@ -579,9 +579,8 @@ describe('training in the background', () => {
     const commits: string[] = [];
     const readyzSeen: any[] = [];
     let newAnswer: any;
-    const started = Date.now();
+    // Until the new model answers; if it never does, the test's own timeout ends the loop.
     while (!newAnswer) {
-      expect(Date.now() - started, 'the new model never answered').toBeLessThan(20_000);
       const [r, readyz, resolve] = await Promise.all([
         nlp(url, tokens.production, { text }),
         getJson(`${url}/readyz`),

@@ -146,7 +146,10 @@ export interface PromoteResult {
   testsSkipped: boolean;
   /** The control-branch commit made; null when TO already served exactly that. */
   manifestCommit: string | null;
-  /** What the caller should hear about although the promotion happened (FROM has no tests, a work tree that could not follow); present only when there is something to say. */
+  /**
+   * What the caller should hear about although the promotion happened (FROM has no tests, a work
+   * tree that could not follow); present only when there is something to say.
+   */
   warnings?: string[];
 }
 

@@ -52,7 +52,8 @@ export async function createVersion(
   const count = Object.keys(manifest.data.versions).length;
   if (count >= manifest.maxVersions) {
     throw new RuleViolationError(
-      `cannot create version "${name}": ${count} versions exist, the limit is maxVersions = ${manifest.maxVersions}; delete one or raise maxVersions in environments.yaml`,
+      `cannot create version "${name}": ${count} versions exist, the limit is maxVersions = ` +
+        `${manifest.maxVersions}; delete one or raise maxVersions in environments.yaml`,
     );
   }
   const ref = `refs/heads/${name}`;
@@ -105,7 +106,9 @@ export async function deleteVersion(repo: BotRepo, name: string): Promise<Delete
     const linked = m.environmentsOf(name);
     if (linked.length) {
       throw new RuleViolationError(
-        `cannot delete version "${name}": environment${linked.length > 1 ? 's' : ''} ${linked.join(', ')} ${linked.length > 1 ? 'are' : 'is'} linked to it; link ${linked.length > 1 ? 'them' : 'it'} to another version first`,
+        linked.length > 1
+          ? `cannot delete version "${name}": environments ${linked.join(', ')} are linked to it; link them to another version first`
+          : `cannot delete version "${name}": environment ${linked[0]} is linked to it; link it to another version first`,
         { environments: linked },
       );
     }

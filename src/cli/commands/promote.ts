@@ -12,7 +12,8 @@ export function registerPromote(program: BotverCommand, session: Session): void 
     .argument('<from>', 'the environment or version whose served commit to promote')
     .argument('<to>', 'the environment to promote to')
     .description(
-      "link environment <to> to exactly what <from> (an environment or a version) serves now, pinned to that commit; <from>'s tests run first and a failure refuses the promotion",
+      'link environment <to> to exactly what <from> (an environment or a version) serves now, pinned to that ' +
+        "commit; <from>'s tests run first and a failure refuses the promotion",
     )
     .option('--skip-tests', 'promote without running the tests (recorded in the commit message)')
     .option('--require-tests', 'refuse when <from> has no tests, instead of a warning')
@@ -34,7 +35,8 @@ export function registerPromote(program: BotverCommand, session: Session): void 
           });
           out.result(r, () =>
             r.manifestCommit
-              ? `Promoted ${to} to ${describeLink(r.to)} from ${from} (was ${describeLink(r.from)})${r.testsSkipped ? ', tests skipped' : ''}; commit ${short(r.manifestCommit)}.`
+              ? `Promoted ${to} to ${describeLink(r.to)} from ${from} (was ${describeLink(r.from)})` +
+                `${r.testsSkipped ? ', tests skipped' : ''}; commit ${short(r.manifestCommit)}.`
               : `${to} already serves ${describeLink(r.to)}; nothing to do.`,
           );
         },
