@@ -1,17 +1,23 @@
-import { Worker } from 'node:worker_threads';
-import { existsSync, promises as fsp } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { promises as fsp, lstatSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { writeFileAtomic } from '../git/atomic-fs.js';
 import { MODEL_FORMAT, NluModel, trainModel, type TrainingInput } from './engine.js';
+import { DEFAULT_TRAINING_MEMORY_MB, DEFAULT_TRAINING_TIMEOUT_MS, TrainingRunner } from './train-runner.js';
 
-// NLU models by commit: trained once per commit in a worker thread and kept on disk in
-// <gitdir>/botver/models/, so neither a restart nor a return to an old commit retrains; loaded
-// into memory on first use (milliseconds), the least recently used dropped past `capacity`, so
-// memory follows the versions actually asked, not every version served. `ensure` starts the
-// training, `has` says it is done, `load` gives the model, `get` waits for it; meanwhile the
-// resolver answers with the previous one (nlu-service.ts).
+// NLU models by commit: trained once per commit in a worker thread (train-runner.ts: one at a
+// time, under a time and a memory limit) and kept on disk in <gitdir>/botver/models/, so
+// neither a restart nor a return to an old commit retrains; loaded into memory on first use
+// (milliseconds), the least recently used dropped past `capacity`, so memory follows the
+// versions actually asked, not every version served. `ensure` starts the training, `has` says
+// it is done, `load` gives the model, `get` waits for it; meanwhile the resolver answers with
+// the previous one (nlu-service.ts).
+//
+// The disk cache is only a cache: a model file that cannot be read (a folder in its place,
+// another user's file, a file that does not parse) or written (a read-only or full disk, a file
+// where the models folder should be) is logged once, recorded as a cache fault (`cacheFaults`,
+// which /readyz lists), and the model is trained and kept in memory. Nothing read from the
+// cache can leave a commit "training" or "stored but unloadable".
 
 /** The part of a pino logger the store uses (the CLI passes a silent one without loading pino). */
 export type StoreLog = { [level in 'info' | 'warn' | 'error']: (fields: object, message: string) => void };
@@ -26,8 +32,22 @@ export interface ModelStoreOptions {
   capacity?: number;
   /** Called when a model is trained (or fails). */
   onSettled?: (commit: string) => void;
-  /** Train in this thread (no worker): for tools that train one model and exit. */
+  /** Train in this thread (no worker, so neither limit below applies): for tools that train one model and exit. */
   inline?: boolean;
+  /** A training running longer is stopped and recorded as failed. Default 10 minutes. */
+  trainingTimeoutMs?: number;
+  /** The training worker's heap limit, MB. Default 2048. */
+  trainingMemoryMb?: number;
+}
+
+/** A model file of the disk cache that could not be used: the model is kept in memory instead. */
+export interface CacheFault {
+  commit: string;
+  /** The file, relative to the git directory (never absolute: /readyz shows it). */
+  file: string;
+  operation: 'read' | 'write';
+  /** What failed, with paths made relative to the git directory. */
+  error: string;
 }
 
 /**
@@ -50,15 +70,19 @@ export class ModelStore {
   private readonly models = new Map<string, ModelEntry>();
   /** Models in memory: loaded on first use, at most `capacity`, the least recently used dropped. */
   private readonly loaded: LRUCache<string, Promise<NluModel>>;
+  /** Commits whose cache file could not be used (each logged once); their models live in memory. */
+  private readonly faults = new Map<string, CacheFault>();
   private readonly dir: string;
-  private worker: Worker | null = null;
-  private nextId = 1;
-  private readonly pending = new Map<number, (result: { model?: string; error?: string }) => void>();
+  private readonly runner: TrainingRunner;
   private closed = false;
 
   constructor(private readonly options: ModelStoreOptions) {
     this.dir = join(options.gitdir, 'botver', 'models');
     this.loaded = new LRUCache({ max: this.capacity });
+    this.runner = new TrainingRunner({
+      timeoutMs: options.trainingTimeoutMs ?? DEFAULT_TRAINING_TIMEOUT_MS,
+      memoryMb: options.trainingMemoryMb ?? DEFAULT_TRAINING_MEMORY_MB,
+    });
   }
 
   private get capacity(): number {
@@ -80,6 +104,11 @@ export class ModelStore {
     return entry?.state === 'failed' ? (entry.error ?? 'training failed') : null;
   }
 
+  /** Model files that could not be read or written, by commit: their models are kept in memory. */
+  cacheFault(commit: string): CacheFault | null {
+    return this.faults.get(commit) ?? null;
+  }
+
   /** Resolves once no model is training (trainings started meanwhile included). */
   async idle(): Promise<void> {
     for (;;) {
@@ -92,7 +121,7 @@ export class ModelStore {
   /** Starts training the commit's model unless it is in the disk cache, trained or on its way. */
   ensure(commit: string, input: () => TrainingInput): void {
     if (this.models.has(commit) || this.closed) return;
-    if (existsSync(this.file(commit))) {
+    if (!this.faults.has(commit) && this.cached(commit)) {
       this.models.set(commit, { state: 'stored', trained: STORED });
       return;
     }
@@ -142,7 +171,8 @@ export class ModelStore {
       try {
         return await this.load(commit);
       } catch (err) {
-        // An unreadable cache file was dropped by read() (and its entry with it): train once more.
+        // A cache file that did not load was dropped by read() (and its entry with it): the
+        // second attempt trains in memory.
         if (attempt > 1 || this.models.has(commit)) throw err;
       }
     }
@@ -150,14 +180,38 @@ export class ModelStore {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const resolve of this.pending.values()) resolve({ error: 'model store closed' });
-    this.pending.clear();
-    await this.worker?.terminate();
-    this.worker = null;
+    await this.runner.close();
   }
 
   private file(commit: string): string {
     return join(this.dir, `${commit}.v${MODEL_FORMAT}.json`);
+  }
+
+  /**
+   * Whether the disk cache holds the commit's model: a regular file at its path. Anything else
+   * there (a folder, a path through a file) is a cache fault, and the model is trained.
+   */
+  private cached(commit: string): boolean {
+    try {
+      if (lstatSync(this.file(commit)).isFile()) return true;
+      this.fault(commit, 'read', new Error('it is not a regular file'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.fault(commit, 'read', err);
+    }
+    return false;
+  }
+
+  /** Records (and logs, once per commit) a model file that cannot be used. */
+  private fault(commit: string, operation: 'read' | 'write', err: unknown): void {
+    if (this.faults.has(commit)) return;
+    const file = relative(this.options.gitdir, this.file(commit));
+    const message = err instanceof Error ? err.message : String(err);
+    const error = message.split(`${this.options.gitdir}/`).join('').split(this.options.gitdir).join('.');
+    this.faults.set(commit, { commit, file, operation, error });
+    this.options.logger.warn(
+      { commit, file, gitdir: this.options.gitdir, error },
+      `the NLU model cache file ${file} cannot be ${operation === 'read' ? 'read' : 'written'}; the model is trained and kept in memory`,
+    );
   }
 
   /** A training ended (the entry says how): bounds the models kept as JSON, tells the owner. */
@@ -169,17 +223,26 @@ export class ModelStore {
     this.options.onSettled?.(commit);
   }
 
-  /** Loads a stored model; a cache file that does not load is deleted and the model trained again. */
+  /**
+   * Loads a stored model. A cache file that does not load (unreadable, or not a model) is a
+   * cache fault: its entry is dropped so that the next ensure() trains in memory, and a file
+   * that does not parse is deleted (a later training may then write a good one).
+   */
   private async read(commit: string, json?: string): Promise<NluModel> {
-    const text = json ?? (await fsp.readFile(this.file(commit), 'utf8'));
+    let text = json;
+    try {
+      text ??= await fsp.readFile(this.file(commit), 'utf8');
+    } catch (err) {
+      this.fault(commit, 'read', err);
+      this.models.delete(commit);
+      throw err;
+    }
     try {
       return await NluModel.load(text);
     } catch (err) {
-      this.options.logger.warn(
-        { commit, error: (err as Error).message },
-        'cached NLU model unreadable; training again',
-      );
-      await fsp.rm(this.file(commit), { force: true });
+      if (json !== undefined) throw err; // a model just trained: not the cache's fault
+      this.fault(commit, 'read', new Error(`it is not a model of this botver: ${(err as Error).message}`));
+      await fsp.rm(this.file(commit), { force: true }).catch(() => undefined);
       this.models.delete(commit);
       throw err;
     }
@@ -188,63 +251,22 @@ export class ModelStore {
   /** Trains the model and writes it to the disk cache; returns its JSON when that could not be written. */
   private async train(commit: string, input: () => TrainingInput): Promise<string | undefined> {
     const started = performance.now();
-    const json = this.options.inline ? await trainModel(input()) : await this.trainInWorker(input());
+    const json = this.options.inline ? await trainModel(input()) : await this.runner.train(input());
     this.options.logger.info(
       { commit, ms: Math.round(performance.now() - started) },
       `trained the NLU model of ${commit.slice(0, 12)}`,
     );
+    // A path known to be unusable is not tried again (a folder there would fail every write).
+    if (this.faults.get(commit)?.error.startsWith('it is not a regular file')) return json;
     try {
       await fsp.mkdir(this.dir, { recursive: true });
       await writeFileAtomic(this.file(commit), json);
+      this.faults.delete(commit); // a file that did not parse was replaced by a good one
       return undefined;
     } catch (err) {
       // A read-only repository still serves (the model stays in memory); it retrains after a restart.
-      this.options.logger.warn(
-        { file: this.file(commit), error: (err as Error).message },
-        'cannot cache the NLU model on disk',
-      );
+      this.fault(commit, 'write', err);
       return json;
     }
-  }
-
-  private trainInWorker(input: TrainingInput): Promise<string> {
-    if (!this.worker) {
-      // A small young generation keeps training's peak memory down; the worker is ended once
-      // nothing is left to train (see below), so its heap is not kept for the server's life.
-      this.worker = new Worker(workerFile(), { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
-      this.worker.unref();
-      this.worker.on('message', ({ id, model, error }: { id: number; model?: string; error?: string }) => {
-        this.pending.get(id)?.({ model, error });
-        this.pending.delete(id);
-        if (this.pending.size === 0) {
-          void this.worker?.terminate();
-          this.worker = null;
-        }
-      });
-      this.worker.on('error', (err) => {
-        for (const resolve of this.pending.values()) resolve({ error: `training worker failed: ${err.message}` });
-        this.pending.clear();
-        this.worker = null;
-      });
-    }
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, ({ model, error }) => (model !== undefined ? resolve(model) : reject(new Error(error))));
-      this.worker!.postMessage({ id, input });
-    });
-  }
-}
-
-/**
- * dist/nlu/train-worker.js, found from wherever this module runs: dist/nlu/ (the library),
- * dist/bin/ (the bundled CLI) or src/nlu/ (tests, after `npm run build`).
- */
-function workerFile(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'nlu', 'train-worker.js');
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find dist/nlu/train-worker.js (run npm run build)');
-    dir = up;
   }
 }

@@ -1,4 +1,5 @@
 import type { VersionContent } from '../content/version-content.js';
+import type { Problem } from '../errors.js';
 import type { Analysis, TrainingInput } from './engine.js';
 import { ModelStore, type StoreLog } from './model-store.js';
 
@@ -44,6 +45,20 @@ export interface FailedModel {
   serving: string | null;
 }
 
+/**
+ * A served commit whose model file in the disk cache could not be read or written: the model
+ * answers from memory (so the resolver stays ready), and is trained again after a restart.
+ * Shaped as a /readyz problem (scope "model"), its file relative to the git directory.
+ */
+export interface ModelWarning {
+  scope: 'model';
+  /** "version:v1", "environment:production". */
+  name: string;
+  commit: string;
+  serving: string | null;
+  errors: Problem[];
+}
+
 /** What the resolver's routes and probes ask of the NLU (NluService; tests give their own). */
 export interface NluProvider {
   /** The model answering for `key` ("version:v1", "environment:production") serving `content`; null while none is trained. */
@@ -57,6 +72,8 @@ export interface NluProvider {
   /** Versions and environments ("version:v1") that have no model to answer with yet. */
   waiting(): string[];
   failed(): FailedModel[];
+  /** Served commits whose model file could not be used (the model answers from memory). */
+  warnings?(): ModelWarning[];
 }
 
 export class NluService implements NluProvider {
@@ -64,11 +81,22 @@ export class NluService implements NluProvider {
   private readonly lastGood = new Map<string, { commit: string; version: string }>();
   private served: ServedContents | null = null;
 
-  constructor(options: { gitdir: string; logger: StoreLog; onChange?: () => void; capacity?: number }) {
+  constructor(options: {
+    gitdir: string;
+    logger: StoreLog;
+    onChange?: () => void;
+    capacity?: number;
+    /** One training's time limit, ms (default 10 minutes): past it the training fails. */
+    trainingTimeoutMs?: number;
+    /** One training's heap limit, MB (default 2048). */
+    trainingMemoryMb?: number;
+  }) {
     this.store = new ModelStore({
       gitdir: options.gitdir,
       logger: options.logger,
       capacity: options.capacity,
+      trainingTimeoutMs: options.trainingTimeoutMs,
+      trainingMemoryMb: options.trainingMemoryMb,
       onSettled: () => {
         this.remember();
         options.onChange?.();
@@ -109,6 +137,25 @@ export class NluService implements NluProvider {
 
   failure(commit: string): string | null {
     return this.store.failure(commit);
+  }
+
+  warnings(): ModelWarning[] {
+    const out: ModelWarning[] = [];
+    for (const [key, content] of this.contents()) {
+      const fault = this.store.cacheFault(content.commit);
+      if (!fault) continue;
+      const message =
+        `the NLU model cache file cannot be ${fault.operation === 'read' ? 'read' : 'written'} (${fault.error}); ` +
+        'the model is kept in memory and trained again after a restart';
+      out.push({
+        scope: 'model',
+        name: key,
+        commit: content.commit,
+        serving: this.lastGood.get(key)?.commit ?? null,
+        errors: [{ file: fault.file, line: 1, column: 1, message, severity: 'warning' }],
+      });
+    }
+    return out;
   }
 
   /** Resolves once no model is training: awaits the trainings, polls nothing. */

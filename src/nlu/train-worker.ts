@@ -1,13 +1,14 @@
 import { parentPort } from 'node:worker_threads';
 import { trainModel, type TrainingInput } from './engine.js';
 
-// Trains models off the server's event loop: one message in ({id, input}), one out ({id, model}
-// or {id, error}). Training is CPU-bound for seconds on a large bot; requests keep flowing.
+// Trains models off the server's event loop: one message in ({input}), one out ({model} or
+// {error}); train-runner.ts sends the next only once this one is answered, and terminates the
+// worker past the training time limit.
 
-parentPort!.on('message', async ({ id, input }: { id: number; input: TrainingInput }) => {
+parentPort!.on('message', async ({ input }: { input: TrainingInput }) => {
   try {
-    parentPort!.postMessage({ id, model: await trainModel(input) });
+    parentPort!.postMessage({ model: await trainModel(input) });
   } catch (err) {
-    parentPort!.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
+    parentPort!.postMessage({ error: err instanceof Error ? err.message : String(err) });
   }
 });

@@ -32,6 +32,10 @@ export interface ResolverOptions {
   adminToken?: string;
   /** Where conversations live. Default: in memory (100 000 at most, forgotten after 30 min idle). */
   conversations?: ConversationStore;
+  /** One NLU training's time limit, ms: past it the training is stopped and recorded as failed. Default 10 minutes. */
+  trainingTimeoutMs?: number;
+  /** One NLU training's heap limit (the training worker's), MB. Default 2048. */
+  trainingMemoryMb?: number;
   /** Default: JSON lines on stdout at $BOTVER_LOG_LEVEL, else "info". */
   logger?: Logger;
   /** Request log entries kept in memory. Default 10 000. */
@@ -57,6 +61,9 @@ export interface ResolvedResolverOptions {
   logger: Logger;
   logCapacity: number;
   shutdownGraceMs: number;
+  /** undefined: the NLU's defaults (nlu/train-runner.ts). */
+  trainingTimeoutMs: number | undefined;
+  trainingMemoryMb: number | undefined;
 }
 
 export const DEFAULT_PORT = 8080;
@@ -90,5 +97,7 @@ export function resolveResolverOptions(
     logger: options.logger ?? createLogger({ level: env.BOTVER_LOG_LEVEL || 'info' }),
     logCapacity: options.logCapacity ?? DEFAULT_LOG_CAPACITY,
     shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    trainingTimeoutMs: options.trainingTimeoutMs,
+    trainingMemoryMb: options.trainingMemoryMb,
   };
 }

@@ -50,7 +50,13 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
   const metrics = createMetrics({ requestLog: log });
   const monitoring = { log, usage, metrics };
 
-  const nlu = new NluService({ gitdir: git.gitdir, logger, onChange: () => setReady() });
+  const nlu = new NluService({
+    gitdir: git.gitdir,
+    logger,
+    onChange: () => setReady(),
+    trainingTimeoutMs: options.trainingTimeoutMs,
+    trainingMemoryMb: options.trainingMemoryMb,
+  });
   const setReady = () =>
     metrics.setReady(live.state.snapshot !== null && live.state.problems.length === 0 && nlu.waiting().length === 0);
   const live: LiveSnapshot = new LiveSnapshot({

@@ -52,6 +52,12 @@ Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish request
           logFile: opts.logFile ?? (env.BOTVER_LOG_FILE || undefined),
           logText: opts.logText,
           cacheSize: opts.cacheSize,
+          trainingTimeoutMs: env.BOTVER_TRAINING_TIMEOUT_MS
+            ? parsePositive(env.BOTVER_TRAINING_TIMEOUT_MS, 'BOTVER_TRAINING_TIMEOUT_MS')
+            : undefined,
+          trainingMemoryMb: env.BOTVER_TRAINING_MEMORY_MB
+            ? parsePositive(env.BOTVER_TRAINING_MEMORY_MB, 'BOTVER_TRAINING_MEMORY_MB')
+            : undefined,
         });
         await new Promise<void>((resolve) => {
           const stop = () => void resolver.close().then(resolve);

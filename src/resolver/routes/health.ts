@@ -57,6 +57,7 @@ export function healthRoutes(live: SnapshotSource, monitoring: Monitoring, nlu?:
       const ready = snapshot !== null && all.length === 0 && waiting.length === 0;
       const logProblem = requestLogProblem(log);
       if (logProblem) all.push(logProblem);
+      all.push(...(nlu?.warnings?.() ?? [])); // model cache files that cannot be used: warnings, models answer from memory
       res
         .status(ready ? 200 : 503)
         .set('Cache-Control', 'no-store')
