@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'PAYLOAD_TOO_LARGE'
   | 'MEMORY_TOO_LARGE'
+  | 'MEMORY_TOO_DEEP'
   | 'UNSUPPORTED_ENCODING'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'HEADERS_TOO_LARGE'
@@ -63,6 +64,7 @@ export const ERROR_TABLE: Record<ErrorCode, { exit: 1 | 2; http: number }> = {
   METHOD_NOT_ALLOWED: { exit: 1, http: 405 },
   PAYLOAD_TOO_LARGE: { exit: 1, http: 413 },
   MEMORY_TOO_LARGE: { exit: 1, http: 413 },
+  MEMORY_TOO_DEEP: { exit: 1, http: 400 },
   UNSUPPORTED_ENCODING: { exit: 1, http: 415 },
   UNSUPPORTED_MEDIA_TYPE: { exit: 1, http: 415 },
   HEADERS_TOO_LARGE: { exit: 1, http: 431 },

@@ -1,4 +1,5 @@
 import type { Action, Reply, Skill, Trigger } from '../content/types.js';
+import { cloneData } from './limits.js';
 import { renderDeep, renderTemplate } from './templates.js';
 
 // The skills engine (docs/formats.md, skills), as the hosted platform's builder ran it. One message in:
@@ -64,7 +65,8 @@ export const emptyState = (): DialogState => ({ memory: {}, skill: null, skill_s
 
 export function runTurn(skills: readonly Skill[], previous: DialogState, nlp: NlpResults): Turn {
   const { memory, skill: inProgress, skill_stack, skill_occurences } = previous;
-  const state: DialogState = structuredClone({ memory, skill: inProgress, skill_stack, skill_occurences });
+  // Copied without recursion (cloneData): a stored state of any depth cannot overflow the stack.
+  const state: DialogState = cloneData({ memory, skill: inProgress, skill_stack, skill_occurences });
   const bySlug = new Map(skills.map((s) => [s.slug, s]));
   const topIntent = nlp.intents[0]?.slug ?? null;
   const messages: OutMessage[] = [];

@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { SnapshotSource } from './snapshot.js';
 import { recordRequests, type Monitoring } from './monitoring/index.js';
+import { addConversationMetrics } from './monitoring/metrics.js';
 import { contentRoutes } from './routes/content.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
@@ -63,9 +64,13 @@ export function createResolverApp({
   app.use(contentRoutes(live));
   if (nlu) {
     app.use(nlpRoutes(live, nlu));
-    app.use(dialogRoutes(live, nlu, conversations ?? new MemoryConversationStore()));
+    const store = conversations ?? new MemoryConversationStore();
+    // The default store's bytes and evictions on /metrics (another store reports its own way).
+    if (store instanceof MemoryConversationStore)
+      addConversationMetrics(monitoring.metrics.registry, () => store.stats());
+    app.use(dialogRoutes(live, nlu, store));
   }
-  app.use(healthRoutes(live, monitoring, nlu));
+  app.use(healthRoutes(live, monitoring, nlu, adminToken));
   app.use(openapiRoutes());
   app.use(adminRoutes(live, monitoring, adminToken));
   app.use(notFound);

@@ -46,11 +46,19 @@ export function channelOwner(snapshot: Snapshot, channel: string, header: string
  * hash so lengths do not leak). Without an admin token configured, nobody is admin.
  */
 export function requireAdmin(adminToken: string | undefined): RequestHandler {
-  const expected = adminToken ? sha256Hex(adminToken) : null;
+  const isAdmin = adminCheck(adminToken);
   return (req, _res, next) => {
-    const token = presentedToken(req.headers.authorization);
-    if (!expected || !token || !matchesHash(token, expected)) return next(unauthorized());
+    if (!isAdmin(req.headers.authorization)) return next(unauthorized());
     next();
+  };
+}
+
+/** Whether an Authorization header carries the admin token (constant time; never without one configured). */
+export function adminCheck(adminToken: string | undefined): (header: string | undefined) => boolean {
+  const expected = adminToken ? sha256Hex(adminToken) : null;
+  return (header) => {
+    const token = presentedToken(header);
+    return expected !== null && token !== null && matchesHash(token, expected);
   };
 }
 

@@ -1,6 +1,11 @@
 import type { Logger } from 'pino';
 import { assertBranchName, DEFAULT_CONTROL_BRANCH } from '../model/names.js';
-import { MemoryConversationStore, type ConversationStore } from '../dialog/store.js';
+import {
+  DEFAULT_CONVERSATIONS,
+  DEFAULT_IDLE_MS,
+  MemoryConversationStore,
+  type ConversationStore,
+} from '../dialog/store.js';
 import { DEFAULT_POLL_MS } from './live-snapshot.js';
 import { DEFAULT_CAPACITY as DEFAULT_LOG_CAPACITY } from './monitoring/request-log.js';
 import { createLogger } from './monitoring/logger.js';
@@ -32,6 +37,8 @@ export interface ResolverOptions {
   adminToken?: string;
   /** Where conversations live. Default: in memory (100 000 at most, forgotten after 30 min idle). */
   conversations?: ConversationStore;
+  /** Bytes of conversations the default in-memory store holds before evicting the least recent. Default 256 MiB. */
+  conversationBytes?: number;
   /** One NLU training's time limit, ms: past it the training is stopped and recorded as failed. Default 10 minutes. */
   trainingTimeoutMs?: number;
   /** One NLU training's heap limit (the training worker's), MB. Default 2048. */
@@ -93,7 +100,9 @@ export function resolveResolverOptions(
     logText: options.logText === true,
     cacheSize: options.cacheSize ?? DEFAULT_CACHE_SIZE,
     adminToken: options.adminToken ?? (env.BOTVER_ADMIN_TOKEN || undefined),
-    conversations: options.conversations ?? new MemoryConversationStore(),
+    conversations:
+      options.conversations ??
+      new MemoryConversationStore(DEFAULT_CONVERSATIONS, DEFAULT_IDLE_MS, options.conversationBytes),
     logger: options.logger ?? createLogger({ level: env.BOTVER_LOG_LEVEL || 'info' }),
     logCapacity: options.logCapacity ?? DEFAULT_LOG_CAPACITY,
     shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,

@@ -9,6 +9,7 @@ interface ServeFlags {
   logFile?: string;
   logText?: boolean;
   cacheSize?: number;
+  conversationMb?: number;
 }
 
 export function registerServe(program: BotverCommand, session: Session): void {
@@ -30,19 +31,29 @@ export function registerServe(program: BotverCommand, session: Session): void {
     .option('--cache-size <commits>', 'commits whose content is kept in memory (default: 32)', (v) =>
       parsePositive(v, '--cache-size'),
     )
+    .option(
+      '--conversation-mb <MiB>',
+      'memory for conversations, in MiB; the least recently active are forgotten beyond it (default: $BOTVER_CONVERSATION_MB or 256)',
+      (v) => parsePositive(v, '--conversation-mb'),
+    )
     .examples(
       [
         'botver serve --repo ./bot.git --port 8080',
         'BOTVER_ADMIN_TOKEN=... PORT=3000 botver serve --host 0.0.0.0 --log-file requests.jsonl',
       ],
       `Environment: PORT, BOTVER_HOST, BOTVER_REPO, BOTVER_POLL_MS, BOTVER_LOG_FILE, BOTVER_LOG_LEVEL,
-BOTVER_ADMIN_TOKEN (admin routes; unset: they answer 401), BOTVER_CONTROL_BRANCH.
+BOTVER_ADMIN_TOKEN (admin routes; unset: they answer 401), BOTVER_CONTROL_BRANCH, BOTVER_CONVERSATION_MB.
 Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.`,
     )
     .action(
       action(session, async ({ open, env }, opts: ServeFlags) => {
         // The server and its libraries load only for `serve` (their own bundle chunk).
         const { startResolver } = await import('../../resolver/server.js');
+        const conversationMb =
+          opts.conversationMb ??
+          (env.BOTVER_CONVERSATION_MB
+            ? parsePositive(env.BOTVER_CONVERSATION_MB, 'BOTVER_CONVERSATION_MB')
+            : undefined);
         const resolver = await startResolver({
           repo: open.repo ?? process.cwd(),
           controlBranch: open.controlBranch,
@@ -52,6 +63,7 @@ Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish request
           logFile: opts.logFile ?? (env.BOTVER_LOG_FILE || undefined),
           logText: opts.logText,
           cacheSize: opts.cacheSize,
+          conversationBytes: conversationMb === undefined ? undefined : conversationMb * 1024 * 1024,
           trainingTimeoutMs: env.BOTVER_TRAINING_TIMEOUT_MS
             ? parsePositive(env.BOTVER_TRAINING_TIMEOUT_MS, 'BOTVER_TRAINING_TIMEOUT_MS')
             : undefined,

@@ -8,6 +8,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestLogEntry } from './request-log.js';
+import type { ConversationStoreStats } from '../../dialog/store.js';
 
 /** One label set of botver_environment_info: what an environment serves now. */
 export interface ServingInfo {
@@ -113,4 +114,47 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       return registry.metrics();
     },
   };
+}
+
+/**
+ * The in-memory conversation store's gauges and eviction counter, read from `stats` when
+ * scraped. Registered once per registry (a second call is a no-op).
+ */
+export function addConversationMetrics(registry: Registry, stats: () => ConversationStoreStats): void {
+  if (registry.getSingleMetric('botver_conversation_bytes')) return;
+  new Gauge({
+    name: 'botver_conversations',
+    help: 'Conversations held in memory',
+    registers: [registry],
+    collect() {
+      this.set(stats().conversations);
+    },
+  });
+  new Gauge({
+    name: 'botver_conversation_bytes',
+    help: 'Bytes of conversations held in memory (their JSON text, keys and a fixed cost per entry)',
+    registers: [registry],
+    collect() {
+      this.set(stats().bytes);
+    },
+  });
+  new Gauge({
+    name: 'botver_conversation_bytes_max',
+    help: 'The byte budget of conversations in memory (--conversation-mb)',
+    registers: [registry],
+    collect() {
+      this.set(stats().maxBytes);
+    },
+  });
+  let counted = 0;
+  new Counter({
+    name: 'botver_conversation_evictions_total',
+    help: 'Conversations forgotten before their idle time to stay within the byte budget or the count',
+    registers: [registry],
+    collect() {
+      const evictions = stats().evictions;
+      if (evictions > counted) this.inc(evictions - counted);
+      counted = evictions;
+    },
+  });
 }

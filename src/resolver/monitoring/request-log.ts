@@ -2,7 +2,9 @@
 // ring (the `/v1/logs` feed) and, with `--log-file`, appended to a JSON-lines file that is
 // read back on start. Entries never hold a token or a channel secret: `route` is the route
 // pattern (e.g. "/v1/channels/:name/webhook"), never the raw path or the headers, and the
-// message text is kept only when text logging was turned on explicitly (`logText`).
+// message text is kept only when text logging was turned on explicitly (`logText`), and then
+// with credentials in it (`bvt_…`, `bvs_…`, `Bearer …`) replaced by the application log's own
+// scrubText: a user pasting a token into a chat does not put it into the log file or /v1/logs.
 //
 // Over 300 lines on purpose: the ring, the append stream and the two file loaders (a tail read
 // backwards for start-up, a full read for usage counts) share the line format and its limits,
@@ -11,6 +13,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
+import { scrubText } from './logger.js';
 
 export interface RequestLogEntry {
   /** When the request arrived (ISO 8601, UTC). */
@@ -220,7 +223,10 @@ export class RequestLog {
     if (this.size < this.capacity) this.size++;
   }
 
-  /** A copy of the entry with only the known fields, `text` only when text logging is on. */
+  /**
+   * A copy of the entry with only the known fields, `text` only when text logging is on and with
+   * credentials redacted (also in entries loaded from a file an older botver wrote).
+   */
   private normalise(entry: unknown): RequestLogEntry | undefined {
     if (!isEntry(entry)) return undefined;
     const out: RequestLogEntry = {
@@ -236,7 +242,7 @@ export class RequestLog {
     if (entry.intent !== undefined) out.intent = entry.intent;
     if (entry.confidence !== undefined) out.confidence = entry.confidence;
     if (entry.skill !== undefined) out.skill = entry.skill;
-    if (this.logText && entry.text !== undefined) out.text = entry.text;
+    if (this.logText && entry.text !== undefined) out.text = scrubText(entry.text);
     return out;
   }
 

@@ -2,7 +2,8 @@ import { Router, type Response } from 'express';
 import { channelOwner } from '../auth.js';
 import type { NluProvider } from '../../nlu/nlu-service.js';
 import type { ConversationStore, Conversation } from '../../dialog/store.js';
-import { emptyState, runTurn, type NlpResults } from '../../dialog/engine.js';
+import { emptyState, runTurn, type DialogState, type NlpResults } from '../../dialog/engine.js';
+import { memoryProblem } from '../../dialog/limits.js';
 import type { SnapshotSource } from '../snapshot.js';
 import { resolveToken, servedOf, type Served } from '../served.js';
 import { HttpError, methodNotAllowed } from '../http-errors.js';
@@ -15,8 +16,8 @@ import { MAX_TEXT, noModel, platformResults } from './nlp.js';
 // meanwhile: a user never meets half of one version and half of another.
 
 const MAX_ID = 256;
-/** A conversation's memory (client-sent and stored) is kept per conversation in the store: bounded. */
-export const MAX_MEMORY_BYTES = 64 * 1024;
+/** A conversation's memory (client-sent and stored) is bounded in bytes and depth: src/dialog/limits.ts. */
+export { MAX_MEMORY_BYTES, MAX_MEMORY_DEPTH } from '../../dialog/limits.js';
 
 export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: ConversationStore): Router {
   const router = Router();
@@ -46,7 +47,11 @@ export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: Conv
   }
 
   async function turnOf(res: Response, current: Served, key: string, body: DialogBody): Promise<void> {
-    const previous = await store.get(key);
+    // A stored state that breaks the limits (written by another resolver with other limits, or
+    // by hand into a shared store) is dropped: the conversation starts over rather than failing
+    // every later message until it expires.
+    const stored = await store.get(key);
+    const previous = stored && usableState(stored) ? stored : undefined;
 
     // The commit answering: the conversation's own, else what the token serves now (or, while
     // its model trains, the commit of the model that answers meanwhile).
@@ -84,12 +89,9 @@ export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: Conv
       commit,
       updatedAt: Date.now(),
     };
-    if (JSON.stringify(conversation.memory).length > MAX_MEMORY_BYTES) {
-      throw new HttpError(
-        'MEMORY_TOO_LARGE',
-        `the conversation's memory would be over ${MAX_MEMORY_BYTES} bytes of JSON`,
-      );
-    }
+    // Client memory was checked on arrival; the skill's `set` actions can still grow it.
+    const problem = memoryProblem(conversation.memory, "the conversation's memory would be");
+    if (problem) throw new HttpError(problem[0], `${problem[1]}; nothing was stored`);
     if (turn.ended) await store.delete(key);
     else await store.set(key, conversation);
 
@@ -191,8 +193,9 @@ function dialogBody(raw: unknown): DialogBody {
   }
   if (b.memory !== undefined && (typeof b.memory !== 'object' || b.memory === null || Array.isArray(b.memory)))
     throw new HttpError('BAD_REQUEST', '"memory" must be an object');
-  if (b.memory !== undefined && JSON.stringify(b.memory).length > MAX_MEMORY_BYTES)
-    throw new HttpError('MEMORY_TOO_LARGE', `"memory" is over ${MAX_MEMORY_BYTES} bytes of JSON`);
+  // Depth first, without recursion, before anything stringifies, stores or processes it.
+  const problem = b.memory === undefined ? null : memoryProblem(b.memory, '"memory"');
+  if (problem) throw new HttpError(problem[0], problem[1]);
   if (
     b.language !== undefined &&
     b.language !== null &&
@@ -207,4 +210,18 @@ function dialogBody(raw: unknown): DialogBody {
     memory: (b.memory as Record<string, unknown>) ?? {},
     language: (b.language as string | null) ?? undefined,
   };
+}
+
+/** Whether a state from the store has the shape and keeps the limits the engine relies on. */
+function usableState(c: DialogState): boolean {
+  const plainObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  return (
+    plainObject(c.memory) &&
+    memoryProblem(c.memory, 'memory') === null &&
+    (c.skill === null || typeof c.skill === 'string') &&
+    Array.isArray(c.skill_stack) &&
+    c.skill_stack.every((s) => typeof s === 'string') &&
+    plainObject(c.skill_occurences) &&
+    Object.values(c.skill_occurences).every((n) => typeof n === 'number')
+  );
 }

@@ -3,14 +3,23 @@ import type { SnapshotSource } from '../snapshot.js';
 import type { Monitoring } from '../monitoring/index.js';
 import { formatProblem, type Problem } from '../../errors.js';
 import { methodNotAllowed } from '../http-errors.js';
+import { adminCheck } from '../auth.js';
 import type { NluProvider } from '../../nlu/nlu-service.js';
 
 // Probes and metrics, without authentication. /healthz: the process answers. /readyz: 200
-// when every version and environment serves its current commit, 503 with the reasons (which
-// version, which commit, which file and line) otherwise — including while a last good commit
-// is served in place of a broken one. A request log file that cannot be written is listed
-// too, as a warning: it loses the log, not answers, so it does not make the resolver unready
-// (taking every replica out of a load balancer because a disk is full would stop the bots).
+// when every version and environment serves its current commit, 503 otherwise — including
+// while a last good commit is served in place of a broken one. A request log file that cannot
+// be written is listed too, as a warning: it loses the log, not answers, so it does not make
+// the resolver unready (taking every replica out of a load balancer because a disk is full
+// would stop the bots).
+//
+// /readyz is public, so without the admin token it says only WHAT is not ready: each problem's
+// scope, name and error count. The details (commits, files, lines, messages, the repository's
+// and the log file's paths) are for the admin token (Authorization: Bearer <admin>). A name is
+// public only for scopes whose names are the bot's own (a branch, a version, an environment, a
+// model's key); any other scope (the repository, the request log: paths) is named by its scope.
+
+const PUBLIC_NAMES = new Set(['manifest', 'version', 'environment', 'model']);
 
 interface ReadyzProblem {
   scope: string;
@@ -20,8 +29,14 @@ interface ReadyzProblem {
   errors: Problem[];
 }
 
-export function healthRoutes(live: SnapshotSource, monitoring: Monitoring, nlu?: NluProvider): Router {
+export function healthRoutes(
+  live: SnapshotSource,
+  monitoring: Monitoring,
+  nlu?: NluProvider,
+  adminToken?: string,
+): Router {
   const { metrics, log } = monitoring;
+  const isAdmin = adminCheck(adminToken);
   const router = Router();
 
   router
@@ -31,7 +46,7 @@ export function healthRoutes(live: SnapshotSource, monitoring: Monitoring, nlu?:
 
   router
     .route('/readyz')
-    .get((_req, res) => {
+    .get((req, res) => {
       const { snapshot, problems } = live.state;
       // While a served commit's NLU model trains the previous one answers (status "training", still
       // ready); a version or environment with no model at all cannot answer /v2/request: not ready.
@@ -58,28 +73,38 @@ export function healthRoutes(live: SnapshotSource, monitoring: Monitoring, nlu?:
       const logProblem = requestLogProblem(log);
       if (logProblem) all.push(logProblem);
       all.push(...(nlu?.warnings?.() ?? [])); // model cache files that cannot be used: warnings, models answer from memory
-      res
-        .status(ready ? 200 : 503)
-        .set('Cache-Control', 'no-store')
-        .json({
+      res.status(ready ? 200 : 503).set('Cache-Control', 'no-store');
+      if (!isAdmin(req.headers.authorization)) {
+        res.json({
           ready,
-          manifestCommit: snapshot?.manifestCommit ?? null,
-          ...(training.length > 0 && { status: 'training', training, waitingForModel: waiting }),
+          ...(training.length > 0 && { status: 'training' }),
           problems: all.map((p) => ({
             scope: p.scope,
-            name: p.name,
-            commit: p.commit,
-            serving: p.serving,
-            errors: p.errors.map((e) => ({
-              file: e.file,
-              line: e.line,
-              column: e.column,
-              message: e.message,
-              ...(e.severity === 'warning' && { severity: e.severity }),
-              text: formatProblem(e),
-            })),
+            name: PUBLIC_NAMES.has(p.scope) ? p.name : p.scope,
+            errorCount: p.errors.length,
           })),
         });
+        return;
+      }
+      res.json({
+        ready,
+        manifestCommit: snapshot?.manifestCommit ?? null,
+        ...(training.length > 0 && { status: 'training', training, waitingForModel: waiting }),
+        problems: all.map((p) => ({
+          scope: p.scope,
+          name: p.name,
+          commit: p.commit,
+          serving: p.serving,
+          errors: p.errors.map((e) => ({
+            file: e.file,
+            line: e.line,
+            column: e.column,
+            message: e.message,
+            ...(e.severity === 'warning' && { severity: e.severity }),
+            text: formatProblem(e),
+          })),
+        })),
+      });
     })
     .all(methodNotAllowed('GET'));
 
