@@ -57,6 +57,7 @@ function fixedSnapshot(): SnapshotSource {
     manifest,
     bot: 'app-test',
     language: 'en',
+    limits: manifest.limits,
     versions: new Map([
       ['v1', { name: 'v1', description: null, createdFrom: null, head: COMMIT, content, status: 'ok' as const }],
     ]),
@@ -146,9 +147,11 @@ const json = { 'Content-Type': 'application/json' };
 
 describe('createResolverApp without a repository or a model', () => {
   it('answers the probes: /healthz ok, /readyz ready with the manifest commit', async () => {
-    const url = await appOn();
+    const url = await appOn({ adminToken: 'app-admin' });
     expect(await call(`${url}/healthz`)).toMatchObject({ status: 200, body: { status: 'ok' } });
-    const readyz = await call(`${url}/readyz`);
+    expect(await call(`${url}/readyz`)).toMatchObject({ status: 200, body: { ready: true, problems: [] } });
+    // The manifest commit (and any problem's details) only with the admin token.
+    const readyz = await call(`${url}/readyz`, { headers: { Authorization: 'Bearer app-admin' } });
     expect(readyz.status).toBe(200);
     expect(readyz.body).toEqual({ ready: true, manifestCommit: MANIFEST_COMMIT, problems: [] });
   });
@@ -309,7 +312,7 @@ describe('a request log file that cannot be written', () => {
     let failed!: (err: Error) => void;
     const writeError = new Promise<Error>((resolve) => (failed = resolve));
     const log = await RequestLog.open({ file: '/dev/full', onWriteError: (err) => failed(err) });
-    const url = await appOn({ log });
+    const url = await appOn({ log, adminToken: 'app-admin' });
 
     const before = await call(`${url}/readyz`);
     expect(before.body.problems).toEqual([]);
@@ -319,7 +322,12 @@ describe('a request log file that cannot be written', () => {
     expect((await writeError).message).toMatch(/ENOSPC/);
     expect((await call(`${url}/v1/resolve`, { headers: auth })).status).toBe(200); // one more line the file misses
 
-    const readyz = await call(`${url}/readyz`);
+    // Public: what is not ready, named by its scope (the file's path is for the admin token).
+    expect((await call(`${url}/readyz`)).body).toEqual({
+      ready: true,
+      problems: [{ scope: 'request-log', name: 'request-log', errorCount: 1 }],
+    });
+    const readyz = await call(`${url}/readyz`, { headers: { Authorization: 'Bearer app-admin' } });
     expect(readyz.status).toBe(200);
     expect(readyz.body.ready).toBe(true);
     expect(readyz.body.problems).toHaveLength(1);

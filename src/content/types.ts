@@ -41,10 +41,23 @@ export interface Manifest {
   maxVersions?: number;
   /** Absent means 0.5. Below it the NLU reports no intent and the fallback skill answers. */
   nluThreshold?: number;
+  /** Absent keys keep their defaults (src/content/limits.ts, docs/formats.md#limits). */
+  limits?: ManifestLimits;
   /** Keyed by version name, which is also the branch name. */
   versions: Record<Name, VersionEntry>;
   /** Keyed by environment name. */
   environments: Record<Name, EnvironmentEntry>;
+}
+
+/** What a version's content may hold; each a positive integer. */
+export interface ManifestLimits {
+  maxFileBytes?: number;
+  maxVersionBytes?: number;
+  maxFiles?: number;
+  maxExpressions?: number;
+  maxAliases?: number;
+  maxDepth?: number;
+  maxTreeDepth?: number;
 }
 
 export interface VersionEntry {

@@ -7,6 +7,7 @@ import { acquireLock, listRefs, readHeadTarget, readRef, updateRef, deleteRef, t
 import { formatIdentity, type Signature } from './identity.js';
 import { syncCheckedOutBranch } from './worktree.js';
 import { resolveRevision } from './revision.js';
+import { ObjectSizer } from './object-size.js';
 import { BranchCheckedOutError, CheckedOutElsewhereError, NotFoundError } from '../errors.js';
 
 // The one Git boundary: this module (with the rest of src/git/) is all that talks to
@@ -35,6 +36,14 @@ export interface CommitInfo {
   committer: { name: string; email: string; timestamp: number; timezoneOffset: number };
 }
 
+/** One entry of a tree as stored: its name is not checked (see content/bundle.ts), its kind comes from its mode. */
+export interface RawTreeEntry {
+  name: string;
+  oid: string;
+  mode: string;
+  kind: 'file' | 'tree' | 'symlink' | 'submodule' | 'unknown';
+}
+
 /** path -> new content, or null to delete the file. */
 export type FileChanges = ReadonlyMap<string, string | null>;
 
@@ -45,6 +54,7 @@ interface TreeNode {
 export class GitRepo {
   /** One isomorphic-git cache per repository: without it each read re-parses packfiles. */
   private readonly cache: object = {};
+  private sizer: ObjectSizer | null = null;
 
   private constructor(readonly location: RepoLocation) {}
 
@@ -193,21 +203,15 @@ export class GitRepo {
     };
   }
 
-  /** The blob id at `path` in the commit, or null when there is no such file. */
+  /** The blob id of the file at `path` in the commit, or null when there is no such file (a link or submodule is none). */
   async fileOid(commit: string, path: string): Promise<string | null> {
     const parts = path.split('/');
     const name = parts.pop()!;
-    const dir = parts.join('/');
     try {
-      const { tree } = await git.readTree({
-        fs,
-        gitdir: this.gitdir,
-        oid: commit,
-        filepath: dir || undefined,
-        cache: this.cache,
-      });
-      const entry = tree.find((e) => e.path === name);
-      return entry && entry.type === 'blob' ? entry.oid : null;
+      const tree = await this.treeAt(commit, parts.join('/'));
+      if (!tree) return null;
+      const entry = (await this.readTreeEntries(tree)).find((e) => e.name === name);
+      return entry?.kind === 'file' ? entry.oid : null;
     } catch (err) {
       if (isMissingPath(err)) return null;
       throw err;
@@ -217,6 +221,79 @@ export class GitRepo {
   async readBlob(oid: string): Promise<Uint8Array> {
     const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid, cache: this.cache });
     return blob;
+  }
+
+  /**
+   * A blob's size from its object header, without reading the blob (a 50 MB file is refused
+   * before it is inflated); null when it cannot be told that way, then read and measure it.
+   */
+  blobSize(oid: string): number | null {
+    this.sizer ??= new ObjectSizer(this.gitdir);
+    return this.sizer.size(oid);
+  }
+
+  /**
+   * A tree's entries exactly as stored, names unchecked: isomorphic-git refuses a whole tree
+   * holding a name like ".." (a tree made by hand), which would make one bad entry look like an
+   * unreadable repository. The caller decides what each name and mode may be.
+   */
+  async readTreeEntries(treeOid: string): Promise<RawTreeEntry[]> {
+    const object = await git.readObject({
+      fs,
+      gitdir: this.gitdir,
+      oid: treeOid,
+      format: 'content',
+      cache: this.cache,
+    });
+    if (object.type !== 'tree') throw new NotFoundError('tree', treeOid, `it is a ${object.type}`);
+    const bytes = Buffer.from(object.object as Uint8Array);
+    const entries: RawTreeEntry[] = [];
+    let i = 0;
+    while (i < bytes.length) {
+      const space = bytes.indexOf(0x20, i);
+      const nul = bytes.indexOf(0, space + 1);
+      if (space < 0 || nul < 0 || nul + 21 > bytes.length) throw new Error(`tree ${treeOid} is corrupt`);
+      const mode = bytes.toString('latin1', i, space);
+      entries.push({
+        name: bytes.toString('utf8', space + 1, nul),
+        oid: bytes.toString('hex', nul + 1, nul + 21),
+        mode,
+        kind: treeEntryKind(mode),
+      });
+      i = nul + 21;
+    }
+    return entries;
+  }
+
+  /** The tree id of a commit's root, or of the folder `dir` in it (looked up by raw entries); null when there is none. */
+  async treeAt(commit: string, dir = ''): Promise<string | null> {
+    let tree = await this.rootTree(commit);
+    for (const part of dir.split('/').filter(Boolean)) {
+      const entry = (await this.readTreeEntries(tree)).find((e) => e.name === part);
+      if (entry?.kind !== 'tree') return null;
+      tree = entry.oid;
+    }
+    return tree;
+  }
+
+  /** The root tree of a commit (or of a tag pointing at one, or a tree id itself). */
+  private async rootTree(oid: string): Promise<string> {
+    let current = oid;
+    for (let depth = 0; depth < 10; depth++) {
+      const object = await git.readObject({
+        fs,
+        gitdir: this.gitdir,
+        oid: current,
+        format: 'content',
+        cache: this.cache,
+      });
+      if (object.type === 'tree') return current;
+      const text = Buffer.from(object.object as Uint8Array).toString('utf8', 0, 100);
+      const next = /^(?:tree|object) ([0-9a-f]{40})/.exec(text)?.[1];
+      if (!next || (object.type !== 'commit' && object.type !== 'tag')) break;
+      current = next;
+    }
+    throw new NotFoundError('commit', oid, 'it does not lead to a tree');
   }
 
   /** A file's text at a commit, or null when the commit has no such file. */
@@ -409,6 +486,14 @@ export class GitRepo {
     await this.assertNotCheckedOut(branch);
     await deleteRef(this.gitdir, `refs/heads/${branch}`, expectedOld, lock);
   }
+}
+
+function treeEntryKind(mode: string): RawTreeEntry['kind'] {
+  if (mode === '40000' || mode === '040000') return 'tree';
+  if (mode === '100644' || mode === '100755' || mode === '100664') return 'file';
+  if (mode === '120000') return 'symlink';
+  if (mode === '160000') return 'submodule';
+  return 'unknown';
 }
 
 function isMissingPath(err: unknown): boolean {

@@ -1,5 +1,7 @@
 import { isMap, type YAMLMap } from 'yaml';
 import type { EnvironmentEntry, Manifest, VersionEntry } from '../content/types.js';
+import type { GitRepo } from '../git/repo.js';
+import { DEFAULT_LIMITS, formatBytes, resolveLimits, type ContentLimits } from '../content/limits.js';
 import { InvalidContentError, type Problem } from '../errors.js';
 import { parseYamlFile, problemAt, type YamlFile } from '../yaml/file.js';
 import { editYamlText } from '../yaml/edit.js';
@@ -38,6 +40,11 @@ export class ManifestDoc {
   get data(): Manifest {
     this.cached ??= (this.yaml.doc.toJS() ?? {}) as Manifest;
     return this.cached;
+  }
+
+  /** The limits versions' content must keep: the manifest's `limits:` over the defaults. */
+  get limits(): ContentLimits {
+    return resolveLimits(this.data.limits);
   }
 
   get maxVersions(): number {
@@ -110,6 +117,24 @@ export class ManifestDoc {
   toString(): string {
     return this.yaml.text;
   }
+}
+
+/**
+ * The manifest's text at `commit`, or null when the commit has none. Its size is checked
+ * before it is read (the default limits.maxFileBytes: the manifest cannot raise its own), and
+ * a manifest over it throws INVALID_CONTENT at environments.yaml.
+ */
+export async function readManifestText(git: GitRepo, commit: string, file = MANIFEST_FILE): Promise<string | null> {
+  const oid = await git.fileOid(commit, file);
+  if (!oid) return null;
+  const max = DEFAULT_LIMITS.maxFileBytes;
+  const size = git.blobSize(oid) ?? 0;
+  const bytes = size > max ? null : await git.readBlob(oid);
+  if (!bytes || bytes.length > max) {
+    const message = `${formatBytes(bytes?.length ?? size)}, more than the ${formatBytes(max)} a manifest may hold`;
+    throw new InvalidContentError([{ file, line: 1, column: 1, message, severity: 'error' }]);
+  }
+  return Buffer.from(bytes).toString('utf8');
 }
 
 /** Rules of the versioning model (docs/concepts.md) the manifest alone can answer. Repository rules are in rules.ts. */

@@ -1,5 +1,6 @@
 import { loadBundle } from '../content/bundle.js';
-import { MANIFEST_FILE, ManifestDoc, manifestRuleProblems } from '../manifest/manifest.js';
+import { MANIFEST_FILE, ManifestDoc, manifestRuleProblems, readManifestText } from '../manifest/manifest.js';
+import { DEFAULT_LIMITS, type ContentLimits } from '../content/limits.js';
 import { repositoryProblems } from '../manifest/rules.js';
 import { InvalidContentError, type Problem } from '../errors.js';
 import type { BotRepo } from './bot-repo.js';
@@ -40,11 +41,12 @@ async function validateManifestAt(
   ref: string,
   commit: string,
 ): Promise<{ target: ValidationTarget; manifest: ManifestDoc | null }> {
-  const text = await repo.git.readText(commit, MANIFEST_FILE);
   let manifest: ManifestDoc | null = null;
   let problems: Problem[];
   try {
-    manifest = ManifestDoc.parse(text ?? '');
+    const text = await readManifestText(repo.git, commit);
+    if (text === null) throw new InvalidContentError([atManifest(`${MANIFEST_FILE} is missing at ${ref}`)]);
+    manifest = ManifestDoc.parse(text);
     const schema = manifest.schemaProblems();
     if (schema.length) {
       // Only a manifest whose shape is wrong stops the versions from being checked.
@@ -57,14 +59,36 @@ async function validateManifestAt(
       ];
     }
   } catch (err) {
-    if (!(err instanceof InvalidContentError)) throw err;
-    problems = err.problems;
+    // Whatever the manifest's failure, it is reported at the manifest, never as a bare exception.
+    problems =
+      err instanceof InvalidContentError ? err.problems : [atManifest(`cannot be read: ${(err as Error).message}`)];
   }
   return { target: { ref, kind: 'manifest', commit, problems: tag(problems, ref) }, manifest };
 }
 
-async function validateVersionAt(repo: BotRepo, ref: string, commit: string): Promise<ValidationTarget> {
-  const { problems } = await loadBundle(repo.git, commit);
+function atManifest(message: string): Problem {
+  return { file: MANIFEST_FILE, line: 1, column: 1, message, severity: 'error' };
+}
+
+/** The limits of the manifest at the control branch (the ones the resolver applies), or the defaults without a valid one. */
+async function controlLimits(repo: BotRepo): Promise<ContentLimits> {
+  try {
+    const head = await repo.git.branchHead(repo.controlBranch);
+    const text = head ? await readManifestText(repo.git, head) : null;
+    const manifest = text === null ? null : ManifestDoc.parse(text);
+    return manifest && !manifest.schemaProblems().length ? manifest.limits : DEFAULT_LIMITS;
+  } catch {
+    return DEFAULT_LIMITS;
+  }
+}
+
+async function validateVersionAt(
+  repo: BotRepo,
+  ref: string,
+  commit: string,
+  limits: ContentLimits,
+): Promise<ValidationTarget> {
+  const { problems } = await loadBundle(repo.git, commit, limits);
   return { ref, kind: 'version', commit, problems: tag(problems, ref) };
 }
 
@@ -95,21 +119,22 @@ export async function validate(repo: BotRepo, refs: string[] = []): Promise<Vali
         const commit = await branchesOf(repo).branchHead(name);
         if (!commit) continue; // reported with the manifest
         done.add(commit);
-        targets.push(await validateVersionAt(repo, name, commit));
+        targets.push(await validateVersionAt(repo, name, commit, manifest.limits));
       }
       for (const [name, env] of Object.entries(manifest.data.environments)) {
         if (env.commit && !done.has(env.commit)) {
           done.add(env.commit);
-          targets.push(await validateVersionAt(repo, `${name}@${env.commit.slice(0, 7)}`, env.commit));
+          targets.push(await validateVersionAt(repo, `${name}@${env.commit.slice(0, 7)}`, env.commit, manifest.limits));
         }
       }
     }
   } else {
+    const limits = await controlLimits(repo);
     for (const ref of refs) {
       const commit = await repo.git.resolveCommit(ref);
       if (await repo.git.fileOid(commit, MANIFEST_FILE))
         targets.push((await validateManifestAt(repo, ref, commit)).target);
-      else targets.push(await validateVersionAt(repo, ref, commit));
+      else targets.push(await validateVersionAt(repo, ref, commit, limits));
     }
   }
   const all = targets.flatMap((t) => t.problems);

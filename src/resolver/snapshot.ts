@@ -1,5 +1,6 @@
 import type { GitRepo } from '../git/repo.js';
-import { ManifestDoc, MANIFEST_FILE } from '../manifest/manifest.js';
+import { ManifestDoc, MANIFEST_FILE, readManifestText } from '../manifest/manifest.js';
+import type { ContentLimits } from '../content/limits.js';
 import { repositoryProblems } from '../manifest/rules.js';
 import { InvalidContentError, type Problem } from '../errors.js';
 import type { ChannelEntry } from '../content/types.js';
@@ -59,6 +60,8 @@ export interface Snapshot {
   language: string;
   versions: ReadonlyMap<string, ServedVersion>;
   environments: ReadonlyMap<string, ServedEnvironment>;
+  /** The limits versions' content is checked against (the manifest's). */
+  limits: ContentLimits;
   /** sha256 hex of a token -> what it opens. */
   tokens: ReadonlyMap<string, TokenOwner>;
   /** Problems of versions and environments this snapshot serves around (last good or nothing). */
@@ -116,13 +119,16 @@ export async function buildSnapshot({ git, controlBranch, contents, previous }: 
   if (previous?.manifestCommit === manifestCommit) {
     manifest = previous.manifest;
   } else {
-    const text = await git.readText(manifestCommit, MANIFEST_FILE);
-    if (text === null) return refuse(manifestCommit, [fileProblem(`${MANIFEST_FILE} is missing on ${controlBranch}`)]);
+    // Whatever goes wrong reading the manifest (too big, YAML refused, a missing object) keeps
+    // the previous snapshot whole: it is the manifest's problem, not the repository's.
     try {
+      const text = await readManifestText(git, manifestCommit);
+      if (text === null)
+        return refuse(manifestCommit, [fileProblem(`${MANIFEST_FILE} is missing on ${controlBranch}`)]);
       manifest = ManifestDoc.parse(text);
     } catch (err) {
       if (err instanceof InvalidContentError) return refuse(manifestCommit, err.problems);
-      throw err;
+      return refuse(manifestCommit, [fileProblem(`cannot be read: ${(err as Error).message}`)]);
     }
   }
   const manifestProblems = manifest.problems();
@@ -133,12 +139,13 @@ export async function buildSnapshot({ git, controlBranch, contents, previous }: 
   if (errors.length) return refuse(manifestCommit, errors);
 
   const data = manifest.data;
+  const limits = manifest.limits;
   const problems: ReadinessProblem[] = [];
   const versions = new Map<string, ServedVersion>();
   for (const [name, entry] of Object.entries(data.versions)) {
     const head = (await git.branchHead(name))!; // repositoryProblems made sure it exists
     const fallback = previous?.versions.get(name)?.content ?? null;
-    const content = await servable(git, contents, name, 'version', head, fallback, problems);
+    const content = await servable({ git, contents, limits, problems }, name, 'version', head, fallback);
     versions.set(name, {
       name,
       description: entry.description ?? null,
@@ -154,7 +161,7 @@ export async function buildSnapshot({ git, controlBranch, contents, previous }: 
     if (entry.commit) {
       const before = previous?.environments.get(name);
       const fallback = before?.version === entry.version ? before.content : null;
-      content = await servable(git, contents, name, 'environment', entry.commit, fallback, problems);
+      content = await servable({ git, contents, limits, problems }, name, 'environment', entry.commit, fallback);
       status = statusOf(entry.commit, content);
     }
     const channels = (entry.channels ?? []).map((c: ChannelEntry) => ({
@@ -179,6 +186,7 @@ export async function buildSnapshot({ git, controlBranch, contents, previous }: 
     tokens.set(e.tokenSha256.toLowerCase(), { kind: 'environment', name });
   contents.touch(
     [...versions.values(), ...environments.values()].flatMap((s) => (s.content ? [s.content.commit] : [])),
+    limits,
   );
 
   return {
@@ -188,6 +196,7 @@ export async function buildSnapshot({ git, controlBranch, contents, previous }: 
       manifest,
       bot: data.bot,
       language: data.language ?? 'en',
+      limits,
       versions,
       environments,
       tokens,
@@ -197,29 +206,38 @@ export async function buildSnapshot({ git, controlBranch, contents, previous }: 
   };
 }
 
+interface ServeContext {
+  git: GitRepo;
+  contents: ContentCache;
+  limits: ContentLimits;
+  /** Where a failing commit is recorded. */
+  problems: ReadinessProblem[];
+}
+
 /**
  * The content to serve for `commit`: its own when it validates; otherwise the `fallback` the
  * previous snapshot served, or (on a fresh start) the newest good commit among its first
- * parents; null when there is none. A failing commit is recorded in `problems`.
+ * parents; null when there is none. A failing commit is recorded in `problems`. Nothing here
+ * throws: a commit that cannot even be read (a missing or corrupt object) fails like one that
+ * does not validate, so it takes down this version or environment alone.
  */
 async function servable(
-  git: GitRepo,
-  contents: ContentCache,
+  { git, contents, limits, problems }: ServeContext,
   name: string,
   scope: 'version' | 'environment',
   commit: string,
   fallback: VersionContent | null,
-  problems: ReadinessProblem[],
 ): Promise<VersionContent | null> {
-  const content = await contents.get(commit);
+  const load = (at: string) => contents.get(at, limits).catch((err: unknown) => unreadable(at, err));
+  const content = await load(commit);
   if (content.ok) return content;
   let good = fallback;
   if (!good) {
     let at = commit;
     for (let depth = 0; depth < LAST_GOOD_DEPTH && !good; depth++) {
-      const parent = (await git.readCommit(at)).parents[0];
+      const parent = (await git.readCommit(at).catch(() => null))?.parents[0];
       if (!parent) break;
-      const candidate = await contents.get(parent);
+      const candidate = await load(parent);
       if (candidate.ok) good = candidate;
       at = parent;
     }
@@ -232,6 +250,17 @@ async function servable(
     errors: content.problems.filter((p) => p.severity === 'error'),
   });
   return good;
+}
+
+function unreadable(commit: string, err: unknown): VersionContent {
+  const message = `cannot be read at commit ${commit.slice(0, 12)}: ${err instanceof Error ? err.message : String(err)}`;
+  return {
+    commit,
+    problems: [{ file: '.', line: 1, column: 1, message, severity: 'error' }],
+    ok: false,
+    bundle: null,
+    bundleJson: null,
+  };
 }
 
 function statusOf(commit: string, content: VersionContent | null): ServingStatus {

@@ -1,10 +1,14 @@
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { Document, isMap, isScalar, isSeq, LineCounter, type Node } from 'yaml';
 import type { Problem } from '../errors.js';
+import { checkAliases, composeLimited, DEFAULT_YAML_LIMITS, YamlLimitError, type YamlLimits } from './shape.js';
 
 // A YAML file parsed with its source positions kept, so every problem — syntax, schema or
 // rule — can be reported as file:line:column, and so edits keep comments and key order.
+// Parsing never throws: a text past a shape limit (shape.ts) or one the parser cannot handle
+// is a problem of this file, at its line.
 
 export type YamlPath = readonly (string | number)[];
+export { DEFAULT_YAML_LIMITS, type YamlLimits };
 
 export interface YamlFile {
   file: string;
@@ -18,21 +22,42 @@ export interface YamlFile {
   problems: Problem[];
 }
 
-export function parseYamlFile(file: string, text: string): YamlFile {
+export function parseYamlFile(file: string, text: string, limits: YamlLimits = DEFAULT_YAML_LIMITS): YamlFile {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
   const problems: Problem[] = [];
+  const at = (offset: number, message: string): Problem => {
+    const pos = lineCounter.linePos(Math.min(offset, text.length));
+    return { file, line: pos.line, column: pos.col, message: `YAML: ${message.split('\n')[0]}`, severity: 'error' };
+  };
+  let doc: Document;
+  try {
+    doc = composeLimited(text, lineCounter, limits);
+  } catch (err) {
+    problems.push(err instanceof YamlLimitError ? at(err.offset, err.message) : at(0, describe(err)));
+    return { file, text, doc: new Document(null), lineCounter, data: undefined, problems };
+  }
   for (const [severity, list] of [
     ['error', doc.errors],
     ['warning', doc.warnings],
   ] as const) {
-    for (const e of list) {
-      const pos = lineCounter.linePos(e.pos[0]);
-      problems.push({ file, line: pos.line, column: pos.col, message: `YAML: ${e.message.split('\n')[0]}`, severity });
+    for (const e of list) problems.push({ ...at(e.pos[0], e.message), severity });
+  }
+  let data: unknown;
+  if (!doc.errors.length) {
+    try {
+      checkAliases(doc as Document.Parsed, limits);
+      // Aliases were just bounded (checkAliases); the parser's own count would refuse less clearly.
+      data = doc.toJS({ maxAliasCount: -1 });
+    } catch (err) {
+      problems.push(err instanceof YamlLimitError ? at(err.offset, err.message) : at(0, describe(err)));
     }
   }
-  const data = doc.errors.length ? undefined : doc.toJS({ maxAliasCount: 100 });
   return { file, text, doc, lineCounter, data, problems };
+}
+
+function describe(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return err instanceof RangeError ? `the file is too deeply nested to parse (${message})` : message;
 }
 
 /**
