@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'CORRUPT_REF'
   | 'REF_LOCKED'
   | 'DIRTY_WORKTREE'
+  | 'UNSUPPORTED_INDEX'
   | 'TESTS_FAILED'
   | 'INTERNAL'
   // Answers only the resolver gives (its HTTP API's codes).
@@ -55,6 +56,7 @@ export const ERROR_TABLE: Record<ErrorCode, { exit: 1 | 2; http: number }> = {
   CORRUPT_REF: { exit: 1, http: 500 },
   REF_LOCKED: { exit: 1, http: 503 },
   DIRTY_WORKTREE: { exit: 1, http: 409 },
+  UNSUPPORTED_INDEX: { exit: 1, http: 409 },
   TESTS_FAILED: { exit: 1, http: 422 },
   INTERNAL: { exit: 1, http: 500 },
   BAD_REQUEST: { exit: 1, http: 400 },
@@ -196,6 +198,21 @@ export class DirtyWorktreeError extends BotverError {
     super('DIRTY_WORKTREE', `local changes to ${files.join(', ')} would be overwritten: commit or stash them first`, {
       files,
     });
+  }
+}
+
+/**
+ * The checked-out work tree's index is in a format botver cannot update (index version 4, a
+ * split index, a sparse index): refused before anything changes, naming the git command that
+ * converts it.
+ */
+export class UnsupportedIndexError extends BotverError {
+  constructor(index: string, format: string, fix: string) {
+    super(
+      'UNSUPPORTED_INDEX',
+      `${index} is ${format}, which botver cannot update; nothing was changed: convert it with "${fix}" and run the command again`,
+      { index, format, fix },
+    );
   }
 }
 

@@ -2,8 +2,8 @@ import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import git from 'isomorphic-git';
 import { acquireLock, readRef, type LockOptions } from './refs.js';
-import { writeFileAtomic, type atomicFs } from './atomic-fs.js';
-import { DirtyWorktreeError, RefMovedError } from '../errors.js';
+import { sweepBeside, writeFileAtomic, type atomicFs } from './atomic-fs.js';
+import { DirtyWorktreeError, RefMovedError, UnsupportedIndexError } from '../errors.js';
 
 // When botver commits onto the branch that a non-bare repository has checked out, the work
 // tree and the index must follow, or `git status` would show botver's change reverted.
@@ -43,6 +43,9 @@ export async function syncCheckedOutBranch(
     // Fail fast, before looking at files, if someone else moved the branch meanwhile.
     const current = await readRef(ctx.gitdir, plan.ref);
     if (current !== plan.expectedOld) throw new RefMovedError(plan.ref, plan.expectedOld, current);
+    // isomorphic-git reads index versions 2 and 3 without extensions it does not know: any
+    // other format would make it fail (version 4) or see files as missing (a split index).
+    await checkIndexFormat(join(ctx.gitdir, 'index'));
 
     // HEAD is the expected old commit here, so "unmodified" means the work tree and the
     // index hold exactly what botver based its change on.
@@ -80,6 +83,8 @@ export async function syncCheckedOutBranch(
 }
 
 async function writeFiles(ctx: IsoContext, plan: SyncPlan): Promise<void> {
+  // Temporary files go under the git directory: one left by a killed process is never in the work tree.
+  const tmpDir = join(ctx.gitdir, 'botver', 'tmp');
   for (const filepath of plan.changedPaths) {
     const content = await plan.readText(plan.commit, filepath);
     const target = join(ctx.dir, filepath);
@@ -88,8 +93,43 @@ async function writeFiles(ctx: IsoContext, plan: SyncPlan): Promise<void> {
       await git.remove({ ...ctx, filepath });
     } else {
       await fsp.mkdir(dirname(target), { recursive: true });
-      await writeFileAtomic(target, content);
+      await sweepBeside(target); // left in the work tree by botvers before 0.x, which wrote them there
+      await writeFileAtomic(target, content, { tmpDir });
       await git.add({ ...ctx, filepath });
     }
+  }
+}
+
+/**
+ * Refuses an index isomorphic-git cannot update faithfully, before anything changes: version 4
+ * (prefix-compressed paths: it throws "Unsupported dircache version"), a split index (`link`
+ * extension: the entries live in a shared index it never reads, so every file would look
+ * deleted) and a sparse index (`sdir`: folders stand for their files) — git's only required
+ * extensions. Optional ones (the tree cache, the untracked cache, …) are dropped by the
+ * rewrite, which git allows.
+ */
+export async function checkIndexFormat(indexPath: string): Promise<void> {
+  const index = await fsp.readFile(indexPath).catch(() => null);
+  if (!index || index.length < 12 + 20 || index.toString('latin1', 0, 4) !== 'DIRC') return;
+  const version = index.readUInt32BE(4);
+  if (version === 4)
+    throw new UnsupportedIndexError(indexPath, 'in index format version 4', 'git update-index --index-version 2');
+  if (version !== 2 && version !== 3) return; // isomorphic-git names what it cannot read
+  let at = 12;
+  for (let n = index.readUInt32BE(8); n > 0; n--) {
+    // ctime, mtime, dev, ino, mode, uid, gid, size (40 bytes), object id (20), flags (2).
+    const flags = index.readUInt16BE(at + 60);
+    const start = at + 62 + (version === 3 && flags & 0x4000 ? 2 : 0);
+    const end = index.indexOf(0, start);
+    if (end < 0) return;
+    at = at + Math.ceil((end - at + 1) / 8) * 8; // NUL-padded to a multiple of 8 bytes
+  }
+  while (at + 8 <= index.length - 20) {
+    const signature = index.toString('latin1', at, at + 4);
+    if (signature === 'link')
+      throw new UnsupportedIndexError(indexPath, 'a split index', 'git update-index --no-split-index');
+    if (signature === 'sdir')
+      throw new UnsupportedIndexError(indexPath, 'a sparse index', 'git sparse-checkout disable');
+    at += 8 + index.readUInt32BE(at + 4);
   }
 }
