@@ -97,6 +97,7 @@ function findOffset({ idx, count }: PackIndex, oid: Buffer): number | null {
   const names = fanout + 256 * 4;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
+    // The id stored at `mid` compared with the one wanted.
     const cmp = idx.compare(oid, 0, 20, names + mid * 20, names + mid * 20 + 20);
     if (cmp === 0) {
       const offsets = names + count * 24; // after the names (20 bytes each) and CRCs (4 each)
@@ -104,7 +105,7 @@ function findOffset({ idx, count }: PackIndex, oid: Buffer): number | null {
       if (!(small & 0x80000000)) return small;
       return Number(idx.readBigUInt64BE(offsets + count * 4 + (small & 0x7fffffff) * 8));
     }
-    if (cmp > 0) lo = mid + 1;
+    if (cmp < 0) lo = mid + 1;
     else hi = mid;
   }
   return null;
