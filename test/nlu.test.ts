@@ -363,7 +363,7 @@ describe('POST /v2/request', () => {
     // Above 1 is invalid (the schema's maximum): not served; the last good manifest (0.99) stays.
     const bad = setThreshold(dir, '1.01');
     const { value: readyz } = await eventually('invalid manifest reported', async () => {
-      const r = await getJson(`${url}/readyz`);
+      const r = await getJson(`${url}/readyz`, admin); // the details are for the admin token
       return r.status === 503 && r.body.problems.length > 0 ? r : undefined;
     });
     expect(JSON.stringify(readyz.body.problems)).toContain('nluThreshold');
@@ -583,7 +583,7 @@ describe('training in the background', () => {
     while (!newAnswer) {
       const [r, readyz, resolve] = await Promise.all([
         nlp(url, tokens.production, { text }),
-        getJson(`${url}/readyz`),
+        getJson(`${url}/readyz`, admin), // the training details are for the admin token
         getJson(`${url}/v1/resolve`, auth(tokens.v1)),
       ]);
       expect(r.status, JSON.stringify(r.body)).toBe(200);

@@ -32,7 +32,8 @@ const GOOD_INTENT = (slug: string) => `slug: ${slug}\nexpressions:\n  - ${slug} 
 /** Fails validation at line 3 (expressions must be a list). */
 const BROKEN_INTENT = 'slug: broken\ndescription: not a list below\nexpressions: 5\n';
 
-const readyz = (url: string) => getJson(`${url}/readyz`);
+/** /readyz with the admin token: its details (commits, files, lines) are for admins only. */
+const readyz = (url: string) => getJson(`${url}/readyz`, admin);
 
 describe('refresh after a promotion by the CLI', () => {
   it('in-process: env set, new commits on an unpinned version, promote, rollback and token rotation are served once the refs move', async () => {

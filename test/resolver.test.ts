@@ -634,7 +634,7 @@ describe('request log feed and usage', () => {
     const resolver = await serve(dir, { logFile: '/dev/full', logger: capture.logger });
     expect((await getJson(`${resolver.url}/v1/resolve`, auth(tokens.production))).status).toBe(200);
     await resolver.monitoring.log.close(); // settles once the line's write has failed
-    const readyz = await getJson(`${resolver.url}/readyz`);
+    const readyz = await getJson(`${resolver.url}/readyz`, admin); // the details are for the admin token
     expect([readyz.status, readyz.body.ready]).toEqual([200, true]); // answers are served all the same
     expect(readyz.body.problems).toMatchObject([
       { scope: 'request-log', name: '/dev/full', errors: [{ severity: 'warning' }] },
@@ -724,7 +724,8 @@ describe('probes', () => {
     const health = await getJson(`${url}/healthz`);
     expect(health).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(health.headers.get('cache-control')).toBe('no-store');
-    const ready = await getJson(`${url}/readyz`);
+    expect(await getJson(`${url}/readyz`)).toMatchObject({ status: 200, body: { ready: true, problems: [] } });
+    const ready = await getJson(`${url}/readyz`, admin); // the manifest commit is for the admin token
     expect(ready.status).toBe(200);
     expect(ready.body).toEqual({ ready: true, manifestCommit: git(dir, 'rev-parse', 'main'), problems: [] });
     for (const path of ['/healthz', '/readyz', '/metrics']) {
@@ -755,7 +756,7 @@ describe('probes', () => {
     expect((await getJson(`${resolver.url}/v1/resolve`, auth(tokens.production))).body.commit).toBe(
       git(dir, 'rev-parse', 'v1'),
     );
-    const ready = await getJson(`${resolver.url}/readyz`);
+    const ready = await getJson(`${resolver.url}/readyz`, admin); // the details are for the admin token
     expect(ready.status).toBe(503);
     expect(ready.body.ready).toBe(false);
     expect(ready.body.problems).toEqual([

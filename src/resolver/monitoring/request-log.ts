@@ -117,23 +117,35 @@ export class RequestLog {
       });
       stream.once('error', reject);
     });
-    stream.on('error', (err) => {
-      // Never thrown at a request: remembered (see fileError), and the file is no longer written.
-      if (log.writeError) return;
-      log.writeError = err;
-      log.stream = undefined;
-      options.onWriteError?.(err);
-    });
+    log.onWriteError = options.onWriteError;
+    // Never thrown at a request: remembered (see fileError), and the file is no longer written.
+    stream.on('error', (err) => log.failed(err));
     // A crash can leave a half-written last line: end it, so the next entry starts a line of its own.
     if (!endsWithNewline) stream.write('\n');
     log.stream = stream;
     return log;
   }
 
-  /** A line's write callback: a line the stream could not write (or dropped when it failed) is counted. */
+  /**
+   * A line's write callback: a line the stream could not write (or dropped when it failed) is
+   * counted, and its error remembered — the stream's 'error' event may never come once close()
+   * has ended the stream, and /readyz must still say why lines were lost.
+   */
   private readonly written = (err?: Error | null): void => {
-    if (err) this.dropped++;
+    if (!err) return;
+    this.dropped++;
+    this.failed(err);
   };
+
+  private onWriteError: ((error: Error) => void) | undefined;
+
+  /** The file failed: remembered once (fileError), and no longer written. */
+  private failed(err: Error): void {
+    if (this.writeError) return;
+    this.writeError = err;
+    this.stream = undefined;
+    this.onWriteError?.(err);
+  }
 
   /** Adds an entry. O(1), never throws; the file write is buffered (no fsync per line). */
   record(entry: RequestLogEntry): void {
