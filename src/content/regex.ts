@@ -24,8 +24,15 @@ const FLAG_BITS: Record<string, number> = {
 export const MAX_REGEX_PROGRAM_SIZE = 2000;
 
 export interface EntityRegex {
-  /** Every non-empty, non-overlapping match, left to right (as String.prototype.matchAll with `g`, empty matches skipped). */
-  matchAll(text: string): string[];
+  /** The compiled program's size: one search costs up to this many steps per character it reads. */
+  readonly size: number;
+  /**
+   * Every non-empty, non-overlapping match from `from` on, left to right (as String.prototype.matchAll
+   * with `g`, empty matches skipped). A search from position p is counted as size x (length - p + 1)
+   * steps, its worst case: no search starts that would take `steps` past `maxSteps`; `resume` is then
+   * where the search would have gone on (matchAll(text, resume) finds the rest), null when complete.
+   */
+  matchAll(text: string, from?: number, maxSteps?: number): { values: string[]; resume: number | null; steps: number };
 }
 
 const HINTS: [RegExp, string][] = [
@@ -75,16 +82,25 @@ export function entityRegexProblem(source: string, flags = ''): string | null {
 /** An entity regex ready to match; throws on a pattern entityRegexProblem refuses as invalid. */
 export function compileEntityRegex(source: string, flags = ''): EntityRegex {
   const re = compile(source, flags);
+  const size = re.programSize();
   return {
-    matchAll(text) {
-      const out: string[] = [];
+    size,
+    matchAll(text, from = 0, maxSteps = Number.POSITIVE_INFINITY) {
+      const values: string[] = [];
       const m = re.matcher(text);
-      // find() resumes after the previous match, and one code point further after an empty one.
-      while (m.find()) {
-        const value = m.group();
-        if (value) out.push(value);
+      let steps = 0;
+      for (let at = from; at <= text.length; ) {
+        const cost = size * (text.length - at + 1);
+        if (steps + cost > maxSteps) return { values, resume: at, steps };
+        steps += cost;
+        if (!m.find(at)) break;
+        const value = m.group() ?? '';
+        if (value) values.push(value);
+        // After an empty match, the next search starts one code point further (as matchAll does).
+        const end = m.end();
+        at = value ? end : end + ((text.codePointAt(end) ?? 0) > 0xffff ? 2 : 1);
       }
-      return out;
+      return { values, resume: null, steps };
     },
   };
 }

@@ -7,9 +7,9 @@ import { LangDe } from '@nlpjs/lang-de';
 import { LangIt } from '@nlpjs/lang-it';
 import { LangPt } from '@nlpjs/lang-pt';
 import { LangNl } from '@nlpjs/lang-nl';
-import { compileEntityRegex, type EntityRegex } from '../content/regex.js';
 import type { BundleData } from '../content/version-content.js';
 import { recogniseBuiltins } from './builtins.js';
+import { RegexEntities, type RegexRule } from './regex-runner.js';
 import { ValueListMatcher, type ValueList } from './value-lists.js';
 
 // Intent classification for one version with NLP.js (offline, no autoSave/autoLoad): trained
@@ -18,8 +18,8 @@ import { ValueListMatcher, type ValueList } from './value-lists.js';
 // (value-lists.ts: ignoring case, small typos unless `fuzzy: false`), regexes, and the
 // built-ins (builtins.ts). NLP.js's entity extraction ran twice per message, cost most of a
 // request's time, looped forever on an empty regex match and printed numbers to stdout.
-// Regex entities run on RE2 (content/regex.ts): linear in the message, so `(a+)+$` cannot
-// hold the event loop as JavaScript's backtracking RegExp did (46 s on 30 characters).
+// Regex entities run on RE2 (content/regex.ts), searched inline or in a worker (regex-runner.ts), so
+// `(a+)+$` cannot hold the event loop as JavaScript's backtracking RegExp did (46 s on 30 characters).
 
 /** Bumped when what a model holds changes: older cached models are then retrained. */
 export const MODEL_FORMAT = 3;
@@ -42,12 +42,6 @@ export interface Analysis {
   entities: EntityMatch[];
   /** NLP.js's sentiment score (AFINN-based; 0 is neutral). */
   sentiment: number;
-}
-
-interface RegexRule {
-  entity: string;
-  regex: string;
-  flags: string;
 }
 
 export interface TrainingInput {
@@ -114,7 +108,7 @@ export class NluModel {
     private readonly nlp: any,
     private readonly locales: string[],
     private readonly lists: ValueListMatcher,
-    private readonly regexes: { entity: string; pattern: EntityRegex }[],
+    private readonly regexes: RegexEntities,
   ) {}
 
   static async load(json: string): Promise<NluModel> {
@@ -128,8 +122,7 @@ export class NluModel {
     if (data.format !== MODEL_FORMAT) throw new Error(`model format ${data.format}, expected ${MODEL_FORMAT}`);
     const nlp = await createNlp(data.locales);
     nlp.import(data.nlp);
-    const regexes = data.regexes.map((r) => ({ entity: r.entity, pattern: compileEntityRegex(r.regex, r.flags) }));
-    return new NluModel(nlp, data.locales, new ValueListMatcher(data.lists), regexes);
+    return new NluModel(nlp, data.locales, new ValueListMatcher(data.lists), new RegexEntities(data.regexes));
   }
 
   async analyse(text: string, language?: string): Promise<Analysis> {
@@ -140,9 +133,8 @@ export class NluModel {
       .map((c) => ({ slug: c.intent, confidence: round(c.score) }))
       .sort((a, b) => b.confidence - a.confidence);
     const entities: EntityMatch[] = this.lists.match(text);
-    for (const { entity, pattern } of this.regexes) {
-      for (const match of pattern.matchAll(text)) entities.push({ entity, value: match, raw: match, confidence: 1 });
-    }
+    for (const { entity, value } of await this.regexes.match(text))
+      entities.push({ entity, value, raw: value, confidence: 1 });
     for (const b of recogniseBuiltins(text))
       entities.push({
         entity: b.entity,

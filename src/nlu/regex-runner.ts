@@ -1,0 +1,141 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { compileEntityRegex, type EntityRegex } from '../content/regex.js';
+
+// Regex entities of one model, matched so that no message holds the event loop. RE2 makes one
+// search linear in the text, but finding every match is a search per match, and a search may
+// read on to the end of the text (`(?:a{1,30})+b|a` on 2,000 a's: 2,000 searches, 5.5 s). So
+// the work is counted in steps, each search at its worst case (program size x characters left,
+// content/regex.ts), which makes every decision below independent of the machine and its load:
+// a message's first INLINE_STEPS are searched on the event loop (about a millisecond), the rest
+// in a worker thread, up to WORKER_STEPS; searches past that give no further matches. The same
+// engine searches from the same positions inline and in the worker: where a match was found
+// does not change it.
+
+/** Steps of regex search a message may take on the event loop (about 1 ms; at worst a few). */
+export const INLINE_STEPS = 100_000;
+/** Steps a message may take in the worker (about 0.2 s; at worst about 1 s). */
+export const WORKER_STEPS = 10_000_000;
+/** Backstop only (the step limit ends a job first): a worker job running longer is terminated. */
+const WORKER_TIMEOUT_MS = 10_000;
+
+export interface RegexRule {
+  entity: string;
+  regex: string;
+  flags: string;
+}
+
+export class RegexEntities {
+  private readonly compiled: { rule: RegexRule; pattern: EntityRegex }[];
+
+  /** Throws on a pattern `botver validate` refuses (validated content never has one). */
+  constructor(rules: readonly RegexRule[]) {
+    this.compiled = rules.map((rule) => ({ rule, pattern: compileEntityRegex(rule.regex, rule.flags) }));
+  }
+
+  /** Every rule's matches, rule by rule in order, each left to right. */
+  async match(text: string): Promise<{ entity: string; value: string }[]> {
+    if (!this.compiled.length) return [];
+    let budget = INLINE_STEPS;
+    const found: string[][] = [];
+    const rest: (RegexRule & { index: number; from: number })[] = [];
+    this.compiled.forEach(({ rule, pattern }, index) => {
+      const { values, resume, steps } = pattern.matchAll(text, 0, budget);
+      found[index] = values;
+      budget -= steps;
+      if (resume !== null) rest.push({ ...rule, index, from: resume });
+    });
+    if (rest.length) {
+      const more = await runInWorker(text, rest);
+      if (more)
+        rest.forEach(({ index }, k) => {
+          found[index]!.push(...more[k]!);
+        });
+    }
+    return this.compiled.flatMap(({ rule }, index) => found[index]!.map((value) => ({ entity: rule.entity, value })));
+  }
+}
+
+interface Job {
+  id: number;
+  text: string;
+  searches: (RegexRule & { from: number })[];
+  resolve: (matches: string[][] | null) => void;
+  timer?: NodeJS.Timeout;
+}
+
+// One worker for the process, started on first need; jobs run one at a time, in order.
+let worker: Worker | null = null;
+const queue: Job[] = [];
+let nextId = 1;
+
+/** The matches of each search (complete or cut at WORKER_STEPS), or null if the worker failed. */
+function runInWorker(text: string, searches: Job['searches']): Promise<string[][] | null> {
+  return new Promise((resolve) => {
+    queue.push({ id: nextId++, text, searches, resolve });
+    if (queue.length === 1) start();
+  });
+}
+
+function start(): void {
+  const job = queue[0];
+  if (!job) {
+    worker?.unref(); // idle: the process may exit
+    return;
+  }
+  if (!worker) {
+    let w: Worker;
+    try {
+      w = new Worker(workerFile());
+    } catch {
+      // No worker to be had (dist/ missing): the searches give nothing rather than block the loop.
+      queue.shift();
+      job.resolve(null);
+      start();
+      return;
+    }
+    w.on('message', (answer: { id: number; matches?: string[][] }) => finish(answer.id, answer.matches ?? null));
+    // A worker that dies (it should not) fails the job in hand; the next job gets a new worker.
+    w.on('error', () => {});
+    w.on('exit', () => {
+      if (worker === w) {
+        worker = null;
+        if (queue[0]) finish(queue[0].id, null);
+      }
+    });
+    worker = w;
+  }
+  worker.ref(); // a job in hand keeps the process (a `botver test` run) alive
+  job.timer = setTimeout(() => {
+    const w = worker;
+    worker = null;
+    finish(job.id, null);
+    void w?.terminate();
+  }, WORKER_TIMEOUT_MS);
+  worker.postMessage({ id: job.id, text: job.text, searches: job.searches });
+}
+
+function finish(id: number, matches: string[][] | null): void {
+  const job = queue[0];
+  if (!job || job.id !== id) return;
+  clearTimeout(job.timer);
+  queue.shift();
+  job.resolve(matches);
+  start();
+}
+
+/**
+ * dist/nlu/regex-worker.js, found from wherever this module runs: dist/nlu/ (the library),
+ * dist/bin/ (the bundled CLI) or src/nlu/ (tests, after `npm run build`).
+ */
+function workerFile(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'nlu', 'regex-worker.js');
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find dist/nlu/regex-worker.js (run npm run build)');
+    dir = up;
+  }
+}
