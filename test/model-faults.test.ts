@@ -60,8 +60,8 @@ describe('a model cache file that cannot be used', () => {
       }
       expect((await ask(url, tokens.v1)).status).toBe(200);
       const warned = log.lines().filter((l) => l.file === modelFile(v1));
-      expect(warned.map((l) => l.msg)).toEqual([
-        `the NLU model cache file ${modelFile(v1)} cannot be read; the model is trained and kept in memory`,
+      expect(warned.map((l) => [l.msg, l.error])).toEqual([
+        ['cached NLU model unreadable; training again', 'it is not a regular file'],
       ]);
       const ready = await getJson(`${url}/readyz`, admin);
       expect(ready.status).toBe(200); // the model answers: a warning, not unready

@@ -208,9 +208,10 @@ export class ModelStore {
     const message = err instanceof Error ? err.message : String(err);
     const error = message.split(`${this.options.gitdir}/`).join('').split(this.options.gitdir).join('.');
     this.faults.set(commit, { commit, file, operation, error });
+    // Messages of earlier botvers, which log watchers may match on; the fields say which file.
     this.options.logger.warn(
       { commit, file, gitdir: this.options.gitdir, error },
-      `the NLU model cache file ${file} cannot be ${operation === 'read' ? 'read' : 'written'}; the model is trained and kept in memory`,
+      operation === 'read' ? 'cached NLU model unreadable; training again' : 'cannot cache the NLU model on disk',
     );
   }
 
