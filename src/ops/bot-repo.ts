@@ -1,6 +1,6 @@
 import { DEFAULT_LOCK_TIMEOUT_MS, GitRepo, type FileChanges, type LockOptions } from '../git/repo.js';
 import { resolveIdentity, signatureAt, type Env, type Identity, type Signature } from '../git/identity.js';
-import { ManifestDoc, MANIFEST_FILE } from '../manifest/manifest.js';
+import { ManifestDoc, MANIFEST_FILE, readManifestText } from '../manifest/manifest.js';
 import { repositoryProblems } from '../manifest/rules.js';
 import { assertBranchName, DEFAULT_CONTROL_BRANCH } from '../model/names.js';
 import { ConflictError, InvalidContentError, NotFoundError, NotInitialisedError, RefMovedError } from '../errors.js';
@@ -112,7 +112,7 @@ export class BotRepo {
   async readManifest(commit?: string): Promise<ManifestAt> {
     const at = commit ?? (await this.git.branchHead(this.controlBranch));
     if (!at) throw new NotInitialisedError(this.controlBranch);
-    const text = await this.git.readText(at, MANIFEST_FILE);
+    const text = await readManifestText(this.git, at); // size checked before it is read
     if (text === null) throw new NotInitialisedError(this.controlBranch);
     return { commit: at, manifest: ManifestDoc.parse(text) };
   }
