@@ -128,7 +128,12 @@ export function diffBundles(a: Side, b: Side, left: Bundle, right: Bundle): Cont
 /** `botver diff A B`: A and B are versions, environments, or any branch, tag or commit. */
 export async function diffContent(repo: BotRepo, aName: string, bName: string): Promise<ContentDiff> {
   const [a, b] = [await resolveSide(repo, aName), await resolveSide(repo, bName)];
-  const [left, right] = [await loadBundle(repo.git, a.commit), await loadBundle(repo.git, b.commit)];
+  // The resolver's limits (the defaults where there is no manifest, as for any commit).
+  const limits = await repo.readManifest().then(
+    ({ manifest }) => manifest.limits,
+    () => undefined,
+  );
+  const [left, right] = [await loadBundle(repo.git, a.commit, limits), await loadBundle(repo.git, b.commit, limits)];
   return diffBundles(a, b, left.bundle, right.bundle);
 }
 

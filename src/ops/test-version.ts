@@ -32,7 +32,9 @@ export interface TestReport {
 
 export async function testVersion(repo: BotRepo, ref: string, commit?: string): Promise<TestReport> {
   const at = commit ?? (await repo.git.resolveCommit(ref));
-  const { bundle: files, problems } = await loadBundle(repo.git, at);
+  const { manifest } = await repo.readManifest();
+  // The manifest's limits, as the resolver applies them.
+  const { bundle: files, problems } = await loadBundle(repo.git, at, manifest.limits);
   const errors = problems.filter((p) => p.severity === 'error');
   if (errors.length)
     throw new InvalidContentError(
@@ -40,7 +42,6 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
       `${ref} does not validate: `,
     );
   const content = { bundle: bundleData(files) };
-  const { manifest } = await repo.readManifest();
   const language = manifest.data.language ?? 'en';
   const threshold = manifest.data.nluThreshold ?? DEFAULT_NLU_THRESHOLD;
   const store = new ModelStore({ gitdir: repo.git.gitdir, logger: SILENT, inline: true });
