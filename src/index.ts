@@ -30,6 +30,7 @@ export { commitFiles, type CommittedFiles } from './ops/content-commit.js';
 export { diffContent, diffBundles, isEmptyDiff, type ContentDiff } from './ops/diff.js';
 export { loadBundle, type Bundle, type ContentFile } from './content/bundle.js';
 export { BUILTIN_ENTITIES } from './content/rules.js';
+export { DEFAULT_LIMITS, resolveLimits, type ContentLimits } from './content/limits.js';
 export { ManifestDoc, MANIFEST_FILE, PRODUCTION } from './manifest/manifest.js';
 export { GitRepo } from './git/repo.js';
 export { generateToken, sha256Hex, matchesHash } from './model/tokens.js';

@@ -1,4 +1,5 @@
 import { MANIFEST_FILE, ManifestDoc } from '../manifest/manifest.js';
+import { DEFAULT_LIMITS } from '../content/limits.js';
 import { NotFoundError, RuleViolationError } from '../errors.js';
 import type { BotRepo } from './bot-repo.js';
 import { describeLink, relink, type Link } from './environments.js';
@@ -43,10 +44,11 @@ export async function environmentHistory(
   const manifestAt = async (blob: string | null): Promise<ManifestDoc | null | typeof BROKEN> => {
     if (!blob) return null;
     if (!parsed.has(blob)) {
-      const text = Buffer.from(await repo.git.readBlob(blob)).toString('utf8');
       let doc: ManifestDoc | typeof BROKEN = BROKEN;
       try {
-        doc = ManifestDoc.parse(text);
+        // Over the manifest's size limit: not read at all (readManifestText's rule).
+        if ((repo.git.blobSize(blob) ?? 0) > DEFAULT_LIMITS.maxFileBytes) throw new Error('too large');
+        doc = ManifestDoc.parse(Buffer.from(await repo.git.readBlob(blob)).toString('utf8'));
         if (doc.schemaProblems().length) doc = BROKEN;
       } catch {
         // left BROKEN
