@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { GitRepo } from '../git/repo.js';
 import { formatProblem } from '../errors.js';
 import { buildSnapshot, type ResolverState, type Snapshot, type SnapshotSource } from './snapshot.js';
-import { ContentCache, loadVersionContent, type VersionContent } from '../content/version-content.js';
+import { ContentCache, type VersionContent } from '../content/version-content.js';
+import { ContentLoader, type ContentLoaderOptions } from '../content/content-loader.js';
 
 // Keeps the current snapshot in step with the repository. A refresh is cheap when nothing
 // moved (one read of the refs); it runs when fs.watch sees the refs change and on a poll as a
@@ -20,6 +21,8 @@ export interface LiveSnapshotOptions {
   pollMs?: number;
   /** Commits whose content is kept in memory. Default 32. */
   cacheSize?: number;
+  /** The content worker's bounds (parsed-file cache, idle time, memory, time limit); the repository is `git`'s. */
+  loader?: Omit<ContentLoaderOptions, 'location'>;
   /** Called after every change of state: a new snapshot, or new problems. */
   onChange?: (state: ResolverState) => void;
 }
@@ -32,6 +35,7 @@ export class LiveSnapshot implements SnapshotSource {
   state: ResolverState = { snapshot: null, problems: [] };
   private git: GitRepo;
   private readonly contents: ContentCache;
+  private readonly loader: ContentLoader;
   private fingerprint = '';
   private packs = new Set<string>();
   private running: Promise<void> | null = null;
@@ -44,7 +48,17 @@ export class LiveSnapshot implements SnapshotSource {
 
   constructor(private readonly options: LiveSnapshotOptions) {
     this.git = options.git;
-    this.contents = new ContentCache((commit) => loadVersionContent(this.git, commit), options.cacheSize ?? 32);
+    // Content is read and parsed in a worker thread: a large version loading never holds the
+    // event loop, so every other token keeps being answered meanwhile.
+    this.loader = new ContentLoader({ ...options.loader, location: options.git.location });
+    this.contents = new ContentCache(async (commit, limits) => {
+      const started = performance.now();
+      options.logger.debug({ commit }, 'loading content');
+      const { content, files, parsed } = await this.loader.load(commit, limits);
+      const ms = Math.round(performance.now() - started);
+      options.logger.debug({ commit, files, parsed, ms }, 'loaded content');
+      return content;
+    }, options.cacheSize ?? 32);
   }
 
   get gitdir(): string {
@@ -53,7 +67,7 @@ export class LiveSnapshot implements SnapshotSource {
 
   /** A commit's content, through the same cache (a conversation keeps the commit it started on). */
   content(commit: string): Promise<VersionContent> {
-    return this.contents.get(commit);
+    return this.contents.get(commit, this.state.snapshot?.limits);
   }
 
   /** One file of a commit (null when there is no such file), through the same object cache. */
@@ -82,6 +96,7 @@ export class LiveSnapshot implements SnapshotSource {
     if (this.timer) clearTimeout(this.timer);
     if (this.settle) clearTimeout(this.settle);
     for (const w of this.watchers.splice(0)) w.close();
+    void this.loader.close();
   }
 
   /** Brings the snapshot up to date with the refs; resolves once it is. Never throws. */
@@ -196,7 +211,10 @@ export class LiveSnapshot implements SnapshotSource {
     );
     const gone = [...this.packs].some((n) => !names.has(n));
     this.packs = names;
-    if (gone) this.git = GitRepo.fromLocation(this.git.location);
+    if (gone) {
+      this.git = GitRepo.fromLocation(this.git.location);
+      this.loader.renew();
+    }
   }
 
   private watch(): void {
