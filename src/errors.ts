@@ -202,9 +202,8 @@ export class DirtyWorktreeError extends BotverError {
 }
 
 /**
- * The checked-out work tree's index is in a format botver cannot update (index version 4, a
- * split index, a sparse index): refused before anything changes, naming the git command that
- * converts it.
+ * The checked-out work tree's index is in a format botver cannot update (a split index, a
+ * sparse index): refused before anything changes, naming the git command that converts it.
  */
 export class UnsupportedIndexError extends BotverError {
   constructor(index: string, format: string, fix: string) {

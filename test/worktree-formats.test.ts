@@ -34,16 +34,22 @@ async function repoWithTwoVersions() {
 describe('index formats of the checked-out control branch', () => {
   const cases = [
     {
-      format: 'in index format version 4',
-      make: (dir: string) => git(dir, 'update-index', '--index-version', '4'),
-      fix: ['update-index', '--index-version', '2'],
-    },
-    {
+      name: 'split index',
       format: 'a split index',
       make: (dir: string) => git(dir, 'update-index', '--split-index'),
       fix: ['update-index', '--no-split-index'],
     },
     {
+      name: 'split index in version 4',
+      format: 'a split index',
+      make: (dir: string) => {
+        git(dir, 'update-index', '--index-version', '4');
+        git(dir, 'update-index', '--split-index');
+      },
+      fix: ['update-index', '--no-split-index'],
+    },
+    {
+      name: 'sparse index',
       format: 'a sparse index',
       make: (dir: string) => {
         mkdirSync(join(dir, 'docs'));
@@ -77,6 +83,49 @@ describe('index formats of the checked-out control branch', () => {
       expect(readFileSync(join(dir, 'environments.yaml'), 'utf8')).toContain('version: v2');
     },
   );
+
+  it('version 4 (feature.manyFiles): updated in place and kept in version 4; a true local change still refuses', async () => {
+    const dir = await repoWithTwoVersions();
+    // Paths sharing prefixes, so that version 4 compresses them.
+    for (const file of ['docs/a.md', 'docs/ab.md', 'docs/b/c.md', 'environments.yaml.notes', 'zz.md']) {
+      mkdirSync(join(dir, file, '..'), { recursive: true });
+      writeFileSync(join(dir, file), `${file}\n`);
+    }
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-q', '-m', 'notes');
+    git(dir, 'config', 'feature.manyFiles', 'true');
+    rmSync(join(dir, '.git', 'index'));
+    git(dir, 'reset', '-q'); // a new index: version 4, as feature.manyFiles makes it
+    const version = () => readFileSync(join(dir, '.git', 'index')).readUInt32BE(4);
+    expect(version()).toBe(4);
+    expect(git(dir, 'status', '--porcelain')).toBe('');
+
+    await ok(dir, 'env', 'set', 'production', 'v2');
+    expect(version()).toBe(4);
+    expect(git(dir, 'status', '--porcelain')).toBe('');
+    expect(git(dir, 'diff', '--cached', '--name-only')).toBe('');
+    expect(git(dir, 'ls-files')).toBe(
+      ['docs/a.md', 'docs/ab.md', 'docs/b/c.md', 'environments.yaml', 'environments.yaml.notes', 'zz.md'].join('\n'),
+    );
+    expect(readFileSync(join(dir, 'environments.yaml'), 'utf8')).toContain('version: v2');
+    await ok(dir, 'env', 'create', 'staging', '--version', 'v1');
+    expect(git(dir, 'status', '--porcelain')).toBe('');
+
+    // Local changes, unstaged then staged, are still found (and nothing else is claimed).
+    writeFileSync(join(dir, 'environments.yaml'), `${readFileSync(join(dir, 'environments.yaml'), 'utf8')}# mine\n`);
+    const before = state(dir);
+    for (const staged of [false, true]) {
+      if (staged) git(dir, 'add', 'environments.yaml');
+      const r = await botver(dir, 'env', 'set', 'production', 'v1');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('local changes to environments.yaml would be overwritten');
+      if (!staged) expect(state(dir)).toEqual(before);
+    }
+    git(dir, 'reset', '-q', '--hard');
+    await ok(dir, 'env', 'set', 'production', 'v1');
+    expect(git(dir, 'status', '--porcelain')).toBe('');
+    expect(version()).toBe(4);
+  });
 
   it('version 3 and an index with optional extensions (tree cache, untracked cache) are updated as before', async () => {
     const dir = await repoWithTwoVersions();

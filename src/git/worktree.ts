@@ -4,6 +4,7 @@ import git from 'isomorphic-git';
 import { acquireLock, readRef, type LockOptions } from './refs.js';
 import { sweepBeside, writeFileAtomic, type atomicFs } from './atomic-fs.js';
 import { DirtyWorktreeError, RefMovedError, UnsupportedIndexError } from '../errors.js';
+import { changedInV4, type IndexFile, parseIndexV4, serializeIndexV4, stageInV4 } from './index-v4.js';
 
 // When botver commits onto the branch that a non-bare repository has checked out, the work
 // tree and the index must follow, or `git status` would show botver's change reverted.
@@ -43,17 +44,19 @@ export async function syncCheckedOutBranch(
     // Fail fast, before looking at files, if someone else moved the branch meanwhile.
     const current = await readRef(ctx.gitdir, plan.ref);
     if (current !== plan.expectedOld) throw new RefMovedError(plan.ref, plan.expectedOld, current);
-    // isomorphic-git reads index versions 2 and 3 without extensions it does not know: any
-    // other format would make it fail (version 4) or see files as missing (a split index).
-    await checkIndexFormat(join(ctx.gitdir, 'index'));
+    // isomorphic-git reads index versions 2 and 3 without extensions it does not know;
+    // version 4 is read and written by index-v4.ts; split and sparse indexes are refused.
+    const v4 = await checkIndexFormat(join(ctx.gitdir, 'index'));
 
     // HEAD is the expected old commit here, so "unmodified" means the work tree and the
     // index hold exactly what botver based its change on.
     const dirty: string[] = [];
     if (plan.expectedOld) {
       for (const filepath of plan.changedPaths) {
-        const state = await git.status({ ...ctx, filepath, refresh: false });
-        if (!CLEAN.has(state)) dirty.push(filepath);
+        const changed = v4
+          ? await changedInV4(v4, ctx.dir, filepath, await plan.readText(plan.expectedOld, filepath))
+          : !CLEAN.has(await git.status({ ...ctx, filepath, refresh: false }));
+        if (changed) dirty.push(filepath);
       }
     } else {
       // An unborn branch: any file already in the way is the user's.
@@ -67,7 +70,7 @@ export async function syncCheckedOutBranch(
     // The commit has landed: from here a failure must not be reported as "nothing happened"
     // (callers would undo or hide a change that is in the repository), only as a warning.
     try {
-      await writeFiles(ctx, plan);
+      await writeFiles(ctx, plan, v4);
     } catch (err) {
       return {
         warnings: [
@@ -82,7 +85,7 @@ export async function syncCheckedOutBranch(
   }
 }
 
-async function writeFiles(ctx: IsoContext, plan: SyncPlan): Promise<void> {
+async function writeFiles(ctx: IsoContext, plan: SyncPlan, v4: IndexFile | null): Promise<void> {
   // Temporary files go under the git directory: one left by a killed process is never in the work tree.
   const tmpDir = join(ctx.gitdir, 'botver', 'tmp');
   for (const filepath of plan.changedPaths) {
@@ -90,46 +93,58 @@ async function writeFiles(ctx: IsoContext, plan: SyncPlan): Promise<void> {
     const target = join(ctx.dir, filepath);
     if (content === null) {
       await fsp.rm(target, { force: true });
-      await git.remove({ ...ctx, filepath });
+      if (v4) await stageInV4(v4, ctx.dir, filepath, null);
+      else await git.remove({ ...ctx, filepath });
     } else {
       await fsp.mkdir(dirname(target), { recursive: true });
-      await sweepBeside(target); // left in the work tree by botvers before 0.x, which wrote them there
+      await sweepBeside(target); // left in the work tree by earlier botvers, which wrote them there
       await writeFileAtomic(target, content, { tmpDir });
-      await git.add({ ...ctx, filepath });
+      if (v4) await stageInV4(v4, ctx.dir, filepath, content);
+      else await git.add({ ...ctx, filepath });
     }
   }
+  if (v4) await writeFileAtomic(join(ctx.gitdir, 'index'), serializeIndexV4(v4));
 }
 
 /**
- * Refuses an index isomorphic-git cannot update faithfully, before anything changes: version 4
- * (prefix-compressed paths: it throws "Unsupported dircache version"), a split index (`link`
- * extension: the entries live in a shared index it never reads, so every file would look
- * deleted) and a sparse index (`sdir`: folders stand for their files) — git's only required
- * extensions. Optional ones (the tree cache, the untracked cache, …) are dropped by the
- * rewrite, which git allows.
+ * Which code can update the index: version 4 (prefix-compressed paths, which isomorphic-git
+ * cannot read: "Unsupported dircache version") is returned parsed, for index-v4.ts; versions 2
+ * and 3 give null (isomorphic-git). Refused before anything changes: a split index (`link`
+ * extension: the entries live in a shared index isomorphic-git never reads, so every file would
+ * look deleted) and a sparse index (`sdir`: folders stand for their files) — git's only
+ * required extensions. Optional ones (the tree cache, the untracked cache, …) are dropped by
+ * the rewrite, which git allows.
  */
-export async function checkIndexFormat(indexPath: string): Promise<void> {
+export async function checkIndexFormat(indexPath: string): Promise<IndexFile | null> {
   const index = await fsp.readFile(indexPath).catch(() => null);
-  if (!index || index.length < 12 + 20 || index.toString('latin1', 0, 4) !== 'DIRC') return;
+  if (!index || index.length < 12 + 20 || index.toString('latin1', 0, 4) !== 'DIRC') return null;
   const version = index.readUInt32BE(4);
-  if (version === 4)
-    throw new UnsupportedIndexError(indexPath, 'in index format version 4', 'git update-index --index-version 2');
-  if (version !== 2 && version !== 3) return; // isomorphic-git names what it cannot read
+  if (version === 4) {
+    const parsed = parseIndexV4(index);
+    // A split or sparse index in version 4 is refused like one in version 2 (extensions below).
+    if (!parsed.required) return parsed;
+    throw requiredExtension(indexPath, parsed.required);
+  }
+  if (version !== 2 && version !== 3) return null; // isomorphic-git names what it cannot read
   let at = 12;
   for (let n = index.readUInt32BE(8); n > 0; n--) {
     // ctime, mtime, dev, ino, mode, uid, gid, size (40 bytes), object id (20), flags (2).
     const flags = index.readUInt16BE(at + 60);
     const start = at + 62 + (version === 3 && flags & 0x4000 ? 2 : 0);
     const end = index.indexOf(0, start);
-    if (end < 0) return;
+    if (end < 0) return null;
     at = at + Math.ceil((end - at + 1) / 8) * 8; // NUL-padded to a multiple of 8 bytes
   }
   while (at + 8 <= index.length - 20) {
     const signature = index.toString('latin1', at, at + 4);
-    if (signature === 'link')
-      throw new UnsupportedIndexError(indexPath, 'a split index', 'git update-index --no-split-index');
-    if (signature === 'sdir')
-      throw new UnsupportedIndexError(indexPath, 'a sparse index', 'git sparse-checkout disable');
+    if (signature === 'link' || signature === 'sdir') throw requiredExtension(indexPath, signature);
     at += 8 + index.readUInt32BE(at + 4);
   }
+  return null;
+}
+
+function requiredExtension(indexPath: string, signature: 'link' | 'sdir'): UnsupportedIndexError {
+  return signature === 'link'
+    ? new UnsupportedIndexError(indexPath, 'a split index', 'git update-index --no-split-index')
+    : new UnsupportedIndexError(indexPath, 'a sparse index', 'git sparse-checkout disable');
 }

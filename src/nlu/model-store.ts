@@ -34,7 +34,7 @@ export interface ModelStoreOptions {
   onSettled?: (commit: string) => void;
   /** Train in this thread (no worker, so neither limit below applies): for tools that train one model and exit. */
   inline?: boolean;
-  /** A training running longer is stopped and recorded as failed. Default 10 minutes. */
+  /** A training running longer is stopped and recorded as failed. Default 30 minutes. */
   trainingTimeoutMs?: number;
   /** The training worker's heap limit, MB. Default 2048. */
   trainingMemoryMb?: number;

@@ -86,7 +86,7 @@ export class NluService implements NluProvider {
     logger: StoreLog;
     onChange?: () => void;
     capacity?: number;
-    /** One training's time limit, ms (default 10 minutes): past it the training fails. */
+    /** One training's time limit, ms (default 30 minutes): past it the training fails. */
     trainingTimeoutMs?: number;
     /** One training's heap limit, MB (default 2048). */
     trainingMemoryMb?: number;

@@ -13,8 +13,12 @@ import type { TrainingInput } from './engine.js';
 // Either way the next training gets a fresh worker. The worker ends when nothing is queued, so
 // its heap is not kept for the server's life.
 
-/** How long one training may take before it is stopped and recorded as failed (10 minutes). */
-export const DEFAULT_TRAINING_TIMEOUT_MS = 10 * 60 * 1000;
+/**
+ * How long one training may take before it is stopped and recorded as failed (30 minutes): a
+ * version at the default expression limit (50,000) takes minutes of CPU, and the server's
+ * requests share the machine.
+ */
+export const DEFAULT_TRAINING_TIMEOUT_MS = 30 * 60 * 1000;
 /**
  * The training worker's heap limit in MB. Measured: a version at the default expression limit
  * (50,000 expressions) trains within it; a larger one fails cleanly.

@@ -39,7 +39,7 @@ export interface ResolverOptions {
   conversations?: ConversationStore;
   /** Bytes of conversations the default in-memory store holds before evicting the least recent. Default 256 MiB. */
   conversationBytes?: number;
-  /** One NLU training's time limit, ms: past it the training is stopped and recorded as failed. Default 10 minutes. */
+  /** One NLU training's time limit, ms: past it the training is stopped and recorded as failed. Default 30 minutes. */
   trainingTimeoutMs?: number;
   /** One NLU training's heap limit (the training worker's), MB. Default 2048. */
   trainingMemoryMb?: number;
