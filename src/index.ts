@@ -58,7 +58,14 @@ export {
 export { testVersion, type TestReport, type TestCheck } from './ops/test-version.js';
 export { testRefs, type TestRun, type TestPolicy } from './ops/test-gate.js';
 export { promotionSource, type PromoteOptions, type PromoteResult } from './ops/environments.js';
-export { MemoryConversationStore, type ConversationStore, type Conversation } from './dialog/store.js';
+export {
+  MemoryConversationStore,
+  DEFAULT_CONVERSATION_BYTES,
+  type ConversationStore,
+  type ConversationStoreStats,
+  type Conversation,
+} from './dialog/store.js';
+export { MAX_MEMORY_BYTES, MAX_MEMORY_DEPTH } from './dialog/limits.js';
 export { runTurn, emptyState, type DialogState, type NlpResults, type Turn } from './dialog/engine.js';
 export { trainModel, NluModel, type Analysis, type EntityMatch } from './nlu/engine.js';
 export {
