@@ -45,8 +45,15 @@ export async function contentEntries(
 ): Promise<{ entries: Map<string, ContentEntry[]>; problems: Problem[]; complete: boolean }> {
   const problems: Problem[] = [];
   const entries = new Map<string, ContentEntry[]>();
+  // The root and training/ are on the way to several folders: read each tree once.
+  const trees = new Map<string, Promise<RawTreeEntry[]>>();
+  const readTree = (oid: string) => {
+    let entries = trees.get(oid);
+    if (!entries) trees.set(oid, (entries = git.readTreeEntries(oid)));
+    return entries;
+  };
   const root = (await git.readCommit(commit)).tree;
-  const rootEntries = await git.readTreeEntries(root);
+  const rootEntries = await readTree(root);
   for (const e of rootEntries) {
     const reason = unsafeNameReason(e.name);
     if (reason) problems.push(error(e.name || '(empty name)', `unsafe path: ${reason}; not allowed in a version`));
@@ -61,7 +68,7 @@ export async function contentEntries(
     let path = '';
     for (const part of dir.split('/')) {
       path = path ? `${path}/${part}` : part;
-      const entry: RawTreeEntry | undefined = (await git.readTreeEntries(tree)).find((e) => e.name === part);
+      const entry: RawTreeEntry | undefined = (await readTree(tree)).find((e) => e.name === part);
       if (!entry) {
         tree = null;
         break;
