@@ -32,15 +32,24 @@ async function ask(url: string, token: string, text = 'hello') {
   return { status: res.status, body: (await res.json()) as any };
 }
 
-/** A version file of `n` expressions over `intents` intents, each expression distinct. */
-function bigIntents(n: number, intents: number): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (let i = 0; i < intents; i++) {
-    const lines = Array.from({ length: n / intents }, (_, j) => `  - please word${i} number ${j} with item${j % 17}`);
-    files[`training/intents/big-${i}.yaml`] = `slug: big-${i}\nexpressions:\n${lines.join('\n')}\n`;
-  }
-  return files;
-}
+const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+/** One expression of 250,000 two-letter words (750 KB, within the content limits): its tokens alone fill 24 MB of heap. */
+const longExpression = {
+  'training/intents/long.yaml': `slug: long\nexpressions:\n  - "${Array.from(
+    { length: 250_000 },
+    (_, i) => LETTERS[i % 26]! + LETTERS[Math.floor(i / 26) % 26]!,
+  ).join(' ')}"\n`,
+};
+/** 150 intents of 200 distinct words each: a classifier of 150 × 30,000 × 8 bytes (34 MB), outside the heap. */
+const wideVocabulary = Object.fromEntries(
+  Array.from({ length: 150 }, (_, i) => {
+    const lines = Array.from({ length: 20 }, (_, j) =>
+      Array.from({ length: 10 }, (_, k) => `w${i}x${j}y${k}`).join(' '),
+    );
+    return [`training/intents/wide-${i}.yaml`, `slug: wide-${i}\nexpressions:\n  - ${lines.join('\n  - ')}\n`];
+  }),
+);
+const removing = (files: Record<string, string>) => Object.fromEntries(Object.keys(files).map((path) => [path, null]));
 
 describe('a model cache file that cannot be used', () => {
   it('a folder at the model path: logged once, trained in memory, /readyz names it, answers 200, also after a restart', async () => {
@@ -148,8 +157,8 @@ describe('a training that runs out of time or memory', () => {
   it('past the memory limit: it fails cleanly, the server and other versions keep answering, and a new commit trains', async () => {
     const { dir, tokens } = example();
     rmSync(join(dir, '.git', 'botver', 'models'), { recursive: true, force: true });
-    // The example bot trains within 24 MB of heap; 4,000 expressions do not.
-    await commitTo(dir, 'v2', bigIntents(4000, 40));
+    // The example bot trains within 24 MB of heap; a 250,000-word expression does not.
+    await commitTo(dir, 'v2', longExpression);
     const { url, nlu } = await serve(dir, { trainingMemoryMb: 24 });
     const ready = await getJson(`${url}/readyz`, admin);
     expect(ready.status).toBe(503);
@@ -159,9 +168,16 @@ describe('a training that runs out of time or memory', () => {
     expect((await getJson(`${url}/healthz`)).status).toBe(200);
     expect((await ask(url, tokens.production)).status).toBe(200);
 
-    // The big files removed: the new commit trains in a fresh worker and answers.
-    const removed = Object.fromEntries(Object.keys(bigIntents(4000, 40)).map((path) => [path, null]));
-    const fixed = await commitTo(dir, 'v2', removed);
+    // A classifier too large for the limit (its arrays live outside the heap) is refused before training.
+    const wide = await commitTo(dir, 'v2', { ...removing(longExpression), ...wideVocabulary });
+    const { value: refused } = await eventually('the wide version refused', async () => {
+      const r = await getJson(`${url}/readyz`, admin);
+      return r.body.problems.find((p: any) => p.name === 'version:v2' && p.commit === wide);
+    });
+    expect(refused.errors[0].message).toMatch(/about \d+ MB for the classifier alone .* limit of 24 MB/);
+
+    // Back to a normal version: the new commit trains in a fresh worker and answers.
+    const fixed = await commitTo(dir, 'v2', removing(wideVocabulary));
     const { value } = await eventually('v2 answered from its new commit', async () => {
       const answer = await ask(url, tokens.v2);
       return answer.status === 200 && answer.body.results.botver.commit === fixed ? answer : undefined;

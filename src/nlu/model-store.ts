@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { writeFileAtomic } from '../git/atomic-fs.js';
 import { MODEL_FORMAT, NluModel, trainModel, type TrainingInput } from './engine.js';
 import { DEFAULT_TRAINING_MEMORY_MB, DEFAULT_TRAINING_TIMEOUT_MS, TrainingRunner } from './train-runner.js';
+import { oversizedTraining } from './training-size.js';
 
 // NLU models by commit: trained once per commit in a worker thread (train-runner.ts: one at a
 // time, under a time and a memory limit) and kept on disk in <gitdir>/botver/models/, so
@@ -249,10 +250,17 @@ export class ModelStore {
     }
   }
 
+  /** Trains in this thread, under the same size check as the worker (training-size.ts). */
+  private trainInline(input: TrainingInput): Promise<string> {
+    const oversized = oversizedTraining(input, this.options.trainingMemoryMb ?? DEFAULT_TRAINING_MEMORY_MB);
+    if (oversized) throw new Error(oversized);
+    return trainModel(input);
+  }
+
   /** Trains the model and writes it to the disk cache; returns its JSON when that could not be written. */
   private async train(commit: string, input: () => TrainingInput): Promise<string | undefined> {
     const started = performance.now();
-    const json = this.options.inline ? await trainModel(input()) : await this.runner.train(input());
+    const json = this.options.inline ? await this.trainInline(input()) : await this.runner.train(input());
     this.options.logger.info(
       { commit, ms: Math.round(performance.now() - started) },
       `trained the NLU model of ${commit.slice(0, 12)}`,

@@ -94,7 +94,7 @@ export class TrainingRunner {
       this.limits.timeoutMs,
     );
     job.timer.unref();
-    worker.postMessage({ input: job.input });
+    worker.postMessage({ input: job.input, memoryMb: this.limits.memoryMb });
   }
 
   private spawn(): Worker {
