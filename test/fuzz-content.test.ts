@@ -275,7 +275,7 @@ suite('fuzz: random content on a version production does not serve', () => {
     const manifest = manifestAt(dir, 'main');
     let production = tokens.production;
 
-    await runFuzz('content', contentCase, runs(8), async (c: ContentCase, index) => {
+    await runFuzz('content', contentCase, runs(6), async (c: ContentCase, index) => {
       // 1. the case's files on top of v2's own content, as one commit pushed to v2
       let tree = v2Base;
       for (const f of c.files)

@@ -269,7 +269,7 @@ suite('fuzz: random HTTP requests to every route', () => {
       .array(fc.oneof({ weight: 3, arbitrary: request.map((r) => [r]) }, conversation), { minLength: 1, maxLength: 3 })
       .map((groups) => groups.flat());
 
-    await runFuzz('http', sequence, runs(150), async (reqs) => {
+    await runFuzz('http', sequence, runs(80), async (reqs) => {
       for (const [i, r] of reqs.entries()) {
         const raw = toRaw(r, tokens);
         const which = `request ${i + 1} of ${reqs.length}`;
