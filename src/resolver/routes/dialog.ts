@@ -147,7 +147,8 @@ export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: Conv
         const served = servedOf(res);
         const id = String(req.params.id);
         const c = await store.get(keyOf(served, id));
-        if (!c) throw new HttpError('NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
+        // A state that breaks the limits is one the next message drops (see turnOf): not shown.
+        if (!c || !usableState(c)) throw new HttpError('NOT_FOUND', `no conversation "${id.slice(0, MAX_ID)}"`);
         res.json({
           results: {
             id: c.id,
