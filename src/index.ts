@@ -74,5 +74,7 @@ export {
   type Analyser,
   type ModelChoice,
   type FailedModel,
+  type ModelWarning,
   type ServedContents,
 } from './nlu/nlu-service.js';
+export { DEFAULT_TRAINING_MEMORY_MB, DEFAULT_TRAINING_TIMEOUT_MS } from './nlu/train-runner.js';
