@@ -5,14 +5,16 @@
 // with dist/nlu/engine.js exactly as the training worker does and prints one JSON line: peak
 // RSS (maxRSS of the process, Node's own ~40 MB included), heap after training, seconds.
 // VOCABULARY is the number of distinct words expressions draw from (a real bot: a few
-// thousand; a hostile one: one new word per expression). Uses dist/ (npm run build first).
+// thousand; a hostile one: about one new word per expression). The classifier holds about
+// intents × distinct words weights, so memory follows vocabulary as much as expressions.
+// Uses dist/ (npm run build first).
 //
 // Usage: node bench/training-memory.js            the table of the README / docs (several minutes)
 //        node bench/training-memory.js 50000 500 3000   one configuration
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const [expressions, intents, vocabulary] = process.argv.slice(2).map(Number);
+const [expressions = 0, intents = 1, vocabulary = 1] = process.argv.slice(2).map(Number);
 
 if (expressions) {
   const { trainModel } = await import('../dist/nlu/engine.js');
@@ -23,16 +25,18 @@ if (expressions) {
   };
   const word = (n) => `w${n.toString(36)}`;
   const perIntent = Math.ceil(expressions / intents);
+  /** @type {import('../dist/content/version-content.js').BundleData} */
   const bundle = { intents: [], entities: [], skills: [], tests: [] };
   let made = 0;
   for (let i = 0; i < intents && made < expressions; i++) {
+    /** @type {string[]} */
     const list = [];
     for (let j = 0; j < perIntent && made < expressions; j++, made++) {
       // Six to ten words, some shared by the intent (what makes it learnable), the rest drawn.
       const words = [word(i * 3), word(i * 3 + 1)];
       const n = 4 + Math.floor(random() * 5);
       for (let k = 0; k < n; k++) words.push(word(Math.floor(random() * vocabulary)));
-      list.push(`${words.join(' ')} ${made}`);
+      list.push(words.join(' '));
     }
     bundle.intents.push({ slug: `intent-${i}`, expressions: list });
   }
@@ -41,7 +45,9 @@ if (expressions) {
   const seconds = (performance.now() - started) / 1000;
   const peakMb = Math.round(process.resourceUsage().maxRSS / 1024);
   const heapMb = Math.round(process.memoryUsage().heapUsed / 1024 / 1024);
-  console.log(JSON.stringify({ expressions, intents, vocabulary, peakMb, heapMb, seconds: Number(seconds.toFixed(1)) }));
+  console.log(
+    JSON.stringify({ expressions, intents, vocabulary, peakMb, heapMb, seconds: Number(seconds.toFixed(1)) }),
+  );
 } else {
   const self = fileURLToPath(import.meta.url);
   const configurations = [
