@@ -272,6 +272,14 @@ describe('a JSON body sent without Content-Type: application/json', () => {
     }
   });
 
+  it('is 401 first when the token is wrong too: one answer for every unauthenticated request', async () => {
+    const url = await appOn();
+    for (const path of ['/v2/request', '/build/v1/dialog', '/v1/channels/messenger/webhook']) {
+      const r = await call(`${url}${path}`, { method: 'POST', headers: { Authorization: 'Token nope' }, body });
+      expect([r.status, r.body], path).toEqual([401, UNAUTHORIZED]);
+    }
+  });
+
   it('is refused the same way when the request has no Content-Type at all', async () => {
     const url = new URL(await appOn());
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {

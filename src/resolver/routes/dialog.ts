@@ -120,7 +120,7 @@ export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: Conv
 
   router
     .route('/build/v1/dialog')
-    .post(jsonBody, auth, async (req, res) => {
+    .post(auth, jsonBody, async (req, res) => {
       const served = servedOf(res);
       await converse(res, served, `${served.owner.kind}:${served.owner.name}`, req.body);
     })
@@ -130,7 +130,7 @@ export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: Conv
   // answered by the dialog of the version the channel's environment serves now.
   router
     .route('/v1/channels/:name/webhook')
-    .post(jsonBody, channelAuth, async (req, res) => {
+    .post(channelAuth, jsonBody, async (req, res) => {
       const served = servedOf(res);
       await converse(res, served, `channel:${String(req.params.name)}`, req.body);
     })

@@ -18,7 +18,7 @@ export function nlpRoutes(live: SnapshotSource, nlu: NluProvider): Router {
   const router = Router();
   router
     .route('/v2/request')
-    .post(jsonBody, resolveToken(live), async (req, res) => {
+    .post(resolveToken(live), jsonBody, async (req, res) => {
       const { text, language } = requestBody(req.body);
       const served = servedOf(res);
       const choice = await nlu.choose(`${served.owner.kind}:${served.owner.name}`, served.content, served.version);
