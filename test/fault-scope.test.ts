@@ -118,6 +118,11 @@ describe('a bad commit on one version fails that version alone', () => {
     const older = git(dir, 'rev-parse', 'v1~1');
     await ok(dir, 'env', 'set', 'production', 'v1', '--commit', older);
     await waitForCommit(url, fresh, older);
+
+    // A symbolic link outside the content folders is ignored, and not served as a file.
+    const linked = commitEntry(dir, 'v1', '', { mode: '120000', name: 'notes.md', oid: writeBlob(dir, '/etc/passwd') });
+    await waitForCommit(url, tokens.v1, linked);
+    expect((await getJson(`${url}/v1/files/notes.md`, auth(tokens.v1))).status).toBe(404);
   });
 
   it('after a restart every valid version is served, and the bad one from its last good commit', async () => {
