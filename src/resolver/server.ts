@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ERROR_TABLE, type ErrorCode } from '../errors.js';
 import { GitRepo } from '../git/repo.js';
 import { createResolverApp } from './app.js';
 import { fastResolve } from './fast-resolve.js';
@@ -87,15 +88,12 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
   // A request Node cannot parse (bad header bytes, oversized headers) still gets a JSON answer.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || (err as { bytesParsed?: number }).bytesParsed === undefined) return socket.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const body = JSON.stringify({
-      error: {
-        code: status === 431 ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST',
-        message: 'the request could not be parsed as HTTP',
-      },
-    });
+    const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
+    const status = ERROR_TABLE[code].http;
+    const body = JSON.stringify({ error: { code, message: 'the request could not be parsed as HTTP' } });
     socket.end(
-      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
   // During shutdown, answers say "Connection: close", and keep-alive connections are closed as
