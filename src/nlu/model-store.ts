@@ -1,4 +1,4 @@
-import { promises as fsp, lstatSync } from 'node:fs';
+import { accessSync, constants, promises as fsp, lstatSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { writeFileAtomic } from '../git/atomic-fs.js';
@@ -194,8 +194,13 @@ export class ModelStore {
    */
   private cached(commit: string): boolean {
     try {
-      if (lstatSync(this.file(commit)).isFile()) return true;
-      this.fault(commit, 'read', new Error('it is not a regular file'));
+      if (!lstatSync(this.file(commit)).isFile()) {
+        this.fault(commit, 'read', new Error('it is not a regular file'));
+        return false;
+      }
+      // Another user's file (mode 600) is found now, not by the first request that needs it.
+      accessSync(this.file(commit), constants.R_OK);
+      return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.fault(commit, 'read', err);
     }
