@@ -28,7 +28,7 @@
 //   --quiet S          quiet seconds before each load (default 8)
 //   --load S           seconds of loads a and b (default 20); c lasts until its conversations are sent
 //   --conversations N  conversations of load c (default 100000), sent by 8 connections
-//   --conversation-seconds S  stop load c after S seconds even if not all were sent (default 180)
+//   --conversation-seconds S  stop load c after S seconds even if not all were sent (default 150)
 //   --rss-guard-mb MB  kill a server whose VmRSS passes this (default 4096)
 //   --keep             keep the temporary repositories
 //   --enforce-targets  exit 1 when a target is missed (by default targets are only reported)
@@ -517,7 +517,7 @@ async function main() {
     quietS: num('--quiet', quick ? 3 : 8),
     loadS: num('--load', quick ? 8 : 20),
     conversations: num('--conversations', quick ? 5_000 : 100_000),
-    conversationS: num('--conversation-seconds', quick ? 30 : 180),
+    conversationS: num('--conversation-seconds', quick ? 30 : 150),
     rssGuardMb: num('--rss-guard-mb', 4096),
   };
   const started = performance.now();
