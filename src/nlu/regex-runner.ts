@@ -9,17 +9,20 @@ import { compileEntityRegex, type EntityRegex } from '../content/regex.js';
 // read on to the end of the text (`(?:a{1,30})+b|a` on 2,000 a's: 2,000 searches, 5.5 s). So
 // the work is counted in steps, each search at its worst case (program size x characters left,
 // content/regex.ts), which makes every decision below independent of the machine and its load:
-// a message's first INLINE_STEPS are searched on the event loop (about a millisecond), the rest
-// in a worker thread, up to WORKER_STEPS; searches past that give no further matches. The same
-// engine searches from the same positions inline and in the worker: where a match was found
-// does not change it.
+// a message's first INLINE_STEPS are searched on the event loop (a few milliseconds at worst), the
+// rest in a worker thread, up to WORKER_STEPS; searches past that give no further matches. The
+// same engine searches from the same positions inline and in the worker: where a match was found
+// does not change it. The step count is a worst case: real patterns take far less (285 matches of
+// `#?[A-Z]{2}\d{4}` in 2,000 characters: 2.9 million steps counted, under a millisecond), while a
+// pattern whose every search reads to the end takes up to ~0.4 µs a step; so the worker also has
+// a time limit, WORKER_TIMEOUT_MS, after which it is terminated and its searches give nothing.
 
-/** Steps of regex search a message may take on the event loop (about 1 ms; at worst a few). */
+/** Steps of regex search a message may take on the event loop (at worst ~3 ms, bench/nlu-worst-case.js). */
 export const INLINE_STEPS = 100_000;
-/** Steps a message may take in the worker (about 0.2 s; at worst about 1 s). */
-export const WORKER_STEPS = 10_000_000;
-/** Backstop only (the step limit ends a job first): a worker job running longer is terminated. */
-const WORKER_TIMEOUT_MS = 10_000;
+/** Steps each regex may take in the worker for one message. */
+export const WORKER_STEPS = 5_000_000;
+/** Time one regex's searches may take in the worker (its start included); then it is terminated. */
+export const WORKER_TIMEOUT_MS = 2_000;
 
 export interface RegexRule {
   entity: string;
@@ -47,22 +50,26 @@ export class RegexEntities {
       budget -= steps;
       if (resume !== null) rest.push({ ...rule, index, from: resume });
     });
-    if (rest.length) {
-      const more = await runInWorker(text, rest);
-      if (more)
-        rest.forEach(({ index }, k) => {
-          found[index]!.push(...more[k]!);
-        });
-    }
+    // One worker job per search, so that a run-away pattern costs only its own matches.
+    const more = await Promise.all(rest.map((search) => runInWorker(text, search)));
+    rest.forEach(({ index }, k) => {
+      found[index]!.push(...(more[k] ?? []));
+    });
     return this.compiled.flatMap(({ rule }, index) => found[index]!.map((value) => ({ entity: rule.entity, value })));
   }
+}
+
+interface Search {
+  regex: string;
+  flags: string;
+  from: number;
 }
 
 interface Job {
   id: number;
   text: string;
-  searches: (RegexRule & { from: number })[];
-  resolve: (matches: string[][] | null) => void;
+  search: Search;
+  resolve: (matches: string[] | null) => void;
   timer?: NodeJS.Timeout;
 }
 
@@ -71,10 +78,10 @@ let worker: Worker | null = null;
 const queue: Job[] = [];
 let nextId = 1;
 
-/** The matches of each search (complete or cut at WORKER_STEPS), or null if the worker failed. */
-function runInWorker(text: string, searches: Job['searches']): Promise<string[][] | null> {
+/** The search's matches (all, or those within WORKER_STEPS), or null past WORKER_TIMEOUT_MS or if the worker failed. */
+function runInWorker(text: string, search: Search): Promise<string[] | null> {
   return new Promise((resolve) => {
-    queue.push({ id: nextId++, text, searches, resolve });
+    queue.push({ id: nextId++, text, search, resolve });
     if (queue.length === 1) start();
   });
 }
@@ -96,7 +103,7 @@ function start(): void {
       start();
       return;
     }
-    w.on('message', (answer: { id: number; matches?: string[][] }) => finish(answer.id, answer.matches ?? null));
+    w.on('message', (answer: { id: number; matches?: string[] }) => finish(answer.id, answer.matches ?? null));
     // A worker that dies (it should not) fails the job in hand; the next job gets a new worker.
     w.on('error', () => {});
     w.on('exit', () => {
@@ -114,10 +121,11 @@ function start(): void {
     finish(job.id, null);
     void w?.terminate();
   }, WORKER_TIMEOUT_MS);
-  worker.postMessage({ id: job.id, text: job.text, searches: job.searches });
+  const { regex, flags, from } = job.search;
+  worker.postMessage({ id: job.id, text: job.text, regex, flags, from });
 }
 
-function finish(id: number, matches: string[][] | null): void {
+function finish(id: number, matches: string[] | null): void {
   const job = queue[0];
   if (!job || job.id !== id) return;
   clearTimeout(job.timer);

@@ -3,8 +3,8 @@ import { compileEntityRegex, type EntityRegex } from '../content/regex.js';
 import { WORKER_STEPS } from './regex-runner.js';
 
 // Entity regex searches too long for the event loop (regex-runner.ts): one job in
-// ({id, text, searches: [{regex, flags, from}]}), the matches of each out, in order, the job's
-// searches together limited to WORKER_STEPS (a search cut there keeps the matches it found).
+// ({id, text, regex, flags, from}), its matches out, limited to WORKER_STEPS (a search cut
+// there keeps the matches it found).
 
 const compiled = new Map<string, EntityRegex>();
 
@@ -22,18 +22,14 @@ function regexOf(regex: string, flags: string): EntityRegex {
 interface Job {
   id: number;
   text: string;
-  searches: { regex: string; flags: string; from: number }[];
+  regex: string;
+  flags: string;
+  from: number;
 }
 
-parentPort!.on('message', ({ id, text, searches }: Job) => {
+parentPort!.on('message', ({ id, text, regex, flags, from }: Job) => {
   try {
-    let budget = WORKER_STEPS;
-    const matches = searches.map(({ regex, flags, from }) => {
-      const { values, steps } = regexOf(regex, flags).matchAll(text, from, budget);
-      budget -= steps;
-      return values;
-    });
-    parentPort!.postMessage({ id, matches });
+    parentPort!.postMessage({ id, matches: regexOf(regex, flags).matchAll(text, from, WORKER_STEPS).values });
   } catch (err) {
     parentPort!.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
   }

@@ -5,6 +5,9 @@ import type { EntityMatch } from './engine.js';
 // twice per message (most of /v2/request's time). Here: exact matches through an index of first
 // words, longest first; then, for `fuzzy` entities only, the words no exact match took are
 // compared with synonyms of similar length (similarity = 1 - edit distance / length >= 0.8).
+// Fuzzy candidates are indexed by word count and length, and each distinct span of a message is
+// compared once: a message of 2,000 characters against thousands of values compared every
+// word with every synonym (1,000 values: 0.5 s per message, bench/nlu-worst-case.js).
 
 export interface ValueList {
   entity: string;
@@ -18,7 +21,12 @@ interface Phrase {
   words: string[];
   text: string;
   fuzzy: boolean;
+  /** Position among the fuzzy phrases: between equally good candidates, the first wins. */
+  order: number;
 }
+
+/** Most typos a span and a phrase of these lengths may differ by (0: only an exact match, found before). */
+const allowedTypos = (a: number, b: number) => Math.floor(Math.max(a, b) * (1 - FUZZY_THRESHOLD) + 1e-9);
 
 interface Token {
   word: string;
@@ -34,7 +42,9 @@ const tokenize = (text: string): Token[] =>
 
 export class ValueListMatcher {
   private readonly byFirstWord = new Map<string, Phrase[]>();
-  private readonly fuzzyPhrases: Phrase[] = [];
+  /** Fuzzy phrases by word count, then by text length. */
+  private readonly fuzzyIndex = new Map<number, Map<number, Phrase[]>>();
+  private fuzzyCount = 0;
 
   constructor(lists: readonly ValueList[]) {
     for (const list of lists) {
@@ -42,11 +52,17 @@ export class ValueListMatcher {
         for (const text of new Set([value, ...synonyms])) {
           const words = tokenize(text).map((t) => t.word);
           if (!words.length) continue;
-          const phrase = { entity: list.entity, value, words, text: words.join(' '), fuzzy: list.fuzzy };
+          const joined = words.join(' ');
+          const phrase = { entity: list.entity, value, words, text: joined, fuzzy: list.fuzzy, order: this.fuzzyCount };
           const bucket = this.byFirstWord.get(words[0]!) ?? [];
           bucket.push(phrase);
           this.byFirstWord.set(words[0]!, bucket);
-          if (list.fuzzy) this.fuzzyPhrases.push(phrase);
+          if (list.fuzzy) {
+            this.fuzzyCount++;
+            const byLength = this.fuzzyIndex.get(words.length) ?? new Map<number, Phrase[]>();
+            this.fuzzyIndex.set(words.length, byLength);
+            byLength.set(joined.length, [...(byLength.get(joined.length) ?? []), phrase]);
+          }
         }
       }
     }
@@ -74,39 +90,54 @@ export class ValueListMatcher {
         ?.find((p) => p.words.every((w, k) => tokens[i + k]?.word === w && !taken[i + k]));
       if (phrase) take(i, phrase.words.length, phrase, 1);
     }
-    if (this.fuzzyPhrases.length) {
+    if (this.fuzzyCount) {
+      // The best phrase of each word count for each distinct span text, computed once per message.
+      const bestFor = new Map<string, { phrase: Phrase; similarity: number } | null>();
       for (let i = 0; i < tokens.length; i++) {
         if (taken[i]) continue;
-        // The spans starting here, one per phrase length, built once.
-        const spans: (string | null)[] = [];
-        const spanOf = (n: number): string | null => {
-          if (spans[n] !== undefined) return spans[n]!;
-          let span: string | null = null;
-          if (i + n <= tokens.length) {
-            span = tokens[i]!.word;
-            for (let k = i + 1; k < i + n && span !== null; k++) span = taken[k] ? null : `${span} ${tokens[k]!.word}`;
-          }
-          return (spans[n] = span);
-        };
         let best: { phrase: Phrase; n: number; similarity: number } | null = null;
-        for (const phrase of this.fuzzyPhrases) {
-          const n = phrase.words.length;
-          const span = spanOf(n);
+        for (const [n, byLength] of this.fuzzyIndex) {
+          if (i + n > tokens.length) continue;
+          let span: string | null = tokens[i]!.word;
+          for (let k = i + 1; k < i + n && span !== null; k++) span = taken[k] ? null : `${span} ${tokens[k]!.word}`;
           if (span === null) continue;
-          const longest = Math.max(span.length, phrase.text.length);
-          const allowed = Math.floor(longest * (1 - FUZZY_THRESHOLD) + 1e-9);
-          if (Math.abs(span.length - phrase.text.length) > allowed) continue;
-          const distance = editDistance(span, phrase.text, allowed);
-          if (distance > allowed) continue;
-          const similarity = 1 - distance / longest;
-          if (!best || similarity > best.similarity || (similarity === best.similarity && n > best.n))
-            best = { phrase, n, similarity };
+          const key = `${n} ${span}`;
+          let found = bestFor.get(key);
+          if (found === undefined) bestFor.set(key, (found = bestPhrase(span, byLength)));
+          if (
+            found &&
+            (!best ||
+              found.similarity > best.similarity ||
+              (found.similarity === best.similarity &&
+                (n > best.n || (n === best.n && found.phrase.order < best.phrase.order))))
+          )
+            best = { ...found, n };
         }
         if (best) take(i, best.n, best.phrase, Math.round(best.similarity * 1000) / 1000);
       }
     }
     return out.sort((a, b) => a.at - b.at).map(({ at: _at, ...m }) => m);
   }
+}
+
+/** The most similar phrase to `span` among those of one word count (by length), the first of equals; null if none is close enough. */
+function bestPhrase(span: string, byLength: Map<number, Phrase[]>): { phrase: Phrase; similarity: number } | null {
+  let best: { phrase: Phrase; similarity: number } | null = null;
+  // Lengths a phrase may have: |span - phrase| <= allowedTypos, so within a fifth of the longer one.
+  const from = span.length - allowedTypos(span.length, 0);
+  const to = Math.floor(span.length / FUZZY_THRESHOLD) + 1;
+  for (let length = from; length <= to; length++) {
+    const allowed = allowedTypos(span.length, length);
+    if (allowed === 0 || Math.abs(span.length - length) > allowed) continue;
+    for (const phrase of byLength.get(length) ?? []) {
+      const distance = editDistance(span, phrase.text, allowed);
+      if (distance > allowed) continue;
+      const similarity = 1 - distance / Math.max(span.length, length);
+      if (!best || similarity > best.similarity || (similarity === best.similarity && phrase.order < best.phrase.order))
+        best = { phrase, similarity };
+    }
+  }
+  return best;
 }
 
 /** Levenshtein distance, two reused rows; stops early (returning more than `max`) once every path costs more than `max`. */
