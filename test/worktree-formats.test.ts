@@ -21,6 +21,7 @@ function state(dir: string) {
     status: git(dir, 'status', '--porcelain', '--ignored'),
     manifest: readFileSync(join(dir, 'environments.yaml'), 'utf8'),
     reflog: git(dir, 'reflog', 'main'),
+    files: git(dir, 'ls-files'),
   };
 }
 
@@ -59,12 +60,12 @@ describe('index formats of the checked-out control branch', () => {
         git(dir, 'sparse-checkout', 'init', '--cone', '--sparse-index');
         git(dir, 'sparse-checkout', 'set', 'nothing-here');
       },
-      fix: ['sparse-checkout', 'disable'],
+      fix: ['sparse-checkout', 'init', '--no-sparse-index'], // a full index, the same sparse checkout
     },
   ];
 
   it.each(cases)(
-    '$format: refused before anything changes, with the fix; after the fix botver works',
+    '$name: refused before anything changes, with the fix; after the fix botver works',
     async ({ format, make, fix }) => {
       const dir = await repoWithTwoVersions();
       make(dir);
@@ -80,6 +81,7 @@ describe('index formats of the checked-out control branch', () => {
       git(dir, ...fix);
       await ok(dir, 'env', 'set', 'production', 'v2');
       expect(git(dir, 'status', '--porcelain')).toBe('');
+      expect(git(dir, 'ls-files')).toBe(before.files); // files outside a sparse checkout stay in the index
       expect(readFileSync(join(dir, 'environments.yaml'), 'utf8')).toContain('version: v2');
     },
   );

@@ -146,5 +146,5 @@ export async function checkIndexFormat(indexPath: string): Promise<IndexFile | n
 function requiredExtension(indexPath: string, signature: 'link' | 'sdir'): UnsupportedIndexError {
   return signature === 'link'
     ? new UnsupportedIndexError(indexPath, 'a split index', 'git update-index --no-split-index')
-    : new UnsupportedIndexError(indexPath, 'a sparse index', 'git sparse-checkout disable');
+    : new UnsupportedIndexError(indexPath, 'a sparse index', 'git sparse-checkout init --no-sparse-index');
 }
