@@ -10,7 +10,7 @@
 //   c. 100,000 new conversations, each with ~60 KB of memory, arrive on staging's token.
 // Each load gets a fresh example repository and a fresh `botver serve` (a child process, so its
 // memory is its own): quiet p99, p99 and max under load, how many probes took over 100 ms or
-// were never answered, and the server's peak resident memory during the load (VmHWM from
+// were not answered, and the server's peak resident memory during the load (VmHWM from
 // /proc/PID/status, reset through clear_refs when the load starts, and VmRSS sampled every
 // 100 ms). A server growing past --rss-guard-mb is killed (and that is reported) so that the
 // bench cannot take the machine down.
@@ -127,7 +127,8 @@ function probe() {
       for (const [id, f] of inFlight)
         if (f.segment === s) {
           s.latencies.push(now - f.t0);
-          s.unanswered++;
+          // one in flight for a few ms is normal; one waiting longer than the target is not answered
+          if (now - f.t0 > TARGETS.maxMs) s.unanswered++;
           inFlight.delete(id);
         }
     };
@@ -604,7 +605,7 @@ async function main() {
   const missed = [];
   const tableRows = rows.map((r) => {
     const ratioOk = r.ratio !== null && r.ratio <= TARGETS.p99Ratio && !r.serverExited;
-    const maxOk = r.loaded.maxMs < TARGETS.maxMs && r.loaded.unanswered === 0 && !r.serverExited;
+    const maxOk = r.loaded.maxMs < TARGETS.maxMs && r.loaded.errors === 0 && !r.serverExited;
     if (!ratioOk) missed.push(`${r.id}: p99 ${r.ratio ?? 'n/a'} x quiet`);
     if (!maxOk) missed.push(`${r.id}: max ${fmtMs(r.loaded.maxMs)}`);
     return [
@@ -641,7 +642,7 @@ async function main() {
   const cpus = os.cpus();
   console.log(
     `\n${cpus.length} CPU(s) ${cpus[0]?.model ?? ''}, ${process.version}, ${versionOf('git')}; server, prober and load share the machine. ` +
-      `Quiet: the same server just before its load. Unanswered: probes still waiting when the window closed (counted in p99 and max with their wait so far) or failed. ` +
+      `Quiet: the same server just before its load. Unanswered: probes that failed, or were still waiting (over ${TARGETS.maxMs} ms) when the window closed; p99 and max count them with their wait so far. ` +
       `Peak RSS: VmHWM (reset when the load starts) and VmRSS sampled every 100 ms. Total ${fmtMs(performance.now() - started)}.`,
   );
   mkdirSync(dirname(RESULTS), { recursive: true });
