@@ -144,7 +144,7 @@ const request: fc.Arbitrary<Req> = fc
     who,
     scheme,
     method: fc.oneof(
-      { weight: 6, arbitrary: fc.constant('default') },
+      { weight: 3, arbitrary: fc.constant('default') },
       fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'PROPFIND'),
     ),
     contentType: fc.oneof(

@@ -18,7 +18,9 @@ import { TEST_ENV } from './helpers.js';
 // case would not reproduce anyway; the failing case is printed whole instead (long strings
 // abridged) with the seed and path that replay it.
 
-export const FUZZ_SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20260930;
+// The default seed: one of the first few tried, kept because on the code before issue #9 it meets a
+// break in each of the three fuzz tests within their case counts (see the report of #9).
+export const FUZZ_SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 2;
 const RUNS_SCALE = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : 1;
 export const runs = (n: number) => Math.max(1, Math.round(n * RUNS_SCALE));
 
