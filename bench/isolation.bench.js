@@ -23,13 +23,14 @@
 // Targets: p99 under load within 2x the quiet p99, and no probe slower than 100 ms.
 //
 // Usage: node bench/isolation.bench.js [--quick] [--quiet S] [--load S] [--conversations N]
-//          [--conversation-seconds S] [--rss-guard-mb MB] [--keep] [--enforce-targets]
+//          [--conversation-seconds S] [--rss-guard-mb MB] [--only a,b,c] [--keep] [--enforce-targets]
 //   --quick            3 s quiet, 8 s loads, 5,000 conversations within 30 s (smoke test, ~1.5 minutes)
 //   --quiet S          quiet seconds before each load (default 8)
 //   --load S           seconds of loads a and b (default 20); c lasts until its conversations are sent
 //   --conversations N  conversations of load c (default 100000), sent by 8 connections
 //   --conversation-seconds S  stop load c after S seconds even if not all were sent (default 150)
 //   --rss-guard-mb MB  kill a server whose VmRSS passes this (default 4096)
+//   --only a,c         run only these loads
 //   --keep             keep the temporary repositories
 //   --enforce-targets  exit 1 when a target is missed (by default targets are only reported)
 // Prints a markdown table and writes bench/results/isolation.json.
@@ -540,7 +541,8 @@ async function main() {
   const rows = [];
   const failures = [];
   const shared = {};
-  for (const load of LOADS) {
+  const only = opt('--only')?.split(',');
+  for (const load of LOADS.filter((l) => !only || only.includes(l.id))) {
     process.stdout.write(`running: ${load.id}. ${load.what} ... `);
     const dir = join(tmp, `repo-${load.id}`);
     /** @type {Awaited<ReturnType<typeof startResolver>> | null} */
@@ -653,7 +655,12 @@ async function main() {
       benchmark: 'isolation',
       generatedAt: new Date().toISOString(),
       host: hostInfo({ git: versionOf('git') }),
-      options: { ...options, probeConnections: PROBE_CONNECTIONS, probeIntervalMs: PROBE_INTERVAL_MS },
+      options: {
+        ...options,
+        only: only ?? null,
+        probeConnections: PROBE_CONNECTIONS,
+        probeIntervalMs: PROBE_INTERVAL_MS,
+      },
       targets: TARGETS,
       rows,
       failures,
