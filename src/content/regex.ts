@@ -1,8 +1,10 @@
 import { RE2JS } from 're2js';
 
 // Entity regexes (training/entities/*.yaml `regex`, `flags`) run on RE2 (re2js, a pure-JS port):
-// matching takes time linear in the message, whatever the pattern, so no pattern and message can
-// hold the event loop (`(a+)+$` on "aaaa…!" took 46 s with JavaScript's backtracking RegExp).
+// one search takes time linear in the message, whatever the pattern (`(a+)+$` on "aaaa…!" took
+// 46 s with JavaScript's backtracking RegExp). Finding every match is a search per match, so
+// matchAll counts its work in steps and can stop and resume (nlu/regex-runner.ts spreads it
+// between the event loop and a worker).
 // This module is the only one that knows the engine: `botver validate` asks entityRegexProblem
 // (content/rules.ts), the NLU compiles with compileEntityRegex (nlu/engine.ts).
 // RE2 has no lookaround and no backreferences (they need backtracking); `\u` escapes are
@@ -17,9 +19,10 @@ const FLAG_BITS: Record<string, number> = {
 };
 
 /**
- * Largest compiled program accepted. Matching costs up to program size × message length; at this
- * size a 2,000-character message (the /v2/request cap) is matched in a few milliseconds at worst
- * (bench/nlu-worst-case.js). Real entity patterns are far below it (`#?[A-Z]{2}\d{4}` is 10).
+ * Largest compiled program accepted. One search costs up to program size x message length steps
+ * and is never split: at this size, one search of a 2,000-character message (the /v2/request cap)
+ * fits within the worker's share (nlu/regex-runner.ts). Real patterns are far below it
+ * (`#?[A-Z]{2}\d{4}` is 10); a long alternation of words is better a value list.
  */
 export const MAX_REGEX_PROGRAM_SIZE = 2000;
 
@@ -35,11 +38,12 @@ export interface EntityRegex {
   matchAll(text: string, from?: number, maxSteps?: number): { values: string[]; resume: number | null; steps: number };
 }
 
+/** What RE2 says of these is terse or misleading ("invalid named capture" for a lookbehind). */
 const HINTS: [RegExp, string][] = [
-  [/\(\?<?[=!]/, 'lookahead and lookbehind ((?=…), (?!…), (?<=…), (?<!…)) are not supported'],
-  [/\\[1-9]|\\k</, 'backreferences (\\1, \\k<name>) are not supported'],
-  [/[*+?}][+]/, 'possessive quantifiers (a++, a*+) are not supported'],
-  [/\\u/, 'write a code point as \\x{263A}, not \\u263A'],
+  [/\(\?<?[=!]/, 'lookahead and lookbehind ((?=…), (?!…), (?<=…), (?<!…)) are not supported by the RE2 engine'],
+  [/\\[1-9]|\\k</, 'backreferences (\\1, \\k<name>) are not supported by the RE2 engine'],
+  [/[*+?}][+]/, 'possessive quantifiers (a++, a*+) are not supported by the RE2 engine'],
+  [/\\u/, 'the RE2 engine has no \\u escapes: write a code point as \\x{263A}'],
 ];
 
 function compile(source: string, flags: string): RE2JS {
@@ -55,7 +59,7 @@ function compile(source: string, flags: string): RE2JS {
   } catch (err) {
     const message = (err as Error).message.replace(/^error parsing regexp: /, '');
     const hint = HINTS.find(([shape]) => shape.test(source))?.[1];
-    throw new Error(hint ? `${hint} by the RE2 engine (${message})` : message);
+    throw new Error(hint ? `${hint} (${message})` : message);
   }
   if (re.programSize() > MAX_REGEX_PROGRAM_SIZE)
     throw new Error(

@@ -8,19 +8,19 @@ import { compileEntityRegex, type EntityRegex } from '../content/regex.js';
 // search linear in the text, but finding every match is a search per match, and a search may
 // read on to the end of the text (`(?:a{1,30})+b|a` on 2,000 a's: 2,000 searches, 5.5 s). So
 // the work is counted in steps, each search at its worst case (program size x characters left,
-// content/regex.ts), which makes every decision below independent of the machine and its load:
-// a message's first INLINE_STEPS are searched on the event loop (a few milliseconds at worst), the
-// rest in a worker thread, up to WORKER_STEPS; searches past that give no further matches. The
-// same engine searches from the same positions inline and in the worker: where a match was found
-// does not change it. The step count is a worst case: real patterns take far less (285 matches of
-// `#?[A-Z]{2}\d{4}` in 2,000 characters: 2.9 million steps counted, under a millisecond), while a
-// pattern whose every search reads to the end takes up to ~0.4 µs a step; so the worker also has
-// a time limit, WORKER_TIMEOUT_MS, after which it is terminated and its searches give nothing.
+// content/regex.ts): a message's first INLINE_STEPS are searched on the event loop (a few
+// milliseconds at worst, whatever the machine's load: counted, not timed), the rest in a worker
+// thread, one job per regex, up to WORKER_STEPS or WORKER_TIMEOUT_MS, whichever comes first;
+// a regex cut by the steps keeps the matches found, one cut by the time gives none. The same
+// engine searches from the same positions inline and in the worker, so where a match is found
+// does not change it. The count is a worst case: real patterns take far less (285 matches of
+// `#?[A-Z]{2}\d{4}` in 2,000 characters: 2.9 million steps counted, a few milliseconds), so
+// only patterns whose searches really read on to the end meet the time limit.
 
 /** Steps of regex search a message may take on the event loop (at worst ~3 ms, bench/nlu-worst-case.js). */
 export const INLINE_STEPS = 100_000;
-/** Steps each regex may take in the worker for one message. */
-export const WORKER_STEPS = 5_000_000;
+/** Steps each regex may take in the worker for one message (2,000 one-letter matches in 2,000 characters: 6 million). */
+export const WORKER_STEPS = 50_000_000;
 /** Time one regex's searches may take in the worker (its start included); then it is terminated. */
 export const WORKER_TIMEOUT_MS = 2_000;
 

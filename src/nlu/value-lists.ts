@@ -7,7 +7,11 @@ import type { EntityMatch } from './engine.js';
 // compared with synonyms of similar length (similarity = 1 - edit distance / length >= 0.8).
 // Fuzzy candidates are indexed by word count and length, and each distinct span of a message is
 // compared once: a message of 2,000 characters against thousands of values compared every
-// word with every synonym (1,000 values: 0.5 s per message, bench/nlu-worst-case.js).
+// word with every synonym (1,000 values: 0.5 s per message, bench/nlu-worst-case.js). What is
+// left grows with words x similar synonyms, so a message's fuzzy comparisons are limited to
+// FUZZY_BUDGET (cells of edit-distance tables, a few milliseconds): past it, the message's
+// remaining words get exact matches only. Counted, not timed: the same message always gets the
+// same entities.
 
 export interface ValueList {
   entity: string;
@@ -35,6 +39,8 @@ interface Token {
 }
 
 export const FUZZY_THRESHOLD = 0.8;
+/** Edit-distance cells (span length x synonym length, each comparison) a message may cost. */
+export const FUZZY_BUDGET = 1_000_000;
 const WORD = /[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;
 
 const tokenize = (text: string): Token[] =>
@@ -93,7 +99,8 @@ export class ValueListMatcher {
     if (this.fuzzyCount) {
       // The best phrase of each word count for each distinct span text, computed once per message.
       const bestFor = new Map<string, { phrase: Phrase; similarity: number } | null>();
-      for (let i = 0; i < tokens.length; i++) {
+      const budget = { left: FUZZY_BUDGET };
+      for (let i = 0; i < tokens.length && budget.left > 0; i++) {
         if (taken[i]) continue;
         let best: { phrase: Phrase; n: number; similarity: number } | null = null;
         for (const [n, byLength] of this.fuzzyIndex) {
@@ -103,7 +110,7 @@ export class ValueListMatcher {
           if (span === null) continue;
           const key = `${n} ${span}`;
           let found = bestFor.get(key);
-          if (found === undefined) bestFor.set(key, (found = bestPhrase(span, byLength)));
+          if (found === undefined) bestFor.set(key, (found = bestPhrase(span, byLength, budget)));
           if (
             found &&
             (!best ||
@@ -121,7 +128,11 @@ export class ValueListMatcher {
 }
 
 /** The most similar phrase to `span` among those of one word count (by length), the first of equals; null if none is close enough. */
-function bestPhrase(span: string, byLength: Map<number, Phrase[]>): { phrase: Phrase; similarity: number } | null {
+function bestPhrase(
+  span: string,
+  byLength: Map<number, Phrase[]>,
+  budget: { left: number },
+): { phrase: Phrase; similarity: number } | null {
   let best: { phrase: Phrase; similarity: number } | null = null;
   // Lengths a phrase may have: |span - phrase| <= allowedTypos, so within a fifth of the longer one.
   const from = span.length - allowedTypos(span.length, 0);
@@ -130,6 +141,8 @@ function bestPhrase(span: string, byLength: Map<number, Phrase[]>): { phrase: Ph
     const allowed = allowedTypos(span.length, length);
     if (allowed === 0 || Math.abs(span.length - length) > allowed) continue;
     for (const phrase of byLength.get(length) ?? []) {
+      if (budget.left <= 0) return best;
+      budget.left -= 1 + span.length * length;
       const distance = editDistance(span, phrase.text, allowed);
       if (distance > allowed) continue;
       const similarity = 1 - distance / Math.max(span.length, length);
