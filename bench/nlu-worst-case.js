@@ -74,6 +74,7 @@ async function regexWorst(matcher, text, runs = 5) {
 const ms = (n) => `${n.toFixed(2)} ms`;
 
 console.log('1. Entity regexes');
+/** @type {[string, string, string][]} pattern, repeated unit, tail */
 const HOSTILE = [
   ['(a+)+$', 'a', '!'],
   ['(a|a)*b', 'a', '!'],
@@ -95,6 +96,7 @@ for (const [pattern, unit, tail] of HOSTILE) {
 }
 // Patterns close to the program-size limit, patterns matching at every position, and patterns
 // whose every search reads to the end of the text (iteration over matches is then quadratic).
+/** @type {[string, string][]} pattern, repeated unit */
 const BIG = [
   ['[a-z]{998}', 'a'],
   ['(?:[a-z]\\d){499}', 'a1'],
