@@ -54,13 +54,15 @@ describe('the content worker', () => {
     }
   });
 
-  it('a load past its time limit fails that commit, naming the limit', async () => {
+  it('a load past its time limit fails that commit, naming the limit, to be loaded again next time', async () => {
     const dir = example();
     const commit = git(dir, 'rev-parse', 'v1');
     const { loader } = await loaderOver(dir, { timeoutMs: 1 });
     try {
-      const { content } = await loader.load(commit, DEFAULT_LIMITS);
+      const { content, retry } = await loader.load(commit, DEFAULT_LIMITS);
       expect(content).toMatchObject({ commit, ok: false, bundle: null, bundleJson: null });
+      // A busy machine may be why: the resolver loads it again at the next change of refs.
+      expect(retry).toBe(true);
       expect(content.problems).toEqual([
         expect.objectContaining({
           file: '.',

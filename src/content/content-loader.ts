@@ -32,17 +32,26 @@ export interface ContentLoaderOptions {
   memoryMb?: number;
   /** One load's time limit, ms (default 5 minutes): past it the worker is stopped and the commit fails. */
   timeoutMs?: number;
+  /** The worker thread's nice value on Linux (default 10; 0 keeps the server's priority). */
+  nice?: number;
 }
 
 export const DEFAULT_LOADER_IDLE_MS = 10 * 60 * 1000;
 export const DEFAULT_LOADER_MEMORY_MB = 1024;
 export const DEFAULT_LOAD_TIMEOUT_MS = 5 * 60 * 1000;
+export const DEFAULT_LOADER_NICE = 10;
 
 /** A loaded commit, with how many content files it has and how many had to be parsed (not in the worker's cache). */
 export interface LoadResult {
   content: VersionContent;
   files: number;
   parsed: number;
+  /**
+   * The load failed for a reason that may not recur (its time limit on a busy machine, a worker
+   * that crashed, a read error): keep the result for this snapshot, load it again next time.
+   * False for content that is what it is, and for a load that ran out of memory (it would again).
+   */
+  retry: boolean;
 }
 
 /** Messages to the worker. */
@@ -54,6 +63,8 @@ export type LoaderReply =
 export interface LoaderWorkerData {
   location: RepoLocation;
   cacheBytes: number;
+  /** The worker thread's nice value (Linux): above 0, the server's thread gets the CPU first. */
+  nice: number;
 }
 
 interface Job {
@@ -153,11 +164,12 @@ export class ContentLoader {
     const workerData: LoaderWorkerData = {
       location: this.options.location,
       cacheBytes: this.options.cacheBytes ?? DEFAULT_PARSED_CACHE_BYTES,
+      nice: this.options.nice ?? DEFAULT_LOADER_NICE,
     };
     const worker = new Worker(workerFile(), {
       workerData,
       // A small young generation keeps a load's peak down; the old generation bounds it.
-      resourceLimits: { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: memoryMb },
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: memoryMb },
     });
     worker.unref();
     worker.on('message', (reply: LoaderReply) => {
@@ -168,26 +180,28 @@ export class ContentLoader {
         content: contentFromJson(job.commit, reply.problems, reply.ok, reply.bundleJson),
         files: reply.files,
         parsed: reply.parsed,
+        retry: false,
       });
     });
     worker.on('error', (err: NodeJS.ErrnoException) =>
-      this.fail(
-        worker,
-        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? `loading needed more than ${memoryMb} MB of memory (the content loader's memory limit)`
-          : `the content worker failed: ${err.message}`,
-      ),
+      err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? this.fail(
+            worker,
+            `loading needed more than ${memoryMb} MB of memory (the content loader's memory limit)`,
+            false,
+          )
+        : this.fail(worker, `the content worker failed: ${err.message}`),
     );
     worker.on('exit', (code) => this.fail(worker, `the content worker exited with code ${code}`));
     return worker;
   }
 
   /** The worker is beyond use: the load in it fails, the next one gets a new worker. */
-  private fail(worker: Worker, error: string): void {
+  private fail(worker: Worker, error: string, retry = true): void {
     if (worker !== this.worker) return; // a late event of a worker already replaced or ended
     this.worker = null;
     void worker.terminate();
-    if (this.current) this.settle(failed(this.current.commit, error));
+    if (this.current) this.settle(failed(this.current.commit, error, retry));
   }
 
   private settle(result: LoadResult): void {
@@ -202,7 +216,7 @@ export class ContentLoader {
 }
 
 /** A commit that could not be loaded: one error at the root of its tree, so it fails alone. */
-function failed(commit: string, message: string): LoadResult {
+function failed(commit: string, message: string, retry = true): LoadResult {
   const problem: Problem = {
     file: '.',
     line: 1,
@@ -210,7 +224,7 @@ function failed(commit: string, message: string): LoadResult {
     message: `cannot be loaded at commit ${commit.slice(0, 12)}: ${message}`,
     severity: 'error',
   };
-  return { content: contentFromJson(commit, [problem], false, null), files: 0, parsed: 0 };
+  return { content: contentFromJson(commit, [problem], false, null), files: 0, parsed: 0, retry };
 }
 
 /**

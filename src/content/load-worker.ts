@@ -1,3 +1,5 @@
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { GitRepo } from '../git/repo.js';
 import { ParsedFileCache } from './parsed-cache.js';
@@ -10,7 +12,17 @@ import type { LoaderReply, LoaderRequest, LoaderWorkerData } from './content-loa
 // Parsed files stay in this thread's cache, so the next commit of a version parses only the
 // files it changed.
 
-const { location, cacheBytes } = workerData as LoaderWorkerData;
+const { location, cacheBytes, nice } = workerData as LoaderWorkerData;
+
+// Loading yields the CPU to the server's own thread: on a machine with few cores, a large
+// version being parsed would otherwise take CPU time from the requests being answered. Linux
+// only (a thread's id is its /proc/thread-self); elsewhere the thread keeps the process's priority.
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (nice > 0 && Number.isSafeInteger(tid) && tid > 0) setPriority(tid, nice);
+} catch {
+  // not Linux, or not allowed: same priority as the server
+}
 const parsed = new ParsedFileCache(cacheBytes);
 let git = GitRepo.fromLocation(location);
 

@@ -117,6 +117,11 @@ export class ContentCache {
     return entry;
   }
 
+  /** Drops the commit's entry: the next get loads it again (a load that failed for a passing reason). */
+  forget(commit: string, limits: ContentLimits = DEFAULT_LIMITS): void {
+    this.entries.delete(cacheKey(commit, limits));
+  }
+
   /** Keeps these commits (the ones a snapshot serves) from being the next evicted. */
   touch(commits: Iterable<string>, limits: ContentLimits = DEFAULT_LIMITS): void {
     for (const commit of commits) this.entries.get(cacheKey(commit, limits));

@@ -54,9 +54,11 @@ export class LiveSnapshot implements SnapshotSource {
     this.contents = new ContentCache(async (commit, limits) => {
       const started = performance.now();
       options.logger.debug({ commit }, 'loading content');
-      const { content, files, parsed } = await this.loader.load(commit, limits);
+      const { content, files, parsed, retry } = await this.loader.load(commit, limits);
       const ms = Math.round(performance.now() - started);
       options.logger.debug({ commit, files, parsed, ms }, 'loaded content');
+      // Served as failed by this snapshot, loaded again by the next one (after the next ref change).
+      if (retry) this.contents.forget(commit, limits);
       return content;
     }, options.cacheSize ?? 32);
   }
