@@ -145,7 +145,13 @@ suite('fuzz: random manifests on the control branch', () => {
 
     await runFuzz('manifest', manifestCase, runs(8), async (c: ManifestCase, index) => {
       const m = parse(original) as Manifest;
-      for (const e of c.edits) e.apply(m, heads);
+      for (const e of c.edits) {
+        try {
+          e.apply(m, heads);
+        } catch {
+          // an edit whose target an earlier edit replaced or removed (staging gone, versions a number)
+        }
+      }
       let text = c.as === 'json' ? JSON.stringify(m) : stringify(m, c.as === 'flow' ? { collectionStyle: 'flow' } : {});
       if (c.trick) text += `\n${c.trick}`;
       const bytes = c.bytes ? mutateBytes(Buffer.from(text), c.bytes) : Buffer.from(text);
