@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { git, ok } from './helpers.js';
 import { commitEntry, writeBlob } from './hostile-trees.js';
@@ -147,5 +148,26 @@ describe('a bad commit on one version fails that version alone', () => {
       expect(r.body.commit).toBe(commit);
     }
     expect(await v2Problem(url, worse)).toMatchObject({ name: 'v2', serving: goodV2 });
+  });
+});
+
+describe('a commit whose object is missing for a while (a push still arriving)', () => {
+  it('is read again once the object is there: the failure is not kept', async () => {
+    const { dir, tokens } = example();
+    const goodV2 = git(dir, 'rev-parse', 'v2');
+    const { url } = await serve(dir);
+
+    // The tree names a blob the object store does not have yet.
+    const text = 'slug: late\ndescription: Arrives late\nexpressions:\n  - this one came late\n';
+    const oid = execFileSync('git', ['hash-object', '--stdin'], { cwd: dir, input: text, encoding: 'utf8' }).trim();
+    const late = commitEntry(dir, 'v2', 'training/intents', { mode: '100644', name: 'late.yaml', oid });
+    expect(await v2Problem(url, late)).toMatchObject({ name: 'v2', serving: goodV2 });
+
+    // The object arrives; the next change of any ref makes the resolver look again.
+    expect(writeBlob(dir, text)).toBe(oid);
+    await ok(dir, 'token', 'rotate', '--env', 'production');
+    await waitForCommit(url, tokens.v2, late);
+    const readyz = await getJson(`${url}/readyz`, admin);
+    expect(readyz.body.problems ?? []).toEqual([]);
   });
 });

@@ -40,6 +40,11 @@ export interface Bundle {
 export interface LoadedBundle {
   bundle: Bundle;
   problems: Problem[];
+  /**
+   * True when an object could not be read (missing mid-push, an I/O error): unlike a problem of
+   * the content itself, that may pass, so the result is not one to keep.
+   */
+  unreadable: boolean;
 }
 
 /** The YAML limits of one file under the version's limits. */
@@ -97,6 +102,7 @@ export async function loadBundle(
   } = {},
 ): Promise<LoadedBundle> {
   const problems: Problem[] = [];
+  let unreadable = false;
   const bundle: Bundle = { commit, intents: [], entities: [], skills: [], tests: [] };
   const lists: Record<SchemaKind, ContentFile<unknown>[]> = {
     intent: bundle.intents,
@@ -157,8 +163,9 @@ export async function loadBundle(
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     problems.push(problemAtFile(reading, `cannot be read at commit ${commit.slice(0, 12)}: ${message}`));
+    unreadable = true;
   }
-  return { bundle, problems };
+  return { bundle, problems, unreadable };
 }
 
 /** More expressions than limits.maxExpressions, reported at the intent whose expressions pass it. */

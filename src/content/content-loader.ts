@@ -58,7 +58,16 @@ export interface LoadResult {
 export type LoaderRequest = { type: 'load'; id: number; commit: string; limits: ContentLimits } | { type: 'renew' };
 /** Messages from the worker: the content, or why it could not be loaded. */
 export type LoaderReply =
-  | { id: number; problems: Problem[]; ok: boolean; bundleJson: string | null; files: number; parsed: number }
+  | {
+      id: number;
+      problems: Problem[];
+      ok: boolean;
+      bundleJson: string | null;
+      files: number;
+      parsed: number;
+      /** An object could not be read: the failure may pass, so the result is not kept. */
+      retry: boolean;
+    }
   | { id: number; error: string };
 export interface LoaderWorkerData {
   location: RepoLocation;
@@ -180,7 +189,7 @@ export class ContentLoader {
         content: contentFromJson(job.commit, reply.problems, reply.ok, reply.bundleJson),
         files: reply.files,
         parsed: reply.parsed,
-        retry: false,
+        retry: reply.retry,
       });
     });
     worker.on('error', (err: NodeJS.ErrnoException) =>

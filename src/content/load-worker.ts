@@ -43,6 +43,7 @@ parentPort!.on('message', async (message: LoaderRequest) => {
       problems: content.problems,
       ok: content.ok,
       bundleJson: content.bundleJson,
+      retry: content.unreadable === true,
       files: parsed.hits - hits + parsed.misses - misses,
       parsed: parsed.misses - misses,
     };

@@ -27,6 +27,8 @@ export interface VersionContent {
   problems: Problem[];
   /** True when the commit has no errors: only then is it served. */
   ok: boolean;
+  /** Set when an object could not be read: a failure that may pass, so a cache must not keep it. */
+  unreadable?: boolean;
   /** Only when ok. */
   bundle: BundleData | null;
   /** JSON.stringify(bundle), only when ok. */
@@ -40,9 +42,9 @@ export async function loadVersionContent(
   limits: ContentLimits = DEFAULT_LIMITS,
   options: { parsed?: ParsedFileCache } = {},
 ): Promise<VersionContent> {
-  const { bundle, problems } = await loadBundle(git, commit, limits, options);
+  const { bundle, problems, unreadable } = await loadBundle(git, commit, limits, options);
   const ok = !problems.some((p) => p.severity === 'error');
-  if (!ok) return { commit, problems, ok, bundle: null, bundleJson: null };
+  if (!ok) return { commit, problems, ok, bundle: null, bundleJson: null, ...(unreadable ? { unreadable } : {}) };
   const data = bundleData(bundle);
   return { commit, problems, ok, bundle: data, bundleJson: JSON.stringify(data) };
 }
