@@ -38,7 +38,9 @@ export class ManifestDoc {
 
   /** The manifest as plain data. Only trust its shape once `problems()` is empty. */
   get data(): Manifest {
-    this.cached ??= (this.yaml.doc.toJS() ?? {}) as Manifest;
+    // parseYamlFile built it with aliases bounded by our own limits; the parser's own alias
+    // heuristic (toJS() again) would refuse a manifest those limits accept, without a file or line.
+    this.cached ??= (this.yaml.data ?? {}) as Manifest;
     return this.cached;
   }
 

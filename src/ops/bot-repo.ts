@@ -4,6 +4,7 @@ import { ManifestDoc, MANIFEST_FILE, readManifestText } from '../manifest/manife
 import { repositoryProblems } from '../manifest/rules.js';
 import { assertBranchName, DEFAULT_CONTROL_BRANCH } from '../model/names.js';
 import { ConflictError, InvalidContentError, NotFoundError, NotInitialisedError, RefMovedError } from '../errors.js';
+import type { Manifest } from '../content/types.js';
 
 // A bot repository: a git repository plus the control branch that holds environments.yaml.
 // Every mutation is a compare-and-swap loop: read the branch head, compute the change on it,
@@ -108,13 +109,37 @@ export class BotRepo {
     }
   }
 
-  /** The manifest at the control branch's head (or at `commit`). Syntax errors throw. */
+  /**
+   * The manifest at the control branch's head (or at `commit`). Syntax errors throw, and so does
+   * a document without the shape every command reads (`versions` and `environments` maps), at
+   * its file and line; other schema and rule problems are left to `problems()`, so that a
+   * manifest broken by hand can still be read and repaired.
+   */
   async readManifest(commit?: string): Promise<ManifestAt> {
     const at = commit ?? (await this.git.branchHead(this.controlBranch));
     if (!at) throw new NotInitialisedError(this.controlBranch);
     const text = await readManifestText(this.git, at); // size checked before it is read
     if (text === null) throw new NotInitialisedError(this.controlBranch);
-    return { commit: at, manifest: ManifestDoc.parse(text) };
+    const manifest = ManifestDoc.parse(text);
+    const data: unknown = manifest.data;
+    const isMap = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isMap(data) || !isMap((data as Manifest).versions) || !isMap((data as Manifest).environments)) {
+      const problems = manifest.schemaProblems().filter((p) => p.severity === 'error');
+      throw new InvalidContentError(
+        problems.length
+          ? problems
+          : [
+              {
+                file: MANIFEST_FILE,
+                line: 1,
+                column: 1,
+                message: 'must be a map with versions and environments',
+                severity: 'error',
+              },
+            ],
+      );
+    }
+    return { commit: at, manifest };
   }
 
   /** The head of a version's branch; NotFoundError when the branch is gone. */

@@ -1,4 +1,4 @@
-import { createServer, STATUS_CODES, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ERROR_TABLE, type ErrorCode } from '../errors.js';
 import { GitRepo } from '../git/repo.js';
@@ -85,9 +85,21 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
   const server = createServer((req, res) => {
     if (!fast(req, res)) app(req, res);
   });
+  // The latest answer on each connection: bytes that arrive after an answer that closes the
+  // connection (a route answered before reading a chunked body) are not a request to answer.
+  const lastAnswer = new WeakMap<object, ServerResponse>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => lastAnswer.set(req.socket, res));
   // A request Node cannot parse (bad header bytes, oversized headers) still gets a JSON answer.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || (err as { bytesParsed?: number }).bytesParsed === undefined) return socket.destroy();
+    const answer = lastAnswer.get(socket);
+    if (err.code === 'HPE_CLOSED_CONNECTION' && answer) {
+      if (answer.writableFinished) socket.end();
+      else answer.once('finish', () => socket.end());
+      return;
+    }
+    // Bytes after an answer that closed the connection (a route answered before reading a chunked
+    // body): the client already has its answer; a second one would be data after "Connection: close".
     const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
     const status = ERROR_TABLE[code].http;
     const body = JSON.stringify({ error: { code, message: 'the request could not be parsed as HTTP' } });
