@@ -11,7 +11,7 @@ import {
   ADMIN_TOKEN,
   auth,
   commitTo,
-  exampleWithTokens,
+  sharedExampleWithTokens,
   getJson,
   serve,
   waitForCommit,
@@ -562,8 +562,10 @@ const replies = (results: any): unknown[] =>
     m.type === 'text' ? m.content : JSON.stringify(m.content),
   );
 
+const shared = sharedExampleWithTokens({ trained: true });
+
 async function example(): Promise<{ dir: string; tokens: Tokens; url: string }> {
-  const { dir, tokens } = await exampleWithTokens();
+  const { dir, tokens } = shared();
   const resolver = await serve(dir);
   return { dir, tokens, url: resolver.url };
 }
@@ -799,7 +801,7 @@ describe('POST /build/v1/dialog', () => {
   });
 
   it('keeps a conversation on the version and commit it started on across a promotion, until it ends', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = shared();
     const original = exampleText('skills/order-pizza.yaml');
     const changed = original
       .replace('What size would you like?', 'V2 wants a size.')
@@ -997,7 +999,7 @@ describe('conversations over POST /build/v1/dialog', () => {
         return super.set(key, c);
       }
     })();
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = shared();
     const { url } = await serve(dir, { conversations: store });
     for (const text of ['I want to order a pizza', 'large please']) {
       const message = { message: { type: 'text', content: text }, conversation_id: 'ttl' };
@@ -1010,7 +1012,7 @@ describe('conversations over POST /build/v1/dialog', () => {
   });
 
   it('answers messages of one conversation one after another: two at once lose no turn', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = shared();
     const { url } = await serve(dir);
     const message = (content: string) =>
       say(url, tokens.production, { message: { type: 'text', content }, conversation_id: 'together' });
@@ -1026,7 +1028,7 @@ describe('conversations over POST /build/v1/dialog', () => {
   });
 
   it('refuses client memory over 64 KB with 413, keeping nothing', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = shared();
     const { url } = await serve(dir);
     const res = await say(url, tokens.production, {
       message: { type: 'text', content: 'hi' },

@@ -91,12 +91,24 @@ export async function exampleWithTokens(): Promise<{ dir: string; tokens: Tokens
 /**
  * exampleWithTokens built once per test file, each test getting its own copy (same tokens):
  * call at the top of a test file, then `const { dir, tokens } = example();` in a test.
+ * With `trained`, a resolver serves the template once first, so every copy starts with the NLU
+ * models of its commits in its model cache, as a restarted server has them (new commits train).
  */
-export function sharedExampleWithTokens(): () => { dir: string; tokens: Tokens } {
+export function sharedExampleWithTokens(options: { trained?: boolean } = {}): () => { dir: string; tokens: Tokens } {
   let tokens: Tokens | undefined;
   const copy = sharedRepo(async () => {
     const built = await exampleWithTokens();
     tokens = built.tokens;
+    if (options.trained) {
+      const resolver = await startResolver({
+        repo: built.dir,
+        port: 0,
+        host: '127.0.0.1',
+        logger: createLogger({ level: 'silent' }),
+      });
+      await resolver.nlu.idle();
+      await resolver.close();
+    }
     return built.dir;
   });
   return () => {

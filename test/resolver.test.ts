@@ -11,7 +11,7 @@ import {
   captureLogger,
   commitTo,
   eventually,
-  exampleWithTokens,
+  sharedExampleWithTokens,
   getJson,
   metric,
   nativeCommit,
@@ -35,9 +35,10 @@ const UNAUTHORIZED = {
   },
 };
 const admin = auth(ADMIN_TOKEN, 'Bearer');
+const shared = sharedExampleWithTokens({ trained: true });
 
 async function example() {
-  const { dir, tokens } = await exampleWithTokens();
+  const { dir, tokens } = shared();
   const resolver = await serve(dir);
   return { dir, tokens, resolver, url: resolver.url };
 }
@@ -329,7 +330,7 @@ describe('GET /v1/files/*path', () => {
   });
 
   it('answers a path that is not valid percent-encoding with 400 BAD_PATH, not a 500 in the error log', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = shared();
     const capture = captureLogger('info');
     const { url } = await serve(dir, { logger: capture.logger });
     // Overlong UTF-8 for "..", a lone "%", a byte that is not UTF-8: the router cannot decode them.
@@ -365,7 +366,7 @@ describe('GET /v1/files/*path', () => {
 
 describe('admin routes', () => {
   it('answer 401 to everyone, the right token included, when no admin token is configured', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = shared();
     const saved = process.env.BOTVER_ADMIN_TOKEN;
     delete process.env.BOTVER_ADMIN_TOKEN;
     try {
@@ -385,7 +386,7 @@ describe('admin routes', () => {
   });
 
   it('take the admin token from BOTVER_ADMIN_TOKEN', async () => {
-    const { dir } = await exampleWithTokens();
+    const { dir } = shared();
     const saved = process.env.BOTVER_ADMIN_TOKEN;
     process.env.BOTVER_ADMIN_TOKEN = 'from-the-environment-1234';
     try {
@@ -596,7 +597,7 @@ describe('request log feed and usage', () => {
   });
 
   it('keeps --log-file entries across a restart: the feed has them and /v1/usage counts them', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = shared();
     const logFile = join(tempDir('botver-logfile-'), 'requests.jsonl');
     const first = await serve(dir, { logFile });
     await traffic(first.url, tokens);
@@ -628,7 +629,7 @@ describe('request log feed and usage', () => {
   });
 
   it('says when the --log-file cannot be written: a warning in its log, on /readyz and in /metrics', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = shared();
     const capture = captureLogger('info');
     // /dev/full opens for appending and fails every write with ENOSPC, as a full disk does.
     const resolver = await serve(dir, { logFile: '/dev/full', logger: capture.logger });
@@ -736,7 +737,7 @@ describe('probes', () => {
   });
 
   it('a version with no good commit at all: its tokens get 503 VERSION_UNAVAILABLE, /readyz names it, the rest is served', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = shared();
     // v2 replaced (natively) by a history of one broken commit: nothing to fall back on.
     const orphan = nativeCommit(
       dir,
@@ -930,7 +931,7 @@ describe('bad input', () => {
   });
 
   it('answers an unexpected failure with 500 INTERNAL, no stack, and logs it without the token', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = shared();
     const capture = captureLogger('info');
     const resolver = await serve(dir, { logger: capture.logger });
     const path = 'skills/order-pizza.yaml';
@@ -956,7 +957,7 @@ describe('bad input', () => {
   });
 
   it('never writes a token to its log, whatever the request carries', async () => {
-    const { dir, tokens } = await exampleWithTokens();
+    const { dir, tokens } = shared();
     const capture = captureLogger('trace');
     const logFile = join(tempDir('botver-logfile-'), 'requests.jsonl');
     const resolver = await serve(dir, { logger: capture.logger, logFile });
