@@ -7,7 +7,9 @@
 //      deterministically) committed to v2 with native git plumbing, then v2's ref moved;
 //   b. a ReDoS-shaped regex entity ((a+)+$) on v2, committed and given time to train, meets
 //      a hostile message ("a" x 30 + "!") sent over and over to v2's token;
-//   c. 100,000 new conversations, each with ~60 KB of memory, arrive on staging's token.
+//   c. 100,000 new conversations, each with ~60 KB of memory, arrive on staging's token;
+//   d. 64 connections send bodies of nested arrays at the 256 KB limit (the costliest JSON to hold per byte)
+//      to /v2/request on staging's token: the request-body budget at work.
 // Each load gets a fresh example repository and a fresh `botver serve` (a child process, so its
 // memory is its own): quiet p99, p99 and max under load, how many probes took over 100 ms or
 // were not answered, and the server's peak resident memory during the load (VmHWM from
@@ -23,10 +25,10 @@
 // Targets: p99 under load within 2x the quiet p99, and no probe slower than 100 ms.
 //
 // Usage: node bench/isolation.bench.js [--quick] [--quiet S] [--load S] [--conversations N]
-//          [--conversation-seconds S] [--rss-guard-mb MB] [--only a,b,c] [--keep] [--enforce-targets]
+//          [--conversation-seconds S] [--rss-guard-mb MB] [--only a,b,c,d] [--keep] [--enforce-targets]
 //   --quick            3 s quiet, 8 s loads, 5,000 conversations within 30 s (smoke test, ~1.5 minutes)
 //   --quiet S          quiet seconds before each load (default 8)
-//   --load S           seconds of loads a and b (default 20); c lasts until its conversations are sent
+//   --load S           seconds of loads a, b and d (default 20); c lasts until its conversations are sent
 //   --conversations N  conversations of load c (default 100000), sent by 8 connections
 //   --conversation-seconds S  stop load c after S seconds even if not all were sent (default 150)
 //   --rss-guard-mb MB  kill a server whose VmRSS passes this (default 4096)
@@ -36,10 +38,10 @@
 // Prints a markdown table and writes bench/results/isolation.json.
 
 import { fork, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
-import os from 'node:os';
+import os, { setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -71,6 +73,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round = (x, d = 2) => (x == null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 
 if (process.argv[2] === '--probe') probe();
+else if (process.argv[2] === '--flood') void flood();
 else
   main().catch((err) => {
     console.error(err.stack ?? err);
@@ -142,6 +145,83 @@ function probe() {
       process.send?.(segments, () => process.exit(0));
     }
   });
+}
+
+// ---------------------------------------------------------------------------
+// loads c and d's generator (a child process): autocannon as fast as the server answers
+
+/** The bodies a flood sends: c, new conversations with ~60 KB of memory; d, 256 KB (the limit) of nested arrays. */
+const FLOOD_BODIES = {
+  conversations: () => {
+    const memory = JSON.stringify({ profile: { name: 'bench', tier: 'gold' }, notes: 'n'.repeat(60 * 1024 - 60) });
+    const head = `{"message":{"type":"text","content":"hello"},"memory":${memory},"conversation_id":"bench-`;
+    let n = 0;
+    return { path: '/build/v1/dialog', body: () => `${head}${n++}"}` };
+  },
+  // The costliest body to parse per byte: JSON.parse makes an array of every 3 bytes.
+  nested: () => {
+    const body = `{"text":"hello","pad":[${'[],'.repeat(Math.floor((256 * 1024 - 40) / 3) - 1)}[]]}`;
+    return { path: '/v2/request', body: () => body };
+  },
+};
+
+async function flood() {
+  const { url, token, amount, seconds, kind, connections } = JSON.parse(process.argv[3] ?? '{}');
+  const { default: autocannon } = await import('autocannon');
+  const { path, body } = FLOOD_BODIES[/** @type {keyof typeof FLOOD_BODIES} */ (kind)]();
+  const instance = autocannon(
+    {
+      url,
+      connections,
+      // a count of requests, or (0) as many as fit in the time (the parent stops both at `seconds`)
+      ...(amount ? { amount } : { duration: seconds + 5 }),
+      timeout: 30,
+      requests: [
+        {
+          method: 'POST',
+          path,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          setupRequest: (req) => ({ ...req, body: body() }),
+        },
+      ],
+    },
+    (err, res) => {
+      if (err) throw err;
+      const { requests, errors, timeouts, statusCodeStats } = res;
+      process.send?.({ requests, errors, timeouts, statusCodeStats }, () => process.exit(0));
+    },
+  );
+  process.on('message', (m) => m === 'stop' && instance.stop());
+}
+
+/**
+ * Runs a flood child until it has sent `amount` requests or `seconds` passed (or the server
+ * died), and describes what it sent. The generator runs at nice 10: in production the clients
+ * are other machines, and here a generator at the server's priority would take the CPU the
+ * server and the prober need (2 cores for three busy processes). It still sends as fast as the
+ * server answers (each connection sends its next request when the previous is answered).
+ */
+async function runFlood(ctx, { kind, connections, amount, seconds }) {
+  const t0 = performance.now();
+  const config = { url: ctx.server.url, token: ctx.tokens.environments.staging, amount, seconds, kind, connections };
+  const child = fork(SELF, ['--flood', JSON.stringify(config)], { stdio: 'inherit' });
+  if (child.pid) setPriority(child.pid, 10);
+  const result = await new Promise((done, fail) => {
+    child.once('message', done);
+    child.once('exit', (code) => fail(new BenchError(`the load generator exited (${code}) without a result`)));
+    // a server that died, or the time cap (the bench must end): stop sending
+    const guard = setInterval(() => {
+      if (ctx.server.exited || performance.now() - t0 > seconds * 1000) child.send('stop');
+    }, 200);
+    child.once('exit', () => clearInterval(guard));
+  });
+  const took = (performance.now() - t0) / 1000;
+  const codes = Object.entries(result.statusCodeStats ?? {})
+    .map(([c, x]) => `${c} x ${x.count}`)
+    .join(', ');
+  const capped = amount && result.requests.total < amount && !ctx.server.exited ? ` (cut at ${seconds} s)` : '';
+  const of = amount ? ` of ${amount}` : '';
+  return `${result.requests.total}${of} sent in ${took.toFixed(0)} s${capped}, ${Math.round(result.requests.total / took)}/s (${codes || 'no answers'}; ${result.errors} errors, ${result.timeouts} timeouts)`;
 }
 
 function summariseSegment(s) {
@@ -256,12 +336,27 @@ function http(url, { method = 'GET', headers = {}, body, timeoutMs = 10_000 } = 
 async function startResolver(repo) {
   const port = await freePort();
   const url = `http://${HOST}:${port}`;
-  const child = spawn(process.execPath, [BOTVER, 'serve', '--repo', repo, '--port', String(port), '--host', HOST], {
-    env: { ...process.env, ...ENV },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      BOTVER,
+      'serve',
+      '--repo',
+      repo,
+      '--port',
+      String(port),
+      '--host',
+      HOST,
+    ],
+    {
+      env: { ...process.env, ...ENV },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines = [];
   const keep = (chunk) => {
+    if (process.env.BENCH_SERVER_LOG) appendFileSync(process.env.BENCH_SERVER_LOG, chunk);
     for (const line of String(chunk).split('\n').filter(Boolean)) {
       lines.push(line.slice(0, 400));
       if (lines.length > 30) lines.shift();
@@ -464,47 +559,18 @@ const LOADS = [
   {
     id: 'c',
     what: 'new conversations with 60 KB of memory each, on staging',
-    async run(ctx) {
-      const { default: autocannon } = await import('autocannon');
-      const memory = JSON.stringify({ profile: { name: 'bench', tier: 'gold' }, notes: 'n'.repeat(60 * 1024 - 60) });
-      const head = `{"message":{"type":"text","content":"hello"},"memory":${memory},"conversation_id":"bench-`;
-      let n = 0;
-      const t0 = performance.now();
-      const result = await new Promise((done, fail) => {
-        const instance = autocannon(
-          {
-            url: ctx.server.url,
-            connections: 8,
-            amount: ctx.conversations,
-            timeout: 30,
-            requests: [
-              {
-                method: 'POST',
-                path: '/build/v1/dialog',
-                headers: {
-                  authorization: `Bearer ${ctx.tokens.environments.staging}`,
-                  'content-type': 'application/json',
-                },
-                setupRequest: (req) => ({ ...req, body: `${head}${n++}"}` }),
-              },
-            ],
-          },
-          (err, res) => (err ? fail(err) : done(res)),
-        );
-        // a server that died, or the time cap (the bench must end): stop sending
-        const guard = setInterval(() => {
-          if (ctx.server.exited || performance.now() - t0 > ctx.conversationS * 1000) instance.stop();
-        }, 200);
-        instance.on('done', () => clearInterval(guard));
-      });
-      const seconds = (performance.now() - t0) / 1000;
-      const codes = Object.entries(result.statusCodeStats ?? {})
-        .map(([c, x]) => `${c} x ${x.count}`)
-        .join(', ');
-      const capped =
-        result.requests.total < ctx.conversations && !ctx.server.exited ? ` (cut at ${ctx.conversationS} s)` : '';
-      return `${result.requests.total} of ${ctx.conversations} sent in ${seconds.toFixed(0)} s${capped} (${codes || 'no answers'}; ${result.errors} errors, ${result.timeouts} timeouts)`;
-    },
+    run: (ctx) =>
+      runFlood(ctx, {
+        kind: 'conversations',
+        connections: 8,
+        amount: ctx.conversations,
+        seconds: ctx.conversationS,
+      }),
+  },
+  {
+    id: 'd',
+    what: '256 KB bodies of nested arrays on 64 connections, on staging',
+    run: (ctx) => runFlood(ctx, { kind: 'nested', connections: 64, amount: 0, seconds: ctx.loadS }),
   },
 ];
 
@@ -534,7 +600,7 @@ async function main() {
     flag('--keep') ? console.log(`kept ${tmp}`) : rmSync(tmp, { recursive: true, force: true }),
   );
   console.log(
-    `quiet ${options.quietS} s then load per row; loads a and b ${options.loadS} s, c ${options.conversations} conversations; ` +
+    `quiet ${options.quietS} s then load per row; loads a, b and d ${options.loadS} s, c ${options.conversations} conversations; ` +
       `production probed by ${PROBE_CONNECTIONS} keep-alive connections, one request each every ${PROBE_INTERVAL_MS} ms\n`,
   );
 

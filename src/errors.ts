@@ -35,7 +35,8 @@ export type ErrorCode =
   | 'NOT_READY'
   | 'VERSION_UNAVAILABLE'
   | 'MODEL_TRAINING'
-  | 'MODEL_FAILED';
+  | 'MODEL_FAILED'
+  | 'OVERLOADED';
 
 /**
  * Exit code 2 means "the command line itself is wrong" (as commander's own usage errors); every
@@ -74,6 +75,7 @@ export const ERROR_TABLE: Record<ErrorCode, { exit: 1 | 2; http: number }> = {
   VERSION_UNAVAILABLE: { exit: 1, http: 503 },
   MODEL_TRAINING: { exit: 1, http: 503 },
   MODEL_FAILED: { exit: 1, http: 503 },
+  OVERLOADED: { exit: 1, http: 503 },
 };
 
 /** The process exit code for `err`: its code's row in ERROR_TABLE, 1 for anything unexpected. */

@@ -30,6 +30,7 @@ export const DOCUMENTED_503 = new Set([
   'VERSION_UNAVAILABLE',
   'MODEL_TRAINING',
   'MODEL_FAILED',
+  'OVERLOADED',
   'STATE_UNAVAILABLE',
 ]);
 /** The memory bound the server's process must stay under, whatever it is sent. */

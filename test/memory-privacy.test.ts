@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { emptyState, runTurn } from '../src/dialog/engine.js';
-import { deeperThan, cloneData, MAX_MEMORY_DEPTH } from '../src/dialog/limits.js';
+import { deeperThan, cloneData, jsonBytes, MAX_MEMORY_DEPTH } from '../src/dialog/limits.js';
 import { renderTemplate } from '../src/dialog/templates.js';
 import { MemoryConversationStore, type Conversation, type ConversationStore } from '../src/dialog/store.js';
 import { tempDir } from './helpers.js';
@@ -63,7 +64,7 @@ describe('the conversation store has a byte budget', () => {
     expect((await say(url, tokens.production, ids[0]!)).status).toBe(200);
   });
 
-  it('counts what the heap really holds: the stored JSON text, two bytes a character beyond Latin-1', async () => {
+  it('counts what it really holds: the stored JSON in UTF-8, three bytes for a €', async () => {
     const conv = (id: string, notes: string): Conversation => ({
       id,
       language: 'en',
@@ -77,12 +78,12 @@ describe('the conversation store has a byte budget', () => {
     await store.set('latin', conv('latin', 'a'.repeat(10_000)));
     const latin = store.stats().bytes;
     expect(latin).toBeGreaterThan(10_000);
-    await store.set('wide', conv('wide', '€'.repeat(10_000)));
-    expect(store.stats().bytes - latin).toBeGreaterThan(20_000);
+    await store.set('wide', conv('wide', '€'.repeat(5_000)));
+    expect(store.stats().bytes - latin).toBeGreaterThan(15_000);
     // A third one does not fit beside them: the least recently saved goes.
-    await store.set('more', conv('more', 'b'.repeat(20_000)));
+    await store.set('more', conv('more', 'b'.repeat(30_000)));
     expect(await store.get('latin')).toBeUndefined();
-    expect((await store.get('wide'))?.memory).toEqual({ notes: '€'.repeat(10_000) });
+    expect((await store.get('wide'))?.memory).toEqual({ notes: '€'.repeat(5_000) });
     expect(store.stats()).toMatchObject({ conversations: 2, evictions: 1, maxBytes: 50_000 });
     expect(store.stats().bytes).toBeLessThanOrEqual(50_000);
     // What is stored is a copy: changing the object afterwards changes nothing.
@@ -94,21 +95,51 @@ describe('the conversation store has a byte budget', () => {
 });
 
 describe('client memory is checked before anything is stored or processed', () => {
-  it('memory nested 2,000 and 100,000 levels deep: 400 MEMORY_TOO_DEEP naming the limit; the conversation keeps working', async () => {
+  it('measures memory as the UTF-8 bytes of its JSON without building it, exactly as JSON.stringify writes it', () => {
+    const bytesOf = (v: unknown) => Buffer.byteLength(JSON.stringify(v), 'utf8');
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), (v, raw, text) => {
+        // Binary strings hold lone surrogates and control characters: JSON.stringify escapes them.
+        const mixed = [v, raw, text, { raw, [raw]: text, v }, [raw, undefined, () => 1, Symbol('s'), text]];
+        for (const x of mixed) expect(jsonBytes(x)).toBe(bytesOf(x));
+      }),
+      { seed: 9, numRuns: 500 },
+    );
+    const edges = {
+      a: undefined,
+      n: Number.NaN,
+      i: -Number.POSITIVE_INFINITY,
+      z: -0,
+      e: 1e21,
+      f: 1e-7,
+      d: new Date(0),
+    };
+    expect(jsonBytes(edges)).toBe(bytesOf(edges));
+    const tricky = '\ud800x\udc00\ud800\udc00"\\\n\u0001\u007f€😀';
+    expect(jsonBytes({ [tricky]: [tricky, { toJSON: () => tricky }] })).toBe(
+      bytesOf({ [tricky]: [tricky, { toJSON: () => tricky }] }),
+    );
+  });
+
+  it('memory nested 2,000 levels deep: 400 MEMORY_TOO_DEEP naming the limit; 100,000 levels: 413 before parsing; the conversation keeps working', async () => {
     const { dir, tokens } = example();
     const { url } = await serve(dir);
     expect((await say(url, tokens.production, 'deep', {}, 'I want to order a pizza')).status).toBe(200);
-    for (const levels of [2_000, 100_000]) {
+    for (const [levels, status, code, message] of [
+      [2_000, 400, 'MEMORY_TOO_DEEP', `deeper than ${MAX_MEMORY_DEPTH} levels`],
+      // 100,000 arrays are 100,000 JSON values: refused before JSON.parse builds them.
+      [100_000, 413, 'PAYLOAD_TOO_LARGE', 'more than 10,000 JSON values'],
+    ] as const) {
       const body = `{"message":{"type":"text","content":"large please"},"conversation_id":"deep","memory":{"x":${nestedJson(levels)}}}`;
       const res = await fetch(`${url}/build/v1/dialog`, {
         method: 'POST',
         headers: { ...auth(tokens.production), 'Content-Type': 'application/json' },
         body,
       });
-      expect(res.status, `${levels} levels`).toBe(400);
+      expect(res.status, `${levels} levels`).toBe(status);
       const error = ((await res.json()) as any).error;
-      expect(error.code).toBe('MEMORY_TOO_DEEP');
-      expect(error.message).toContain(`deeper than ${MAX_MEMORY_DEPTH} levels`);
+      expect(error.code).toBe(code);
+      expect(error.message).toContain(message);
     }
     // Nothing of it was kept, and the next messages are answered as if it had never come.
     for (let i = 0; i < 3; i++) {

@@ -355,7 +355,7 @@ describe('a request log file that cannot be written', () => {
 describe('resolveResolverOptions', () => {
   it('fills every default, takes an option over its environment variable, and an empty variable as unset', () => {
     const defaults = resolveResolverOptions({ repo: '/srv/bot.git' }, {});
-    expect({ ...defaults, logger: undefined, conversations: undefined }).toEqual({
+    expect({ ...defaults, logger: undefined, conversations: undefined, admission: undefined }).toEqual({
       repo: '/srv/bot.git',
       controlBranch: 'main',
       port: 8080,
@@ -366,11 +366,14 @@ describe('resolveResolverOptions', () => {
       cacheSize: 32,
       adminToken: undefined,
       conversations: undefined,
+      admission: undefined,
       logger: undefined,
       logCapacity: 10_000,
       shutdownGraceMs: 10_000,
     });
     expect(defaults.conversations).toBeInstanceOf(MemoryConversationStore);
+    expect(defaults.admission.stats().bodyBudget).toBe(64 * 1024 * 1024);
+    expect(resolveResolverOptions({ repo: '.', requestBodyBytes: 1000 }, {}).admission.stats().bodyBudget).toBe(1000);
     expect(defaults.logger.level).toBe('info');
 
     const env = { BOTVER_CONTROL_BRANCH: 'control', BOTVER_ADMIN_TOKEN: 'from-env', BOTVER_LOG_LEVEL: 'warn' };

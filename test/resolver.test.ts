@@ -788,24 +788,15 @@ describe('probes', () => {
 });
 
 describe('bad input', () => {
-  it('answers 400 MALFORMED_JSON to a broken JSON body on any route, without a stack', async () => {
+  it('answers 400 MALFORMED_JSON to a broken JSON body on the routes that take one, without a stack; other routes never read a body', async () => {
     const { tokens, url } = await example();
-    const routes = [
-      '/v1/resolve',
-      '/v1/files/skills/greetings.yaml',
-      '/healthz',
-      '/readyz',
-      '/metrics',
-      '/v1/logs',
-      '/v1/usage',
-      '/no/such/route',
+    const bodies = [
+      ['application/json', '{"text": "hello'],
+      ['application/json; charset=utf-8', '{,}'],
+      ['application/vnd.botver+json', 'not json at all'],
     ];
-    for (const route of routes) {
-      for (const [type, body] of [
-        ['application/json', '{"text": "hello'],
-        ['application/json; charset=utf-8', '{,}'],
-        ['application/vnd.botver+json', 'not json at all'],
-      ]) {
+    for (const route of ['/v2/request', '/build/v1/dialog']) {
+      for (const [type, body] of bodies) {
         const res = await fetch(`${url}${route}`, {
           method: 'POST',
           headers: { ...auth(tokens.production), 'Content-Type': type! },
@@ -818,11 +809,32 @@ describe('bad input', () => {
         expect(text).not.toMatch(/SyntaxError|at .*\.js|node_modules/);
       }
     }
+    // A route that takes no body answers as it would without one: 405 for a method it does not
+    // serve, 404 for no route; the body is not parsed (and costs nothing).
+    const others: [string, number][] = [
+      ['/v1/resolve', 405],
+      ['/v1/files/skills/greetings.yaml', 405],
+      ['/healthz', 405],
+      ['/readyz', 405],
+      ['/metrics', 405],
+      ['/v1/logs', 405],
+      ['/v1/usage', 405],
+      ['/no/such/route', 404],
+    ];
+    for (const [route, status] of others) {
+      const res = await fetch(`${url}${route}`, {
+        method: 'POST',
+        headers: { ...auth(tokens.production), 'Content-Type': 'application/json' },
+        body: '{"text": "hello',
+      });
+      expect(res.status, route).toBe(status);
+      await res.text();
+    }
     // The resolver is unharmed.
     expect((await getJson(`${url}/v1/resolve`, auth(tokens.production))).status).toBe(200);
   });
 
-  it('answers 413 PAYLOAD_TOO_LARGE to a 2 MB body, declared by Content-Length or sent chunked', async () => {
+  it('answers 413 PAYLOAD_TOO_LARGE to a 2 MB body, declared by Content-Length or sent chunked, and to a body of more than 10,000 JSON values', async () => {
     const { tokens, url, resolver } = await example();
     const big = JSON.stringify({ text: 'x'.repeat(2 * 1024 * 1024) });
     for (const type of ['application/json', 'text/plain', 'application/octet-stream']) {
@@ -833,16 +845,16 @@ describe('bad input', () => {
       });
       expect(res.status, type).toBe(413);
       expect(await res.json()).toEqual({
-        error: { code: 'PAYLOAD_TOO_LARGE', message: 'the body is over the 1048576 byte limit' },
+        error: { code: 'PAYLOAD_TOO_LARGE', message: 'the body is over the 262144 byte limit' },
       });
     }
-    // Chunked: no length up front; the parser stops at the limit.
+    // Chunked, to a route that reads its body: no length up front; the reader stops at the limit.
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(
         {
           host: '127.0.0.1',
           port: resolver.port,
-          path: '/v1/resolve',
+          path: '/v2/request',
           method: 'POST',
           headers: { ...auth(tokens.production), 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
         },
@@ -875,6 +887,28 @@ describe('bad input', () => {
       body: JSON.stringify({ text: 'x'.repeat(1000) }),
     });
     expect(small.status).toBe(405);
+    // Parsing costs by the value: a small body of 10,001 empty arrays is refused before it is
+    // parsed, on the bytes (UTF-8) or on the text (another charset); 10,000 values pass.
+    const values = (n: number) => `{"text":"hello","pad":[${'[],'.repeat(n - 4)}[]]}`; // the object, its 2 members, n - 3 arrays
+    for (const [body, charset, status] of [
+      [values(10_001), 'utf-8', 413],
+      [values(10_001), 'utf-16le', 413],
+      [values(10_000), 'utf-8', 200],
+      [`{"text":"hello","note":"${'[],'.repeat(20_000)}"}`, 'utf-8', 200], // inside a string, commas count for nothing
+    ] as const) {
+      const res = await fetch(`${url}/v2/request`, {
+        method: 'POST',
+        headers: { ...auth(tokens.production), 'Content-Type': `application/json; charset=${charset}` },
+        body: charset === 'utf-8' ? body : Buffer.from(body, 'utf16le'),
+      });
+      const answer = (await res.json()) as { error?: { code: string; message: string } };
+      expect([res.status, answer.error], `${charset} ${body.length}`).toEqual([
+        status,
+        status === 413
+          ? { code: 'PAYLOAD_TOO_LARGE', message: 'the body holds more than 10,000 JSON values' }
+          : undefined,
+      ]);
+    }
     expect((await getJson(`${url}/v1/resolve`, auth(tokens.production))).status).toBe(200);
   });
 
@@ -897,7 +931,7 @@ describe('bad input', () => {
       ['garbage request line', 'GARBAGE\x7f\x00 / what\r\n\r\n', 400, 'BAD_REQUEST'],
       [
         'bad chunk size',
-        `POST /v1/resolve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
+        `POST /v2/request HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${tokens.production}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
         400,
         'BAD_REQUEST',
       ],

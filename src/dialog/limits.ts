@@ -32,8 +32,81 @@ export function deeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
-/** UTF-8 bytes of a value's JSON; only for a value deeperThan has passed (JSON.stringify recurses). */
-export const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+/**
+ * UTF-8 bytes of `JSON.stringify(value)`, counted without building the text: a 64 KB memory is
+ * checked on every message, and building its JSON only to measure it was most of a message's
+ * garbage (and so of the collector's pauses). Iterative, like deeperThan. Anything that is not
+ * plain data (a toJSON method, a class instance) is measured by stringifying that part.
+ */
+export function jsonBytes(value: unknown): number {
+  let bytes = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    bytes += scalarBytes(v) ?? 0;
+    if (typeof v !== 'object' || v === null) continue;
+    if ((!isPlain(v) && !Array.isArray(v)) || typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+      bytes += Buffer.byteLength(JSON.stringify(v) ?? 'null', 'utf8');
+      continue;
+    }
+    if (Array.isArray(v)) {
+      bytes += 2 + Math.max(0, v.length - 1); // [ ] and the commas
+      // An array's holes, undefined, functions and symbols are written as null.
+      for (let i = v.length - 1; i >= 0; i--) stack.push(omitted(v[i]) ? null : v[i]);
+      continue;
+    }
+    // An object's undefined, function and symbol members are left out.
+    const entries = Object.entries(v).filter(([, child]) => !omitted(child));
+    bytes += 2 + Math.max(0, entries.length - 1);
+    for (const [key, child] of entries) {
+      bytes += stringBytes(key) + 1; // "key":
+      stack.push(child);
+    }
+  }
+  return bytes;
+}
+
+const omitted = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
+
+/** Bytes of a scalar's JSON; undefined for objects and arrays (0 for what is left out). */
+function scalarBytes(v: unknown): number | undefined {
+  if (v === null) return 4;
+  switch (typeof v) {
+    case 'string':
+      return stringBytes(v);
+    case 'number':
+      return Number.isFinite(v) ? String(v).length : 4; // NaN and ±Infinity are written null
+    case 'boolean':
+      return v ? 4 : 5;
+    case 'object':
+      return undefined;
+    default:
+      return 0;
+  }
+}
+
+// Characters JSON.stringify escapes (quote, backslash, controls) or writes as \uXXXX when alone (surrogates).
+const SPECIAL = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** UTF-8 bytes of a string's JSON, quotes included: JSON.stringify's escapes, counted. */
+function stringBytes(s: string): number {
+  if (!SPECIAL.test(s)) return Buffer.byteLength(s, 'utf8') + 2;
+  let bytes = 2;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c || c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d) bytes += 2;
+    else if (c < 0x20) bytes += 6;
+    else if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4; // a surrogate pair: one character of four bytes
+      i++;
+    } else if (c >= 0xd800 && c <= 0xdfff)
+      bytes += 6; // a lone surrogate: \udXXX
+    else bytes += 3;
+  }
+  return bytes;
+}
 
 /** Why a memory breaks the limits, as [code, message], or null when it keeps them. */
 export function memoryProblem(memory: unknown, what: string): ['MEMORY_TOO_DEEP' | 'MEMORY_TOO_LARGE', string] | null {

@@ -5,10 +5,11 @@ import type { DialogState } from './engine.js';
 // count AND in bytes, and forgets one after `idleMs` without a message; a shared store (Redis,
 // a database) can implement the same three methods for several resolvers behind a load balancer.
 //
-// The memory store keeps each conversation as its JSON text, not as objects: a string costs
-// what its characters cost (one byte each, two when it holds a character beyond Latin-1),
-// whereas parsed objects cost many times their JSON (`[[],[],…]` is ~3 bytes of JSON per array
-// and ~30 bytes of heap). So the byte budget is what the heap really holds, whatever clients send.
+// The memory store keeps each conversation as its JSON in UTF-8 bytes (a Buffer), not as objects:
+// parsed objects cost many times their JSON (`[[],[],…]` is ~3 bytes of JSON per array and ~30
+// bytes of heap), so the byte budget is what the process really holds, whatever clients send.
+// Buffers live outside the JS heap: hundreds of MB of conversations are never walked, copied or
+// compacted by the garbage collector, whose pauses stay those of a small heap (isolation bench, c).
 
 export interface Conversation extends DialogState {
   id: string;
@@ -35,7 +36,7 @@ const ENTRY_OVERHEAD_BYTES = 200;
 /** What the memory store holds now (the resolver's /metrics reads it). */
 export interface ConversationStoreStats {
   conversations: number;
-  /** Bytes held: the stored JSON text and keys, plus a fixed cost per entry. */
+  /** Bytes held: the stored JSON (UTF-8) and keys, plus a fixed cost per entry. */
   bytes: number;
   maxBytes: number;
   /** Conversations dropped to stay within the budget or the count (not idle ones, not deleted ones). */
@@ -43,12 +44,9 @@ export interface ConversationStoreStats {
 }
 
 interface Entry {
-  json: string;
+  json: Buffer;
   updatedAt: number;
 }
-
-/** Heap bytes of a string: V8 stores it one byte a character, or two when any is beyond Latin-1. */
-const stringBytes = (s: string): number => (/[^\x00-\xff]/.test(s) ? 2 * s.length : s.length);
 
 export class MemoryConversationStore implements ConversationStore {
   /** Least recently saved first: a read does not make a conversation recent, a message does. */
@@ -65,7 +63,8 @@ export class MemoryConversationStore implements ConversationStore {
     this.cache = new LRUCache<string, Entry>({
       max: capacity,
       maxSize: maxBytes,
-      sizeCalculation: (entry, key) => stringBytes(entry.json) + stringBytes(key) + ENTRY_OVERHEAD_BYTES,
+      // A key is at most a few hundred characters (its id is bounded): its heap cost counted at two bytes each.
+      sizeCalculation: (entry, key) => entry.json.length + 2 * key.length + ENTRY_OVERHEAD_BYTES,
       dispose: (_entry, _key, reason) => {
         if (reason === 'evict') this.evicted++;
       },
@@ -80,7 +79,7 @@ export class MemoryConversationStore implements ConversationStore {
       return undefined;
     }
     // JSON.parse is iterative: no stored text can overflow the stack here.
-    return JSON.parse(entry.json) as Conversation;
+    return JSON.parse(entry.json.toString('utf8')) as Conversation;
   }
 
   /**
@@ -89,7 +88,7 @@ export class MemoryConversationStore implements ConversationStore {
    * resolver bounds a conversation (64 KB of memory) far below any sensible budget.
    */
   async set(key: string, conversation: Conversation): Promise<void> {
-    this.cache.set(key, { json: JSON.stringify(conversation), updatedAt: conversation.updatedAt });
+    this.cache.set(key, { json: Buffer.from(JSON.stringify(conversation), 'utf8'), updatedAt: conversation.updatedAt });
     // Idle ones are the least recently saved: drop them as new ones come, not only when read again.
     const now = Date.now();
     const idle: string[] = [];

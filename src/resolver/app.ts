@@ -2,7 +2,8 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { SnapshotSource } from './snapshot.js';
 import { recordRequests, type Monitoring } from './monitoring/index.js';
-import { addConversationMetrics } from './monitoring/metrics.js';
+import { addAdmissionMetrics, addConversationMetrics } from './monitoring/metrics.js';
+import { Admission } from './admission.js';
 import { contentRoutes } from './routes/content.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
@@ -12,15 +13,15 @@ import type { NluProvider } from '../nlu/nlu-service.js';
 import { dialogRoutes } from './routes/dialog.js';
 import { MemoryConversationStore, type ConversationStore } from '../dialog/store.js';
 import { HttpError, errorHandler, notFound } from './http-errors.js';
-import { JSON_TYPES } from './json-body.js';
+import { BODY_LIMIT } from './json-body.js';
 
 // The resolver's Express application, separate from listening so that it can be mounted or
-// tested on any server. Bodies are JSON only, at most 1 MB. It depends on interfaces only
+// tested on any server. Bodies are JSON only, at most 256 KB. It depends on interfaces only
 // (where snapshots come from, the NLU, the conversation store, monitoring): startResolver
 // gives the real ones, a test can give small ones and build the app without a repository
 // or a trained model.
 
-export const BODY_LIMIT = 1024 * 1024;
+export { BODY_LIMIT } from './json-body.js';
 
 export interface ResolverAppDeps {
   /** What is served: LiveSnapshot follows a repository. */
@@ -33,6 +34,8 @@ export interface ResolverAppDeps {
   nlu?: NluProvider;
   /** Where conversations live; default in memory (bounded, 30 min idle TTL). */
   conversations?: ConversationStore;
+  /** Turns and the body budget (admission.ts); default: its defaults. */
+  admission?: Admission;
 }
 
 export function createResolverApp({
@@ -42,6 +45,7 @@ export function createResolverApp({
   adminToken,
   nlu,
   conversations,
+  admission = new Admission(),
 }: ResolverAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -58,17 +62,18 @@ export function createResolverApp({
       return next(new HttpError('PAYLOAD_TOO_LARGE', `the body is over the ${BODY_LIMIT} byte limit`));
     next();
   });
-  app.use(express.json({ limit: BODY_LIMIT, type: JSON_TYPES }));
+  // Bodies are read only by the routes that take one, after their token (json-body.ts).
+  addAdmissionMetrics(monitoring.metrics.registry, () => admission.stats());
 
   // Bot routes first: they carry the traffic, and Express tries routes in order.
   app.use(contentRoutes(live));
   if (nlu) {
-    app.use(nlpRoutes(live, nlu));
+    app.use(nlpRoutes(live, nlu, admission));
     const store = conversations ?? new MemoryConversationStore();
     // The default store's bytes and evictions on /metrics (another store reports its own way).
     if (store instanceof MemoryConversationStore)
       addConversationMetrics(monitoring.metrics.registry, () => store.stats());
-    app.use(dialogRoutes(live, nlu, store));
+    app.use(dialogRoutes(live, nlu, store, admission));
   }
   app.use(healthRoutes(live, monitoring, nlu, adminToken));
   app.use(openapiRoutes());

@@ -53,10 +53,19 @@ export const methodNotAllowed =
       }),
     );
 
+/** A turn that came after its client had gone (admission.ts): nothing to answer, nothing wrong. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super('the client closed its connection before its turn');
+  }
+}
+
 /** Maps body-parser, usage and unexpected errors onto JSON answers; logs only the unexpected. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
+    // The client went away before its turn: there is nobody to answer, and nothing went wrong.
+    if (err instanceof ClientGoneError) return;
     if (err instanceof HttpError) return sendError(res, err);
     const type = (err as { type?: string }).type;
     if (type === 'entity.too.large')

@@ -7,6 +7,7 @@ import {
   type ConversationStore,
 } from '../dialog/store.js';
 import { DEFAULT_POLL_MS } from './live-snapshot.js';
+import { Admission, DEFAULT_BODY_BUDGET } from './admission.js';
 import { DEFAULT_CAPACITY as DEFAULT_LOG_CAPACITY } from './monitoring/request-log.js';
 import { createLogger } from './monitoring/logger.js';
 
@@ -39,6 +40,8 @@ export interface ResolverOptions {
   conversations?: ConversationStore;
   /** Bytes of conversations the default in-memory store holds before evicting the least recent. Default 256 MiB. */
   conversationBytes?: number;
+  /** Bytes of request bodies being read or waiting for their turn at once; past it, 503 OVERLOADED. Default 64 MiB. */
+  requestBodyBytes?: number;
   /** One NLU training's time limit, ms: past it the training is stopped and recorded as failed. Default 30 minutes. */
   trainingTimeoutMs?: number;
   /** One NLU training's heap limit (the training worker's), MB. Default 2048. */
@@ -65,6 +68,7 @@ export interface ResolvedResolverOptions {
   /** undefined: nobody is admin. */
   adminToken: string | undefined;
   conversations: ConversationStore;
+  admission: Admission;
   logger: Logger;
   logCapacity: number;
   shutdownGraceMs: number;
@@ -103,6 +107,7 @@ export function resolveResolverOptions(
     conversations:
       options.conversations ??
       new MemoryConversationStore(DEFAULT_CONVERSATIONS, DEFAULT_IDLE_MS, options.conversationBytes),
+    admission: new Admission(options.requestBodyBytes ?? DEFAULT_BODY_BUDGET),
     logger: options.logger ?? createLogger({ level: env.BOTVER_LOG_LEVEL || 'info' }),
     logCapacity: options.logCapacity ?? DEFAULT_LOG_CAPACITY,
     shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,

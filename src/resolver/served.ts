@@ -21,6 +21,12 @@ export function servedOf(res: Response): Served {
   return res.locals.served as Served;
 }
 
+/** The client a request counts against for fairness (admission.ts): its version or environment. */
+export function clientOf(_req: Request, res: Response): string {
+  const { owner } = servedOf(res);
+  return `${owner.kind}:${owner.name}`;
+}
+
 /** Who the request speaks for in a snapshot (null: nobody, answered 401). */
 export type Identify = (snapshot: Snapshot, req: Request) => TokenOwner | null;
 

@@ -18,6 +18,9 @@ import { resolveResolverOptions, type ResolverOptions } from './options.js';
 
 export type { ResolverOptions } from './options.js';
 
+/** How long a request may take to arrive, headers and body (a body is at most 256 KB). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 export interface RunningResolver {
   url: string;
   port: number;
@@ -80,11 +83,22 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
   });
   await live.start();
 
-  const app = createResolverApp({ live, monitoring, logger, adminToken, nlu, conversations: options.conversations });
+  const app = createResolverApp({
+    live,
+    monitoring,
+    logger,
+    adminToken,
+    nlu,
+    conversations: options.conversations,
+    admission: options.admission,
+  });
   const fast = fastResolve(live, monitoring);
   const server = createServer((req, res) => {
     if (!fast(req, res)) app(req, res);
   });
+  // A request must arrive whole within this time: a stalled body holds its share of the body
+  // budget (admission.ts) for at most this long. Node's default is 5 minutes.
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
   // The latest answer on each connection: bytes that arrive after an answer that closes the
   // connection (a route answered before reading a chunked body) are not a request to answer.
   const lastAnswer = new WeakMap<object, ServerResponse>();

@@ -10,6 +10,7 @@ interface ServeFlags {
   logText?: boolean;
   cacheSize?: number;
   conversationMb?: number;
+  requestBodyMb?: number;
 }
 
 export function registerServe(program: BotverCommand, session: Session): void {
@@ -36,13 +37,19 @@ export function registerServe(program: BotverCommand, session: Session): void {
       'memory for conversations, in MiB; the least recently active are forgotten beyond it (default: $BOTVER_CONVERSATION_MB or 256)',
       (v) => parsePositive(v, '--conversation-mb'),
     )
+    .option(
+      '--request-body-mb <MiB>',
+      'request bodies being read or waiting at once, in MiB; beyond it, 503 OVERLOADED (default: $BOTVER_REQUEST_BODY_MB or 64)',
+      (v) => parsePositive(v, '--request-body-mb'),
+    )
     .examples(
       [
         'botver serve --repo ./bot.git --port 8080',
         'BOTVER_ADMIN_TOKEN=... PORT=3000 botver serve --host 0.0.0.0 --log-file requests.jsonl',
       ],
       `Environment: PORT, BOTVER_HOST, BOTVER_REPO, BOTVER_POLL_MS, BOTVER_LOG_FILE, BOTVER_LOG_LEVEL,
-BOTVER_ADMIN_TOKEN (admin routes; unset: they answer 401), BOTVER_CONTROL_BRANCH, BOTVER_CONVERSATION_MB.
+BOTVER_ADMIN_TOKEN (admin routes; unset: they answer 401), BOTVER_CONTROL_BRANCH, BOTVER_CONVERSATION_MB,
+BOTVER_REQUEST_BODY_MB.
 Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.`,
     )
     .action(
@@ -54,6 +61,11 @@ Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish request
           (env.BOTVER_CONVERSATION_MB
             ? parsePositive(env.BOTVER_CONVERSATION_MB, 'BOTVER_CONVERSATION_MB')
             : undefined);
+        const requestBodyMb =
+          opts.requestBodyMb ??
+          (env.BOTVER_REQUEST_BODY_MB
+            ? parsePositive(env.BOTVER_REQUEST_BODY_MB, 'BOTVER_REQUEST_BODY_MB')
+            : undefined);
         const resolver = await startResolver({
           repo: open.repo ?? process.cwd(),
           controlBranch: open.controlBranch,
@@ -64,6 +76,7 @@ Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish request
           logText: opts.logText,
           cacheSize: opts.cacheSize,
           conversationBytes: conversationMb === undefined ? undefined : conversationMb * 1024 * 1024,
+          requestBodyBytes: requestBodyMb === undefined ? undefined : requestBodyMb * 1024 * 1024,
           trainingTimeoutMs: env.BOTVER_TRAINING_TIMEOUT_MS
             ? parsePositive(env.BOTVER_TRAINING_TIMEOUT_MS, 'BOTVER_TRAINING_TIMEOUT_MS')
             : undefined,

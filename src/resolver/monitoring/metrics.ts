@@ -9,6 +9,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestLogEntry } from './request-log.js';
 import type { ConversationStoreStats } from '../../dialog/store.js';
+import type { AdmissionStats } from '../admission.js';
 
 /** One label set of botver_environment_info: what an environment serves now. */
 export interface ServingInfo {
@@ -155,6 +156,41 @@ export function addConversationMetrics(registry: Registry, stats: () => Conversa
       const evictions = stats().evictions;
       if (evictions > counted) this.inc(evictions - counted);
       counted = evictions;
+    },
+  });
+}
+
+/** The resolver's fairness (admission.ts): requests waiting for a turn, body bytes held, refusals. */
+export function addAdmissionMetrics(registry: Registry, stats: () => AdmissionStats): void {
+  if (registry.getSingleMetric('botver_waiting_requests')) return;
+  new Gauge({
+    name: 'botver_waiting_requests',
+    help: 'NLU and dialog requests waiting for their turn on the event loop',
+    registers: [registry],
+    collect() {
+      this.set(stats().waiting);
+    },
+  });
+  new Gauge({
+    name: 'botver_request_body_bytes',
+    help: 'Bytes of request bodies being read or waiting, reserved against the body budget',
+    registers: [registry],
+    collect() {
+      this.set(stats().bodyBytes);
+    },
+  });
+  const counted = { bodies: 0, turns: 0 };
+  new Counter({
+    name: 'botver_overloaded_total',
+    help: "Requests answered 503 OVERLOADED, by reason (bodies: the body budget; turns: a token's waiting queue)",
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const { refused } = stats();
+      for (const reason of ['bodies', 'turns'] as const) {
+        if (refused[reason] > counted[reason]) this.inc({ reason }, refused[reason] - counted[reason]);
+        counted[reason] = refused[reason];
+      }
     },
   });
 }

@@ -5,9 +5,10 @@ import type { ConversationStore, Conversation } from '../../dialog/store.js';
 import { emptyState, runTurn, type DialogState, type NlpResults } from '../../dialog/engine.js';
 import { memoryProblem } from '../../dialog/limits.js';
 import type { SnapshotSource } from '../snapshot.js';
-import { resolveToken, servedOf, type Served } from '../served.js';
+import { clientOf, resolveToken, servedOf, type Served } from '../served.js';
 import { HttpError, methodNotAllowed } from '../http-errors.js';
 import { jsonBody } from '../json-body.js';
+import type { Admission } from '../admission.js';
 import { MAX_TEXT, noModel, platformResults } from './nlp.js';
 
 // POST /build/v1/dialog and the conversation states: the hosted platform's builder API,
@@ -19,7 +20,12 @@ const MAX_ID = 256;
 /** A conversation's memory (client-sent and stored) is bounded in bytes and depth: src/dialog/limits.ts. */
 export { MAX_MEMORY_BYTES, MAX_MEMORY_DEPTH } from '../../dialog/limits.js';
 
-export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: ConversationStore): Router {
+export function dialogRoutes(
+  live: SnapshotSource,
+  nlu: NluProvider,
+  store: ConversationStore,
+  admission: Admission,
+): Router {
   const router = Router();
   const auth = resolveToken(live);
   const keyOf = (served: Served, id: string) => `${served.owner.kind}:${served.owner.name}:${id}`;
@@ -41,12 +47,27 @@ export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: Conv
 
   /** One message of a conversation, answered with the skills of the commit the conversation is on. */
   async function converse(res: Response, current: Served, keyPrefix: string, rawBody: unknown): Promise<void> {
+    // Checking the body and the turn wait for this client's turn (admission.ts): a flood of
+    // messages on one token delays another token's requests by one turn at most.
+    // The work is cut into several turns (each a few hundred microseconds with a 64 KB memory), so
+    // what another client waits for is one slice, not a whole message.
+    const nextTurn = () => admission.turn(keyPrefix, { admitted: true, res });
+    await nextTurn();
     const body = dialogBody(rawBody);
     const key = `${keyPrefix}:${body.conversationId}`;
-    return inTurn(key, () => turnOf(res, current, key, body));
+    return inTurn(key, async () => {
+      await nextTurn();
+      return turnOf(res, current, key, body, nextTurn);
+    });
   }
 
-  async function turnOf(res: Response, current: Served, key: string, body: DialogBody): Promise<void> {
+  async function turnOf(
+    res: Response,
+    current: Served,
+    key: string,
+    body: DialogBody,
+    nextTurn: () => Promise<void>,
+  ): Promise<void> {
     // A stored state that breaks the limits (written by another resolver with other limits, or
     // by hand into a shared store) is dropped: the conversation starts over rather than failing
     // every later message until it expires.
@@ -80,6 +101,8 @@ export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: Conv
     const state = previous ?? { ...emptyState() };
     const merged = { ...state, memory: { ...state.memory, ...body.memory } };
     const turn = runTurn(content.bundle.skills, merged, nlp as unknown as NlpResults);
+    // Checking and storing the new state, then answering, each serialize the memory: a turn each.
+    await nextTurn();
 
     const conversation: Conversation = {
       ...turn.state,
@@ -94,6 +117,7 @@ export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: Conv
     if (problem) throw new HttpError(problem[0], `${problem[1]}; nothing was stored`);
     if (turn.ended) await store.delete(key);
     else await store.set(key, conversation);
+    await nextTurn();
 
     res.locals.version = version;
     res.locals.commit = commit;
@@ -120,7 +144,7 @@ export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: Conv
 
   router
     .route('/build/v1/dialog')
-    .post(auth, jsonBody, async (req, res) => {
+    .post(auth, ...jsonBody(admission, clientOf), async (req, res) => {
       const served = servedOf(res);
       await converse(res, served, `${served.owner.kind}:${served.owner.name}`, req.body);
     })
@@ -130,7 +154,7 @@ export function dialogRoutes(live: SnapshotSource, nlu: NluProvider, store: Conv
   // answered by the dialog of the version the channel's environment serves now.
   router
     .route('/v1/channels/:name/webhook')
-    .post(channelAuth, jsonBody, async (req, res) => {
+    .post(channelAuth, ...jsonBody(admission, (req) => `channel:${String(req.params.name)}`), async (req, res) => {
       const served = servedOf(res);
       await converse(res, served, `channel:${String(req.params.name)}`, req.body);
     })

@@ -3,9 +3,10 @@ import type { NluProvider } from '../../nlu/nlu-service.js';
 import type { Analysis } from '../../nlu/engine.js';
 import { DEFAULT_NLU_THRESHOLD, platformNlp } from '../../nlu/platform-results.js';
 import type { SnapshotSource } from '../snapshot.js';
-import { resolveToken, servedOf, type Served } from '../served.js';
+import { clientOf, resolveToken, servedOf, type Served } from '../served.js';
 import { HttpError, methodNotAllowed } from '../http-errors.js';
 import { jsonBody } from '../json-body.js';
+import type { Admission } from '../admission.js';
 
 // POST /v2/request: the hosted platform's NLP endpoint, answered in its format from the NLU
 // model of the version the token resolves to, plus a `botver` key saying which environment,
@@ -14,13 +15,15 @@ import { jsonBody } from '../json-body.js';
 /** The platform's limit was lower still; analysis runs on the event loop, so long texts are refused. */
 export const MAX_TEXT = 2_000;
 
-export function nlpRoutes(live: SnapshotSource, nlu: NluProvider): Router {
+export function nlpRoutes(live: SnapshotSource, nlu: NluProvider, admission: Admission): Router {
   const router = Router();
   router
     .route('/v2/request')
-    .post(resolveToken(live), jsonBody, async (req, res) => {
-      const { text, language } = requestBody(req.body);
+    .post(resolveToken(live), ...jsonBody(admission, clientOf), async (req, res) => {
       const served = servedOf(res);
+      // The analysis takes a turn of its own after the parse's (admission.ts).
+      await admission.turn(clientOf(req, res), { admitted: true, res });
+      const { text, language } = requestBody(req.body);
       const choice = await nlu.choose(`${served.owner.kind}:${served.owner.name}`, served.content, served.version);
       if (!choice) throw noModel(nlu, served);
       const analysis = await choice.model.analyse(text, language);

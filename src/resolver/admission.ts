@@ -1,0 +1,133 @@
+import type { ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
+import { ClientGoneError, HttpError } from './http-errors.js';
+
+// Fairness between clients on the one event loop that answers them all. Two rules:
+//
+// 1. Turns. The routes that compute (NLU, dialog) do their work only when given a turn, and
+//    turns are handed out ONE PER EVENT-LOOP ITERATION, the waiting clients (a version, an
+//    environment, a channel) taking turns round-robin. Between two turns Node polls its sockets,
+//    so a cheap request (/v1/resolve, /healthz, a file) waits for at most one turn, whatever a
+//    flood of dialog messages on another token holds; and one token's flood gets one turn in
+//    every n of the n tokens waiting, not all of them.
+// 2. Bodies. The bytes of request bodies being read or waiting for a turn are bounded in all
+//    (the body limit alone bounds one request, not a thousand connections): a request whose
+//    body would pass the budget is answered 503 OVERLOADED at once, before a byte of it is read.
+//    So is a new request past its client's queue of waiting turns (a request already admitted
+//    is never refused halfway: a dialog message stored and then refused would be applied twice
+//    by the client's retry). Both say Retry-After.
+
+/** Bytes of request bodies read or waiting at once, by default (docs/operations.md: memory bound). */
+export const DEFAULT_BODY_BUDGET = 64 * 1024 * 1024;
+/** Turns one client may have waiting before its new requests are refused. */
+export const DEFAULT_MAX_WAITING = 256;
+
+export interface AdmissionStats {
+  /** Requests waiting for a turn, all clients together. */
+  waiting: number;
+  /** Body bytes reserved now (read or being read). */
+  bodyBytes: number;
+  bodyBudget: number;
+  /** Requests refused with OVERLOADED since start, by reason. */
+  refused: { bodies: number; turns: number };
+}
+
+export class Admission {
+  /** Per client, the turns it waits for (oldest first); Map order is the round-robin order. */
+  private readonly queues = new Map<string, (() => void)[]>();
+  private waitingCount = 0;
+  private scheduled = false;
+  private reserved = 0;
+  private readonly refused = { bodies: 0, turns: 0 };
+
+  constructor(
+    readonly bodyBudget = DEFAULT_BODY_BUDGET,
+    readonly maxWaiting = DEFAULT_MAX_WAITING,
+  ) {}
+
+  /**
+   * Resolves on a later event-loop iteration, when it is `client`'s turn. The caller's work up to
+   * its next real wait (I/O, a worker) is that turn. A request's first turn (not `admitted`) is
+   * refused with OVERLOADED when `client` already has maxWaiting turns waiting. With `res`, a
+   * turn that comes after the client has gone (its connection closed) rejects with
+   * ClientGoneError instead: the work of an answer nobody will read is not done.
+   */
+  turn(client: string, options: { admitted?: boolean; res?: ServerResponse } = {}): Promise<void> {
+    let queue = this.queues.get(client);
+    if (!options.admitted && queue && queue.length >= this.maxWaiting) {
+      this.refused.turns++;
+      return Promise.reject(overloaded(`${this.maxWaiting} requests of this token are already waiting`));
+    }
+    if (!queue) {
+      queue = [];
+      this.queues.set(client, queue);
+    }
+    const waiting = queue;
+    const { res } = options;
+    return new Promise<void>((resolve, reject) => {
+      waiting.push(() => (res?.closed ? reject(new ClientGoneError()) : resolve()));
+      this.waitingCount++;
+      this.schedule();
+    });
+  }
+
+  /**
+   * Middleware before a route reads its body: reserves the body's declared length (the body
+   * limit when it is chunked or compressed, as it may grow to that) until the answer is sent or
+   * the connection closes, or answers OVERLOADED without reading it. A stalled body holds its
+   * reservation until the server's request timeout closes its connection.
+   */
+  bodies(bodyLimit: number): RequestHandler {
+    return (req, res, next) => {
+      const length = req.headers['content-length'];
+      const chunked = req.headers['transfer-encoding'] !== undefined;
+      if (!chunked && (length === undefined || length === '0')) return next();
+      const encoding = req.headers['content-encoding'];
+      const inflated = encoding !== undefined && encoding.toLowerCase() !== 'identity';
+      const bytes = chunked || inflated ? bodyLimit : Math.min(Number(length) || 0, bodyLimit);
+      if (this.reserved + bytes > this.bodyBudget) {
+        this.refused.bodies++;
+        // The body is not read: the connection closes after the answer.
+        return next(overloaded('the resolver holds its budget of request bodies', { Connection: 'close' }));
+      }
+      this.reserved += bytes;
+      res.once('close', () => {
+        this.reserved -= bytes;
+      });
+      next();
+    };
+  }
+
+  stats(): AdmissionStats {
+    return {
+      waiting: this.waitingCount,
+      bodyBytes: this.reserved,
+      bodyBudget: this.bodyBudget,
+      refused: { ...this.refused },
+    };
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.waitingCount === 0) return;
+    this.scheduled = true;
+    // An immediate queued from inside an immediate runs on the NEXT iteration, after its poll.
+    setImmediate(this.grant);
+  }
+
+  private readonly grant = (): void => {
+    this.scheduled = false;
+    const first = this.queues.entries().next();
+    if (first.done) return;
+    const [client, queue] = first.value;
+    const resolve = queue.shift()!;
+    this.waitingCount--;
+    // To the back of the line, or out of it when nothing of it waits.
+    this.queues.delete(client);
+    if (queue.length > 0) this.queues.set(client, queue);
+    resolve();
+    this.schedule();
+  };
+}
+
+const overloaded = (why: string, headers: Record<string, string> = {}) =>
+  new HttpError('OVERLOADED', `the resolver is busy (${why}); try again shortly`, { 'Retry-After': '1', ...headers });
