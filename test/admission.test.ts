@@ -2,8 +2,10 @@ import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { Admission } from '../src/resolver/admission.js';
+import { Admission, SLICE_MS } from '../src/resolver/admission.js';
 import { BODY_LIMIT } from '../src/resolver/app.js';
+import { moreValuesThan } from '../src/resolver/json-body.js';
+import fc from 'fast-check';
 import { ClientGoneError, HttpError } from '../src/resolver/http-errors.js';
 import { eventually, metric, serve, sharedExampleWithTokens } from './resolver-helpers.js';
 
@@ -30,19 +32,25 @@ describe('turns are handed out round-robin between clients', () => {
     expect(admission.stats().waiting).toBe(0);
   });
 
-  it('grants one turn per event-loop iteration: an immediate queued in a turn runs before the turn after next', async () => {
+  it('ends a slice of turns once it has lasted SLICE_MS: an immediate queued in a long turn runs before the next turn', async () => {
     const admission = new Admission();
     const order: string[] = [];
+    const busy = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until) {
+        // a turn's work, longer than a slice
+      }
+    };
     const turns = [1, 2, 3].map((n) =>
       admission.turn('a').then(() => {
         order.push(`turn ${n}`);
         if (n === 1) setImmediate(() => order.push('io after turn 1'));
+        busy(2 * SLICE_MS);
       }),
     );
     await Promise.all(turns);
-    // Without one grant per iteration all three would run in one go, before any other callback.
-    expect(order.indexOf('io after turn 1')).toBeGreaterThan(0);
-    expect(order.indexOf('io after turn 1')).toBeLessThan(order.indexOf('turn 3'));
+    // Without slices ending, all three would run in one go before any other callback.
+    expect(order).toEqual(['turn 1', 'io after turn 1', 'turn 2', 'turn 3']);
   });
 
   it('refuses a turn with 503 OVERLOADED once a client has its maximum waiting; other clients are not affected', async () => {
@@ -164,6 +172,26 @@ describe('request bodies in flight are bounded in bytes, whatever the number of 
 });
 
 describe('bodies are parsed as express.json parsed them', () => {
+  it("counts a body's JSON values before parsing it, exactly, as text and as UTF-8 bytes", () => {
+    const countOf = (v: unknown): number =>
+      1 + (v !== null && typeof v === 'object' ? Object.values(v).reduce<number>((n, c) => n + countOf(c), 0) : 0);
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.boolean(), (value, spaced) => {
+        const text = JSON.stringify(value, null, spaced ? 1 : undefined);
+        const n = countOf(value);
+        for (const form of [text, Buffer.from(text, 'utf8')]) {
+          expect(moreValuesThan(form, n)).toBe(false);
+          expect(moreValuesThan(form, n - 1)).toBe(n > 1);
+        }
+      }),
+      { seed: 10, numRuns: 400 },
+    );
+    // Escapes, and brackets and commas inside strings, count for nothing.
+    const tricky = JSON.stringify({ a: 'x\\"],[{,', b: ['\\', '"', ''], c: '\u2028' });
+    expect(moreValuesThan(tricky, 7)).toBe(false);
+    expect(moreValuesThan(tricky, 6)).toBe(true);
+  });
+
   it('UTF-16 with a byte order mark, a body of only a byte order mark, an unknown charset', async () => {
     const { dir, tokens } = example();
     const { url } = await serve(dir);

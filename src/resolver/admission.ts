@@ -4,18 +4,23 @@ import { ClientGoneError, HttpError } from './http-errors.js';
 
 // Fairness between clients on the one event loop that answers them all. Two rules:
 //
-// 1. Turns. The routes that compute (NLU, dialog) do their work only when given a turn, and
-//    turns are handed out ONE PER EVENT-LOOP ITERATION, the waiting clients (a version, an
-//    environment, a channel) taking turns round-robin. Between two turns Node polls its sockets,
-//    so a cheap request (/v1/resolve, /healthz, a file) waits for at most one turn, whatever a
-//    flood of dialog messages on another token holds; and one token's flood gets one turn in
-//    every n of the n tokens waiting, not all of them.
+// 1. Turns. The routes that compute (NLU, dialog) do their work only when given a turn, the
+//    waiting clients (a version, an environment, a channel) taking turns round-robin. Turns are
+//    granted in SLICES: one after another (each right after the previous one's work up to its
+//    next await) until SLICE_MS has passed, then the slice ends and Node polls its sockets before
+//    the next. So a cheap request (/v1/resolve, /healthz, a file) waits for one slice at most,
+//    whatever a flood of dialog messages on another token holds; one token's flood gets one
+//    turn in every n of the n tokens waiting, not all of them; and short turns do not each pay
+//    for an event-loop iteration.
 // 2. Bodies. The bytes of request bodies being read or waiting for a turn are bounded in all
 //    (the body limit alone bounds one request, not a thousand connections): a request whose
 //    body would pass the budget is answered 503 OVERLOADED at once, before a byte of it is read.
 //    So is a new request past its client's queue of waiting turns (a request already admitted
 //    is never refused halfway: a dialog message stored and then refused would be applied twice
 //    by the client's retry). Both say Retry-After.
+
+/** How long turns may follow one another before the event loop polls its sockets again. */
+export const SLICE_MS = 1;
 
 /** Bytes of request bodies read or waiting at once, by default (docs/operations.md: memory bound). */
 export const DEFAULT_BODY_BUDGET = 64 * 1024 * 1024;
@@ -37,6 +42,8 @@ export class Admission {
   private readonly queues = new Map<string, (() => void)[]>();
   private waitingCount = 0;
   private scheduled = false;
+  /** When the current slice started (performance.now()). */
+  private sliceStart = 0;
   private reserved = 0;
   private readonly refused = { bodies: 0, turns: 0 };
 
@@ -111,8 +118,13 @@ export class Admission {
     if (this.scheduled || this.waitingCount === 0) return;
     this.scheduled = true;
     // An immediate queued from inside an immediate runs on the NEXT iteration, after its poll.
-    setImmediate(this.grant);
+    setImmediate(this.startSlice);
   }
+
+  private readonly startSlice = (): void => {
+    this.sliceStart = performance.now();
+    this.grant();
+  };
 
   private readonly grant = (): void => {
     this.scheduled = false;
@@ -125,7 +137,17 @@ export class Admission {
     this.queues.delete(client);
     if (queue.length > 0) this.queues.set(client, queue);
     resolve();
-    this.schedule();
+    if (this.waitingCount === 0) return;
+    this.scheduled = true;
+    // The next turn of this slice runs once the granted work reaches its next await: a microtask
+    // queued now runs after the one that continues it. Past the slice's time, the loop polls first.
+    queueMicrotask(() => {
+      if (performance.now() - this.sliceStart < SLICE_MS) this.grant();
+      else {
+        this.scheduled = false;
+        this.schedule();
+      }
+    });
   };
 }
 

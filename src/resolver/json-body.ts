@@ -103,23 +103,40 @@ const tooManyValues = () =>
  * (outside strings; a backslash escapes the next character). Exact for valid JSON; what is not
  * valid fails to parse anyway. Linear, and it stops at the bound.
  */
-function moreValuesThan(text: string | Buffer, max: number): boolean {
-  const at = typeof text === 'string' ? (i: number) => text.charCodeAt(i) : (i: number) => text[i]!;
+export function moreValuesThan(text: string | Buffer, max: number): boolean {
+  const bytes = typeof text !== 'string';
+  const at = bytes ? (i: number) => text[i]! : (i: number) => text.charCodeAt(i);
+  // Inside a string only its end matters: found with indexOf (native), not a loop in JavaScript.
+  const next = bytes
+    ? (code: number, from: number) => text.indexOf(code, from)
+    : (code: number, from: number) => text.indexOf(String.fromCharCode(code), from);
   let count = 1;
-  let inString = false;
   let opened = false; // just after [ or {: whether the container is empty is not known yet
+  // The next backslash, once looked for (-2: not known yet, -1: there is none after this point).
+  let backslash = -2;
   for (let i = 0; i < text.length; i++) {
     const c = at(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
+    if (c === 0x22) {
+      // A string: its closing quote is the first one not escaped.
+      if (opened && ++count > max) return true;
+      opened = false;
+      for (let from = i + 1; ; ) {
+        const quote = next(0x22, from);
+        if (quote === -1) return false; // unterminated: JSON.parse refuses it
+        if (backslash !== -1 && backslash < from) backslash = next(0x5c, from);
+        if (backslash === -1 || backslash > quote) {
+          i = quote;
+          break;
+        }
+        from = backslash + 2; // the escaped character is skipped
+        backslash = -2;
+      }
       continue;
     }
     if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
     if (opened && c !== 0x5d && c !== 0x7d && ++count > max) return true;
     opened = c === 0x5b || c === 0x7b;
-    if (c === 0x22) inString = true;
-    else if (c === 0x2c && ++count > max) return true;
+    if (c === 0x2c && ++count > max) return true;
   }
   return false;
 }
