@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'DIRTY_WORKTREE'
   | 'UNSUPPORTED_INDEX'
   | 'TESTS_FAILED'
+  | 'PUSH_FAILED'
+  | 'INCOMPLETE_CLONE'
   | 'INTERNAL'
   // Answers only the resolver gives (its HTTP API's codes).
   | 'BAD_REQUEST'
@@ -55,6 +57,8 @@ export const ERROR_TABLE: Record<ErrorCode, { exit: 1 | 2; http: number }> = {
   INVALID_CONTENT: { exit: 1, http: 422 },
   CONFLICT: { exit: 1, http: 409 },
   CORRUPT_REF: { exit: 1, http: 500 },
+  PUSH_FAILED: { exit: 1, http: 502 },
+  INCOMPLETE_CLONE: { exit: 1, http: 500 },
   REF_LOCKED: { exit: 1, http: 503 },
   DIRTY_WORKTREE: { exit: 1, http: 409 },
   UNSUPPORTED_INDEX: { exit: 1, http: 409 },
@@ -278,6 +282,24 @@ export class AlreadyInitialisedError extends BotverError {
 export class FirstVersionTakenError extends BotverError {
   constructor(branch: string) {
     super('ALREADY_EXISTS', `branch ${branch} already exists; botver init needs it for the first version`, { branch });
+  }
+}
+
+/** A shallow clone lacks the history a question needs (a pin's ancestry, an environment's history). */
+export class MissingHistoryError extends BotverError {
+  constructor(readonly remote: string) {
+    super(
+      'INCOMPLETE_CLONE',
+      `this is a shallow clone: the history needed is not here; fetch it with git fetch --unshallow ${remote} (in GitHub Actions: actions/checkout with fetch-depth: 0)`,
+      { remote },
+    );
+  }
+}
+
+/** `--push` could not publish the change (rejected as non-fast-forward, no such remote, …); the local change stands. */
+export class PushFailedError extends BotverError {
+  constructor(message: string, data: Record<string, unknown> = {}) {
+    super('PUSH_FAILED', message, data);
   }
 }
 

@@ -357,7 +357,11 @@ describe('resolveResolverOptions', () => {
     const defaults = resolveResolverOptions({ repo: '/srv/bot.git' }, {});
     expect({ ...defaults, logger: undefined, conversations: undefined, admission: undefined }).toEqual({
       repo: '/srv/bot.git',
+      remote: undefined,
+      webhookSecret: undefined,
+      gitEnv: {},
       controlBranch: 'main',
+      remoteName: 'origin',
       port: 8080,
       host: '127.0.0.1',
       pollMs: 500,
@@ -375,6 +379,19 @@ describe('resolveResolverOptions', () => {
     expect(defaults.admission.stats().bodyBudget).toBe(64 * 1024 * 1024);
     expect(resolveResolverOptions({ repo: '.', requestBodyBytes: 1000 }, {}).admission.stats().bodyBudget).toBe(1000);
     expect(defaults.logger.level).toBe('info');
+    // --remote: credentials and the webhook secret from the environment, which git gets without botver's variables.
+    const remote = resolveResolverOptions(
+      { repo: '.', remote: { url: 'https://git.example/bot.git', cacheDir: '/cache' } },
+      { BOTVER_GIT_TOKEN: 't0k', BOTVER_WEBHOOK_SECRET: 'hook', PATH: '/bin' } as Record<string, string>,
+    );
+    expect(remote.remote).toEqual({
+      url: 'https://git.example/bot.git',
+      cacheDir: '/cache',
+      fetchIntervalMs: 30_000,
+      fetchTimeoutMs: 60_000,
+      credentials: { username: 'git', token: 't0k' },
+    });
+    expect([remote.webhookSecret, remote.gitEnv]).toEqual(['hook', { PATH: '/bin' }]);
 
     const env = { BOTVER_CONTROL_BRANCH: 'control', BOTVER_ADMIN_TOKEN: 'from-env', BOTVER_LOG_LEVEL: 'warn' };
     const fromEnv = resolveResolverOptions({ repo: '.' }, env);

@@ -64,6 +64,14 @@ export function globalOptions(): Option[] {
       'branch holding environments.yaml (default: $BOTVER_CONTROL_BRANCH or main)',
     ),
     new Option('--author <"Name <email>">', 'author of the commits made (default: GIT_AUTHOR_* or git config)'),
+    new Option(
+      '--remote-name <remote>',
+      'in a clone, the remote whose branches stand in for missing version branches, and where --push goes (default: $BOTVER_REMOTE_NAME or origin)',
+    ),
+    new Option(
+      '--push',
+      'after a change, push the branches it changed to the remote (git push --atomic); without it the command prints that git push',
+    ),
   ];
 }
 

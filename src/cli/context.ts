@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { type BotRepo, type OpenOptions, openBotRepo } from '../ops/bot-repo.js';
 import { type Io, Output, processIo } from './output.js';
+import { publish } from './publish.js';
 
 // What a command's action gets: where to print, and the library options built from the global
 // flags and the environment variables. The CLI is the one place that reads botver's variables;
@@ -25,6 +26,8 @@ interface GlobalFlags {
   json?: boolean;
   controlBranch?: string;
   author?: string;
+  remoteName?: string;
+  push?: boolean;
 }
 
 export interface ActionContext {
@@ -57,6 +60,7 @@ export function openOptions(flags: GlobalFlags, env: Env): OpenOptions {
     repo: flags.repo ?? variable(env, 'BOTVER_REPO'),
     controlBranch: flags.controlBranch ?? variable(env, 'BOTVER_CONTROL_BRANCH'),
     author: flags.author,
+    remoteName: flags.remoteName ?? variable(env, 'BOTVER_REMOTE_NAME'),
     lockTimeoutMs: lockTimeoutMs(env),
     // Commit identities and dates as git reads them: GIT_AUTHOR_*, GIT_COMMITTER_*, HOME, XDG_CONFIG_HOME.
     env,
@@ -76,13 +80,16 @@ export function action<A extends unknown[]>(
     const flags = cmd.optsWithGlobals<GlobalFlags>();
     session.json = !!flags.json;
     const open = openOptions(flags, session.env);
+    let opened: Promise<BotRepo> | undefined;
     const ctx: ActionContext = {
       out: new Output(session.json, session.io),
       open,
-      repo: () => openBotRepo(open),
+      repo: () => (opened ??= openBotRepo(open)),
       env: session.env,
     };
     const code = await fn(ctx, ...(args.slice(0, -1) as A));
+    // What was read from remote-tracking branches, and how to publish what was changed.
+    if (opened) await publish(await opened, { push: !!flags.push, io: session.io, env: session.env });
     if (code) throw new ExitCode(code);
   };
 }
@@ -91,6 +98,7 @@ export function action<A extends unknown[]>(
 export const CLI_VARIABLES: readonly (readonly [names: string, meaning: string])[] = [
   ['BOTVER_REPO', 'the bot repository, when --repo is not given'],
   ['BOTVER_CONTROL_BRANCH', 'the branch holding environments.yaml, when --control-branch is not given (default main)'],
+  ['BOTVER_REMOTE_NAME', 'the remote of a clone, when --remote-name is not given (default origin)'],
   ['BOTVER_LOCK_TIMEOUT_MS', 'how long to wait for a ref another process has locked, in ms (default 10000)'],
   ['BOTVER_DEBUG', 'any value: print the stack trace of an unexpected error'],
   [

@@ -23,3 +23,13 @@ export function parsePort(value: string): number {
   if (n > 65535) throw new UsageError(`a port is at most 65535, not ${value}`);
   return n;
 }
+
+/** A duration as people write it: "30s", "500ms", "2m", or a number of seconds; in ms. */
+export function parseDuration(value: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(value.trim());
+  const ms = m
+    ? Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 } as const)[(m[2] ?? 's') as 'ms' | 's' | 'm']
+    : Number.NaN;
+  if (!(ms > 0)) throw new UsageError(`${what} must be a duration such as 30s, 500ms or 2m (got "${value}")`);
+  return ms;
+}

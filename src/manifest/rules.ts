@@ -1,4 +1,5 @@
 import type { GitRepo } from '../git/repo.js';
+import { MissingHistoryError } from '../errors.js';
 import type { Problem } from '../errors.js';
 import type { ManifestDoc } from './manifest.js';
 
@@ -9,7 +10,10 @@ import type { ManifestDoc } from './manifest.js';
 
 export interface BranchSource {
   branchHead(name: string): Promise<string | null>;
+  /** May throw when it cannot tell (a shallow clone): that is reported as the problem. */
   isAncestor(ancestor: string, descendant: string): Promise<boolean>;
+  /** In a clone, why these branches are missing and how to fetch them; null: they are simply missing. */
+  missingHint?(names: readonly string[]): Promise<string | null>;
 }
 
 export async function repositoryProblems(
@@ -20,6 +24,7 @@ export async function repositoryProblems(
 ): Promise<Problem[]> {
   const problems: Problem[] = [];
   const heads = new Map<string, string | null>();
+  const missing: string[] = [];
   for (const name of Object.keys(manifest.data.versions)) {
     if (name === controlBranch) {
       problems.push(manifest.at(['versions', name], `version "${name}" has the name of the control branch`));
@@ -27,7 +32,21 @@ export async function repositoryProblems(
     }
     const head = await repo.branchHead(name);
     heads.set(name, head);
-    if (!head)
+    if (!head) missing.push(name);
+  }
+  // In a partial clone (CI's single-branch checkout) every version is missing for one reason:
+  // one error says which and how to fetch them, rather than one per version.
+  const hint = missing.length && 'missingHint' in repo && repo.missingHint ? await repo.missingHint(missing) : null;
+  if (hint) {
+    const refs = missing.map((n) => `refs/heads/${n}`).join(', ');
+    problems.push(
+      manifest.at(
+        ['versions', missing[0]!],
+        `${missing.length > 1 ? `versions ${missing.join(', ')} are` : `version "${missing[0]}" is`} declared but ${refs} ${missing.length > 1 ? 'do' : 'does'} not exist, and ${hint}`,
+      ),
+    );
+  } else {
+    for (const name of missing)
       problems.push(
         manifest.at(
           ['versions', name],
@@ -41,7 +60,22 @@ export async function repositoryProblems(
     if (before && old?.commit === env.commit && old.version === env.version) continue;
     const head = heads.get(env.version);
     if (!head) continue; // already reported: missing version or branch
-    if (!(await repo.isAncestor(env.commit, head).catch(() => false))) {
+    let pinnedThere: boolean;
+    try {
+      pinnedThere = await repo.isAncestor(env.commit, head);
+    } catch (err) {
+      if (!(err instanceof MissingHistoryError)) pinnedThere = false;
+      else {
+        problems.push(
+          manifest.at(
+            ['environments', name, 'commit'],
+            `environment "${name}" is pinned to ${env.commit.slice(0, 12)}, which cannot be checked against version "${env.version}": ${err.message}`,
+          ),
+        );
+        continue;
+      }
+    }
+    if (!pinnedThere) {
       problems.push(
         manifest.at(
           ['environments', name, 'commit'],

@@ -1,4 +1,5 @@
 import { DEFAULT_LOCK_TIMEOUT_MS, GitRepo, type FileChanges, type LockOptions } from '../git/repo.js';
+import { BranchView, DEFAULT_REMOTE } from '../git/branch-view.js';
 import { resolveIdentity, signatureAt, type Env, type Identity, type Signature } from '../git/identity.js';
 import { ManifestDoc, MANIFEST_FILE, readManifestText } from '../manifest/manifest.js';
 import { repositoryProblems } from '../manifest/rules.js';
@@ -25,6 +26,8 @@ export interface OpenOptions {
   author?: string;
   /** How long to wait for a ref locked by another process, in ms; default 10 000. */
   lockTimeoutMs?: number;
+  /** The remote whose tracking branches stand in for missing version branches (a clone); default "origin". */
+  remoteName?: string;
   /**
    * Environment variables for commit identities and dates, as git reads them (GIT_AUTHOR_NAME,
    * GIT_AUTHOR_EMAIL, GIT_AUTHOR_DATE, GIT_COMMITTER_*, HOME, XDG_CONFIG_HOME). Default: none,
@@ -41,6 +44,7 @@ export interface ResolvedOpenOptions {
   controlBranch: string;
   author: string | undefined;
   lockTimeoutMs: number;
+  remoteName: string;
   env: Env;
 }
 
@@ -50,6 +54,7 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptio
     controlBranch: assertBranchName(options.controlBranch || DEFAULT_CONTROL_BRANCH),
     author: options.author,
     lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    remoteName: assertBranchName(options.remoteName || DEFAULT_REMOTE),
     env: options.env ?? {},
   };
 }
@@ -81,6 +86,10 @@ export async function openBotRepo(options: OpenOptions = {}): Promise<BotRepo> {
 export class BotRepo {
   readonly controlBranch: string;
   readonly options: ResolvedOpenOptions;
+  /** Version branches, local or remote-tracking; says which were read from the remote. */
+  readonly branches: BranchView;
+  /** Local branches this BotRepo has moved, created or deleted: what a `git push` would publish. */
+  readonly changedBranches = new Map<string, 'updated' | 'deleted'>();
   private identity: Promise<Identity> | undefined;
 
   constructor(
@@ -89,6 +98,7 @@ export class BotRepo {
   ) {
     this.options = resolveOpenOptions(options);
     this.controlBranch = this.options.controlBranch;
+    this.branches = new BranchView(git, this.options.remoteName);
   }
 
   get lock(): LockOptions {
@@ -116,7 +126,7 @@ export class BotRepo {
    * manifest broken by hand can still be read and repaired.
    */
   async readManifest(commit?: string): Promise<ManifestAt> {
-    const at = commit ?? (await this.git.branchHead(this.controlBranch));
+    const at = commit ?? (await this.branches.branchHead(this.controlBranch));
     if (!at) throw new NotInitialisedError(this.controlBranch);
     const text = await readManifestText(this.git, at); // size checked before it is read
     if (text === null) throw new NotInitialisedError(this.controlBranch);
@@ -142,11 +152,19 @@ export class BotRepo {
     return { commit: at, manifest };
   }
 
-  /** The head of a version's branch; NotFoundError when the branch is gone. */
+  /**
+   * The head of a version's branch: the local branch, else its remote-tracking one (a clone);
+   * NotFoundError when neither is there, saying how to fetch it in a partial clone.
+   */
   async versionHead(version: string): Promise<string> {
-    const head = await this.git.branchHead(version);
-    if (!head) throw new NotFoundError('branch of version', version, `refs/heads/${version} is missing`);
-    return head;
+    const head = await this.branches.branchHead(version);
+    if (head) return head;
+    const hint = await this.branches.missingHint([version]);
+    throw new NotFoundError(
+      'branch of version',
+      version,
+      `refs/heads/${version} is missing${hint ? `, and ${hint}` : ''}`,
+    );
   }
 
   /** What an environment serves now: its pin, or its version's branch head. */
@@ -177,7 +195,7 @@ export class BotRepo {
       if (after === before) return null;
       const problems = manifest.problems();
       if (!problems.length)
-        problems.push(...(await repositoryProblems(this.git, manifest, base.manifest, this.controlBranch)));
+        problems.push(...(await repositoryProblems(this.branches, manifest, base.manifest, this.controlBranch)));
       if (problems.length) throw new InvalidContentError(problems, 'refused, the result would not be valid: ');
       return { changes: new Map([[MANIFEST_FILE, after]]), message: mutation.message };
     });
@@ -195,7 +213,10 @@ export class BotRepo {
     plan: (head: string | null) => Promise<{ changes: FileChanges; message: string } | null>,
   ): Promise<{ commit: string | null; parent: string | null; warnings: string[] }> {
     for (let attempt = 1; ; attempt++) {
-      const parent = await this.git.branchHead(branch);
+      // A branch that is only remote-tracking here (a clone) gets its local branch, started where
+      // the remote's is, as `git switch` would: writing commands move local branches only.
+      const local = await this.git.branchHead(branch);
+      const parent = local ?? (await this.branches.branchHead(branch));
       const planned = await plan(parent);
       if (!planned) return { commit: null, parent, warnings: [] };
       const signature = await this.sign();
@@ -205,12 +226,13 @@ export class BotRepo {
         const { warnings } = await this.git.moveBranch(
           branch,
           commit,
-          parent,
+          local,
           [...planned.changes.keys()],
           signature,
           `botver: ${firstLine}`,
           this.lock,
         );
+        this.changedBranches.set(branch, 'updated');
         return { commit, parent, warnings };
       } catch (err) {
         if (!(err instanceof RefMovedError)) throw err;

@@ -25,15 +25,19 @@ export function describeLink(link: Link | null | undefined): string {
 
 export async function listEnvironments(repo: BotRepo): Promise<EnvironmentInfo[]> {
   const { manifest } = await repo.readManifest();
-  const branches = await repo.git.branches();
-  return Object.entries(manifest.data.environments).map(([name, env]) => ({
-    name,
-    version: env.version,
-    ...(env.commit && { commit: env.commit }),
-    ...(env.description !== undefined && { description: env.description }),
-    resolvedCommit: env.commit ?? branches.get(env.version) ?? null,
-    channels: (env.channels ?? []).map((c) => ({ name: c.name, type: c.type })),
-  }));
+  const environments: EnvironmentInfo[] = [];
+  for (const [name, env] of Object.entries(manifest.data.environments)) {
+    environments.push({
+      name,
+      version: env.version,
+      ...(env.commit && { commit: env.commit }),
+      ...(env.description !== undefined && { description: env.description }),
+      // A clone has the version's branch as origin/<version> only (BranchView).
+      resolvedCommit: env.commit ?? (await repo.branches.branchHead(env.version)),
+      channels: (env.channels ?? []).map((c) => ({ name: c.name, type: c.type })),
+    });
+  }
+  return environments;
 }
 
 export async function showEnvironment(repo: BotRepo, name: string): Promise<EnvironmentInfo> {

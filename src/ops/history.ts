@@ -37,7 +37,7 @@ export async function environmentHistory(
   environment: string,
   options: { limit?: number; from?: string } = {},
 ): Promise<LinkChange[]> {
-  const head = options.from ?? (await repo.git.branchHead(repo.controlBranch));
+  const head = options.from ?? (await repo.branches.branchHead(repo.controlBranch));
   if (!head) throw new NotFoundError('branch', repo.controlBranch);
   const parsed = new Map<string, ManifestDoc | typeof BROKEN>();
   /** The manifest of a blob; null when there is none; BROKEN when it does not parse. */
@@ -83,6 +83,7 @@ export async function environmentHistory(
   while (oid && !done) {
     const commit = await repo.git.readCommit(oid);
     const parent = commit.parents[0];
+    if (parent) await repo.branches.assertParentsHere(oid);
     const parentBlob = parent ? await repo.git.fileOid(parent, MANIFEST_FILE) : null;
     if (parentBlob !== blob) {
       const after = await manifestAt(blob);

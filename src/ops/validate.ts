@@ -19,19 +19,6 @@ export interface ValidationReport {
   warnings: number;
 }
 
-/**
- * Version branches as a read-only check sees them: the local branch, else the remote-tracking
- * one, so `botver validate` works in a pull request's CI clone, which has only origin/<v>.
- */
-function branchesOf(repo: BotRepo) {
-  return {
-    branchHead: async (name: string) =>
-      (await repo.git.branchHead(name)) ??
-      (await repo.git.resolveName(`refs/remotes/origin/${name}`).catch(() => null)),
-    isAncestor: (a: string, b: string) => repo.git.isAncestor(a, b),
-  };
-}
-
 function tag(problems: Problem[], ref: string): Problem[] {
   return problems.map((p) => ({ ...p, ref }));
 }
@@ -55,7 +42,7 @@ async function validateManifestAt(
     } else {
       problems = [
         ...manifestRuleProblems(manifest),
-        ...(await repositoryProblems(branchesOf(repo), manifest, undefined, repo.controlBranch)),
+        ...(await repositoryProblems(repo.branches, manifest, undefined, repo.controlBranch)),
       ];
     }
   } catch (err) {
@@ -73,7 +60,7 @@ function atManifest(message: string): Problem {
 /** The limits of the manifest at the control branch (the ones the resolver applies), or the defaults without a valid one. */
 async function controlLimits(repo: BotRepo): Promise<ContentLimits> {
   try {
-    const head = await repo.git.branchHead(repo.controlBranch);
+    const head = await repo.branches.branchHead(repo.controlBranch);
     const text = head ? await readManifestText(repo.git, head) : null;
     const manifest = text === null ? null : ManifestDoc.parse(text);
     return manifest && !manifest.schemaProblems().length ? manifest.limits : DEFAULT_LIMITS;
@@ -100,7 +87,7 @@ async function validateVersionAt(
 export async function validate(repo: BotRepo, refs: string[] = []): Promise<ValidationReport> {
   const targets: ValidationTarget[] = [];
   if (refs.length === 0) {
-    const head = await repo.git.branchHead(repo.controlBranch);
+    const head = await repo.branches.branchHead(repo.controlBranch);
     if (!head)
       throw new InvalidContentError([
         {
@@ -116,7 +103,7 @@ export async function validate(repo: BotRepo, refs: string[] = []): Promise<Vali
     if (manifest) {
       const done = new Set<string>();
       for (const name of Object.keys(manifest.data.versions)) {
-        const commit = await branchesOf(repo).branchHead(name);
+        const commit = await repo.branches.branchHead(name);
         if (!commit) continue; // reported with the manifest
         done.add(commit);
         targets.push(await validateVersionAt(repo, name, commit, manifest.limits));

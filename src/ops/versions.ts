@@ -9,19 +9,26 @@ export interface VersionInfo {
   createdFrom?: string;
   /** Head of the version's branch; null when the branch is missing. */
   head: string | null;
+  /** The ref the head was read from: refs/heads/<name>, or refs/remotes/<remote>/<name> in a clone; null when missing. */
+  ref: string | null;
   environments: string[];
 }
 
 export async function listVersions(repo: BotRepo): Promise<VersionInfo[]> {
   const { manifest } = await repo.readManifest();
-  const branches = await repo.git.branches();
-  return Object.entries(manifest.data.versions).map(([name, v]) => ({
-    name,
-    ...(v.description !== undefined && { description: v.description }),
-    ...(v.createdFrom !== undefined && { createdFrom: v.createdFrom }),
-    head: branches.get(name) ?? null,
-    environments: manifest.environmentsOf(name),
-  }));
+  const versions: VersionInfo[] = [];
+  for (const [name, v] of Object.entries(manifest.data.versions)) {
+    const branch = await repo.branches.head(name);
+    versions.push({
+      name,
+      ...(v.description !== undefined && { description: v.description }),
+      ...(v.createdFrom !== undefined && { createdFrom: v.createdFrom }),
+      head: branch?.commit ?? null,
+      ref: branch?.ref ?? null,
+      environments: manifest.environmentsOf(name),
+    });
+  }
+  return versions;
 }
 
 export async function showVersion(repo: BotRepo, name: string): Promise<VersionInfo> {
@@ -63,6 +70,7 @@ export async function createVersion(
   if (existing && existing !== head)
     throw new AlreadyExistsError('branch', name, `${ref} exists but is not a version; choose another name`);
   if (!existing) await repo.git.createBranch(name, head, await repo.sign(), `branch: Created from ${from}`, repo.lock);
+  repo.changedBranches.set(name, 'updated');
   const token = generateToken();
   try {
     const { manifestCommit, warnings } = await repo.updateManifest(async (m) => {
@@ -83,7 +91,10 @@ export async function createVersion(
     });
     return { name, from, commit: head, token, manifestCommit, ...(warnings && { warnings }) };
   } catch (err) {
-    if (!existing) await repo.git.deleteBranch(name, head, repo.lock).catch(() => undefined);
+    if (!existing) {
+      await repo.git.deleteBranch(name, head, repo.lock).catch(() => undefined);
+      repo.changedBranches.delete(name);
+    }
     throw err;
   }
 }
@@ -119,6 +130,8 @@ export async function deleteVersion(repo: BotRepo, name: string): Promise<Delete
   // The branch goes once the manifest no longer names it, so no snapshot ever lists a
   // version without its branch. Its last commit is reported so it can be brought back.
   const lastCommit = await repo.git.branchHead(name);
+  // Published, the deletion removes the branch from the remote too (where a clone reads it).
+  if (lastCommit || (await repo.branches.head(name))) repo.changedBranches.set(name, 'deleted');
   try {
     if (lastCommit) await repo.git.deleteBranch(name, lastCommit, repo.lock);
   } catch (err) {

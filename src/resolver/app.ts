@@ -2,7 +2,9 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { SnapshotSource } from './snapshot.js';
 import { recordRequests, type Monitoring } from './monitoring/index.js';
-import { addAdmissionMetrics, addConversationMetrics } from './monitoring/metrics.js';
+import { addAdmissionMetrics, addConversationMetrics, addFetchMetrics } from './monitoring/metrics.js';
+import { hookRoutes } from './routes/hooks.js';
+import { fetchProblem, type RemoteFollower } from './remote.js';
 import { Admission } from './admission.js';
 import { contentRoutes } from './routes/content.js';
 import { adminRoutes } from './routes/admin.js';
@@ -36,6 +38,8 @@ export interface ResolverAppDeps {
   conversations?: ConversationStore;
   /** Turns and the body budget (admission.ts); default: its defaults. */
   admission?: Admission;
+  /** With --remote: what push webhooks trigger, and the fetch's state for /readyz and /metrics. */
+  remote?: { follower: RemoteFollower; url: string; webhookSecret: string | undefined };
 }
 
 export function createResolverApp({
@@ -46,6 +50,7 @@ export function createResolverApp({
   nlu,
   conversations,
   admission = new Admission(),
+  remote,
 }: ResolverAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -75,7 +80,9 @@ export function createResolverApp({
       addConversationMetrics(monitoring.metrics.registry, () => store.stats());
     app.use(dialogRoutes(live, nlu, store, admission));
   }
-  app.use(healthRoutes(live, monitoring, nlu, adminToken));
+  if (remote) addFetchMetrics(monitoring.metrics.registry, remote.follower.status);
+  app.use(hookRoutes(remote?.webhookSecret, remote?.follower));
+  app.use(healthRoutes(live, monitoring, nlu, adminToken, remote && (() => fetchProblem(remote.follower, remote.url))));
   app.use(openapiRoutes());
   app.use(adminRoutes(live, monitoring, adminToken));
   app.use(notFound);

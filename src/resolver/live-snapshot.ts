@@ -1,9 +1,10 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { GitRepo } from '../git/repo.js';
 import { formatProblem } from '../errors.js';
+import { DEFAULT_REMOTE } from '../git/branch-view.js';
 import { buildSnapshot, type ResolverState, type Snapshot, type SnapshotSource } from './snapshot.js';
 import { ContentCache, type VersionContent } from '../content/version-content.js';
 import { ContentLoader, type ContentLoaderOptions } from '../content/content-loader.js';
@@ -16,6 +17,8 @@ import { ContentLoader, type ContentLoaderOptions } from '../content/content-loa
 export interface LiveSnapshotOptions {
   git: GitRepo;
   controlBranch: string;
+  /** Whose remote-tracking branches stand in for missing version branches (a clone); default origin. */
+  remoteName?: string;
   logger: Logger;
   /** Poll interval in ms (the fallback to fs.watch). Default 500; 0 turns polling off. */
   pollMs?: number;
@@ -45,9 +48,11 @@ export class LiveSnapshot implements SnapshotSource {
   private watchers: FSWatcher[] = [];
   private stopped = false;
   private lastReported = '';
+  private readonly remote: string;
 
   constructor(private readonly options: LiveSnapshotOptions) {
     this.git = options.git;
+    this.remote = options.remoteName ?? DEFAULT_REMOTE;
     // Content is read and parsed in a worker thread: a large version loading never holds the
     // event loop, so every other token keeps being answered meanwhile.
     this.loader = new ContentLoader({ ...options.loader, location: options.git.location });
@@ -125,7 +130,13 @@ export class LiveSnapshot implements SnapshotSource {
       if (fingerprint === this.fingerprint) return;
       await this.renewCacheAfterRepack();
       const previous = this.state.snapshot;
-      const result = await buildSnapshot({ git: this.git, controlBranch, contents: this.contents, previous });
+      const result = await buildSnapshot({
+        git: this.git,
+        controlBranch,
+        remoteName: this.remote,
+        contents: this.contents,
+        previous,
+      });
       this.fingerprint = fingerprint;
       if (result.ok) {
         this.state = { snapshot: result.snapshot, problems: result.snapshot.problems };
@@ -191,11 +202,14 @@ export class LiveSnapshot implements SnapshotSource {
     if (recovered) this.options.logger.info('ready');
   }
 
-  /** The control branch and every branch head, loose or packed: any change means a rebuild. */
+  /** The control branch and every branch head, local or remote-tracking, loose or packed: any change means a rebuild. */
   private async readFingerprint(): Promise<string> {
     const control = await this.git.readRef(`refs/heads/${this.options.controlBranch}`);
-    const heads = await this.git.listRefs('refs/heads/');
-    return `${control}\n${[...heads]
+    const heads = [
+      ...(await this.git.listRefs('refs/heads/')),
+      ...(await this.git.listRefs(`refs/remotes/${this.remote}/`)),
+    ];
+    return `${control}\n${heads
       .map(([r, o]) => `${r} ${o}`)
       .sort()
       .join('\n')}`;
@@ -227,7 +241,12 @@ export class LiveSnapshot implements SnapshotSource {
         void this.refresh();
       }, SETTLE_MS);
     };
-    for (const dir of [this.git.gitdir, join(this.git.gitdir, 'refs', 'heads')]) {
+    const tracking = join(this.git.gitdir, 'refs', 'remotes', this.remote);
+    for (const dir of [
+      this.git.gitdir,
+      join(this.git.gitdir, 'refs', 'heads'),
+      ...(existsSync(tracking) ? [tracking] : []),
+    ]) {
       try {
         const w = watch(dir, { persistent: false }, changed);
         w.on('error', (err) =>

@@ -7,6 +7,7 @@ import {
   type ConversationStore,
 } from '../dialog/store.js';
 import { DEFAULT_POLL_MS } from './live-snapshot.js';
+import { DEFAULT_REMOTE } from '../git/branch-view.js';
 import { Admission, DEFAULT_BODY_BUDGET } from './admission.js';
 import { DEFAULT_CAPACITY as DEFAULT_LOG_CAPACITY } from './monitoring/request-log.js';
 import { createLogger } from './monitoring/logger.js';
@@ -16,12 +17,32 @@ import { createLogger } from './monitoring/logger.js';
 // CLI that reads environment variables (scripts/check-layers.js holds it to that): an option
 // given wins, then the variable, then the default. Everything after it gets plain values.
 
+/** `--remote`: follow a repository on a Git host through a local mirror. */
+export interface RemoteOptions {
+  /** The repository's URL (https://, http://, ssh://, file://); credentials go in `credentials`, never in it. */
+  url: string;
+  /** Where the mirror is kept. */
+  cacheDir: string;
+  /** How often to fetch, ms. Default 30 000 (±20 % jitter). */
+  fetchIntervalMs?: number;
+  /** A fetch taking longer is stopped, ms. Default 60 000. */
+  fetchTimeoutMs?: number;
+  /** Default: $BOTVER_GIT_USERNAME and $BOTVER_GIT_TOKEN (the username defaults to "git" when only a token is set). */
+  credentials?: { username: string; token: string };
+}
+
 /** startResolver's options, as its caller writes them. */
 export interface ResolverOptions {
-  /** The bot repository (work tree or bare). */
+  /** The bot repository (work tree or bare); with `remote`, ignored (the mirror is served). */
   repo: string;
+  /** Follow a repository on a Git host instead of a local one. */
+  remote?: RemoteOptions;
+  /** The secret of push webhooks (POST /v1/hooks/git). Default: $BOTVER_WEBHOOK_SECRET. */
+  webhookSecret?: string;
   /** The branch holding environments.yaml. Default: $BOTVER_CONTROL_BRANCH, else "main". */
   controlBranch?: string;
+  /** In a clone, the remote whose tracking branches stand in for missing version branches. Default "origin". */
+  remoteName?: string;
   /** Default 8080; 0 picks a free port. */
   port?: number;
   /** Default 127.0.0.1. */
@@ -57,7 +78,12 @@ export interface ResolverOptions {
 /** ResolverOptions with every default filled in: what the resolver runs with. */
 export interface ResolvedResolverOptions {
   repo: string;
+  remote: (Required<Omit<RemoteOptions, 'credentials'>> & { credentials: RemoteOptions['credentials'] }) | undefined;
+  webhookSecret: string | undefined;
+  /** The environment git runs with for --remote (PATH, HOME, proxies, SSH agent), without botver's own variables. */
+  gitEnv: Record<string, string | undefined>;
   controlBranch: string;
+  remoteName: string;
   port: number;
   host: string;
   pollMs: number;
@@ -87,16 +113,37 @@ export interface ResolverEnv {
   BOTVER_CONTROL_BRANCH?: string;
   BOTVER_ADMIN_TOKEN?: string;
   BOTVER_LOG_LEVEL?: string;
+  BOTVER_WEBHOOK_SECRET?: string;
+  BOTVER_GIT_USERNAME?: string;
+  BOTVER_GIT_TOKEN?: string;
 }
 
-/** Fills in every default; `env` is read for the three variables above (default: the process's). */
+export const DEFAULT_FETCH_INTERVAL_MS = 30_000;
+export const DEFAULT_FETCH_TIMEOUT_MS = 60_000;
+
+/** Fills in every default; `env` is read for the variables above (default: the process's). */
 export function resolveResolverOptions(
   options: ResolverOptions,
   env: ResolverEnv = process.env,
 ): ResolvedResolverOptions {
+  const token = env.BOTVER_GIT_TOKEN || undefined;
+  const remote = options.remote && {
+    url: options.remote.url,
+    cacheDir: options.remote.cacheDir,
+    fetchIntervalMs: options.remote.fetchIntervalMs ?? DEFAULT_FETCH_INTERVAL_MS,
+    fetchTimeoutMs: options.remote.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
+    credentials:
+      options.remote.credentials ?? (token ? { username: env.BOTVER_GIT_USERNAME || 'git', token } : undefined),
+  };
   return {
     repo: options.repo,
+    remote,
+    webhookSecret: options.webhookSecret ?? (env.BOTVER_WEBHOOK_SECRET || undefined),
+    gitEnv: Object.fromEntries(
+      Object.entries(env as Record<string, string | undefined>).filter(([name]) => !name.startsWith('BOTVER_')),
+    ),
     controlBranch: assertBranchName(options.controlBranch ?? (env.BOTVER_CONTROL_BRANCH || DEFAULT_CONTROL_BRANCH)),
+    remoteName: assertBranchName(options.remoteName || DEFAULT_REMOTE),
     port: options.port ?? DEFAULT_PORT,
     host: options.host ?? DEFAULT_HOST,
     pollMs: options.pollMs ?? DEFAULT_POLL_MS,

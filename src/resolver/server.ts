@@ -11,6 +11,8 @@ import { UsageCounter } from './monitoring/usage.js';
 import { createMetrics, type Metrics } from './monitoring/metrics.js';
 import { NluService } from '../nlu/nlu-service.js';
 import { resolveResolverOptions, type ResolverOptions } from './options.js';
+import { GitMirror } from '../git/mirror.js';
+import { RemoteFollower } from './remote.js';
 
 // `botver serve` as a library call: resolves its options (options.ts), reads the repository,
 // starts following it, listens, and shuts down gracefully (stop accepting, let in-flight
@@ -37,7 +39,18 @@ export interface RunningResolver {
 export async function startResolver(written: ResolverOptions): Promise<RunningResolver> {
   const options = resolveResolverOptions(written);
   const { logger, controlBranch, adminToken } = options;
-  const git = await GitRepo.open(options.repo);
+  // --remote: the mirror is the repository served; the follower keeps it fetched.
+  const mirror = options.remote
+    ? await GitMirror.open({
+        url: options.remote.url,
+        cacheDir: options.remote.cacheDir,
+        credentials: options.remote.credentials,
+        env: options.gitEnv,
+        timeoutMs: options.remote.fetchTimeoutMs,
+      })
+    : null;
+  const git = await GitRepo.open(mirror ? mirror.gitdir : options.repo);
+  let follower: RemoteFollower | null = null;
 
   const usage = new UsageCounter();
   const log = await RequestLog.open({
@@ -66,6 +79,7 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
   const live: LiveSnapshot = new LiveSnapshot({
     git,
     controlBranch,
+    remoteName: options.remoteName,
     logger,
     pollMs: options.pollMs,
     cacheSize: options.cacheSize,
@@ -81,6 +95,17 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
       }
     },
   });
+  if (mirror && options.remote) {
+    follower = new RemoteFollower({
+      mirror,
+      url: options.remote.url,
+      intervalMs: options.remote.fetchIntervalMs,
+      logger,
+      onChange: () => live.refresh(),
+    });
+    // The first fetch before the first snapshot: a replica that can fetch starts with the remote's state.
+    await follower.start();
+  }
   await live.start();
 
   const app = createResolverApp({
@@ -91,6 +116,10 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
     nlu,
     conversations: options.conversations,
     admission: options.admission,
+    remote:
+      follower && options.remote
+        ? { follower, url: options.remote.url, webhookSecret: options.webhookSecret }
+        : undefined,
   });
   const fast = fastResolve(live, monitoring);
   const server = createServer((req, res) => {
@@ -158,6 +187,7 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
     (closing ??= (async () => {
       logger.info('shutting down: no new connections, finishing requests in flight');
       shuttingDown = true;
+      follower?.stop();
       live.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

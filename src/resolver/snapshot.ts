@@ -1,3 +1,4 @@
+import { BranchView } from '../git/branch-view.js';
 import type { GitRepo } from '../git/repo.js';
 import { ManifestDoc, MANIFEST_FILE, readManifestText } from '../manifest/manifest.js';
 import type { ContentLimits } from '../content/limits.js';
@@ -97,6 +98,8 @@ export const LAST_GOOD_DEPTH = 20;
 export interface BuildInput {
   git: GitRepo;
   controlBranch: string;
+  /** Whose remote-tracking branches stand in for missing version branches (a clone); default origin. */
+  remoteName?: string;
   contents: ContentCache;
   previous: Snapshot | null;
 }
@@ -106,12 +109,20 @@ export type BuildResult =
   /** The manifest at `commit` cannot be served: the previous snapshot stays. */
   | { ok: false; problem: ReadinessProblem };
 
-export async function buildSnapshot({ git, controlBranch, contents, previous }: BuildInput): Promise<BuildResult> {
+export async function buildSnapshot({
+  git,
+  controlBranch,
+  remoteName,
+  contents,
+  previous,
+}: BuildInput): Promise<BuildResult> {
+  // Version branches as every command reads them: local, else remote-tracking (a clone).
+  const branches = new BranchView(git, remoteName);
   const refuse = (commit: string | null, errors: Problem[]): BuildResult => ({
     ok: false,
     problem: { scope: 'manifest', name: controlBranch, commit, serving: previous?.manifestCommit ?? null, errors },
   });
-  const manifestCommit = await git.branchHead(controlBranch);
+  const manifestCommit = await branches.branchHead(controlBranch);
   if (!manifestCommit)
     return refuse(null, [fileProblem(`the control branch ${controlBranch} does not exist (run "botver init")`)]);
 
@@ -134,7 +145,7 @@ export async function buildSnapshot({ git, controlBranch, contents, previous }: 
   const manifestProblems = manifest.problems();
   // Pins unchanged since the previous snapshot were checked then: only new ones walk history.
   if (!manifestProblems.length)
-    manifestProblems.push(...(await repositoryProblems(git, manifest, previous?.manifest, controlBranch)));
+    manifestProblems.push(...(await repositoryProblems(branches, manifest, previous?.manifest, controlBranch)));
   const errors = manifestProblems.filter((p) => p.severity === 'error');
   if (errors.length) return refuse(manifestCommit, errors);
 
@@ -143,7 +154,7 @@ export async function buildSnapshot({ git, controlBranch, contents, previous }: 
   const problems: ReadinessProblem[] = [];
   const versions = new Map<string, ServedVersion>();
   for (const [name, entry] of Object.entries(data.versions)) {
-    const head = (await git.branchHead(name))!; // repositoryProblems made sure it exists
+    const head = (await branches.branchHead(name))!; // repositoryProblems made sure it exists
     const fallback = previous?.versions.get(name)?.content ?? null;
     const content = await servable({ git, contents, limits, problems }, name, 'version', head, fallback);
     versions.set(name, {

@@ -1,6 +1,8 @@
 import type { BotverCommand } from '../command.js';
 import { action, type Session } from '../context.js';
-import { parseCount, parsePort, parsePositive } from '../parse.js';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseCount, parseDuration, parsePort, parsePositive } from '../parse.js';
 
 interface ServeFlags {
   port?: number;
@@ -11,6 +13,9 @@ interface ServeFlags {
   cacheSize?: number;
   conversationMb?: number;
   requestBodyMb?: number;
+  remote?: string;
+  cacheDir?: string;
+  fetchInterval?: number;
 }
 
 export function registerServe(program: BotverCommand, session: Session): void {
@@ -42,14 +47,29 @@ export function registerServe(program: BotverCommand, session: Session): void {
       'request bodies being read or waiting at once, in MiB; beyond it, 503 OVERLOADED (default: $BOTVER_REQUEST_BODY_MB or 64)',
       (v) => parsePositive(v, '--request-body-mb'),
     )
+    .option(
+      '--remote <url>',
+      'follow a repository on a Git host (https://, ssh://, file://) through a local mirror instead of --repo; credentials in $BOTVER_GIT_USERNAME / $BOTVER_GIT_TOKEN (default: $BOTVER_REMOTE)',
+    )
+    .option(
+      '--cache-dir <path>',
+      'where --remote keeps its mirror (default: $BOTVER_CACHE_DIR, else $XDG_CACHE_HOME/botver or ~/.cache/botver)',
+    )
+    .option(
+      '--fetch-interval <duration>',
+      'with --remote, how often to fetch besides push webhooks: 30s, 500ms, 2m (default: $BOTVER_FETCH_INTERVAL or 30s)',
+      (v) => parseDuration(v, '--fetch-interval'),
+    )
     .examples(
       [
         'botver serve --repo ./bot.git --port 8080',
         'BOTVER_ADMIN_TOKEN=... PORT=3000 botver serve --host 0.0.0.0 --log-file requests.jsonl',
+        'BOTVER_GIT_TOKEN=... BOTVER_WEBHOOK_SECRET=... botver serve --remote https://github.com/you/awesome-bot.git',
       ],
       `Environment: PORT, BOTVER_HOST, BOTVER_REPO, BOTVER_POLL_MS, BOTVER_LOG_FILE, BOTVER_LOG_LEVEL,
 BOTVER_ADMIN_TOKEN (admin routes; unset: they answer 401), BOTVER_CONTROL_BRANCH, BOTVER_CONVERSATION_MB,
-BOTVER_REQUEST_BODY_MB.
+BOTVER_REQUEST_BODY_MB; with --remote: BOTVER_REMOTE, BOTVER_CACHE_DIR, BOTVER_FETCH_INTERVAL, BOTVER_GIT_USERNAME,
+BOTVER_GIT_TOKEN (never logged), BOTVER_WEBHOOK_SECRET (POST /v1/hooks/git).
 Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.`,
     )
     .action(
@@ -66,9 +86,19 @@ Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish request
           (env.BOTVER_REQUEST_BODY_MB
             ? parsePositive(env.BOTVER_REQUEST_BODY_MB, 'BOTVER_REQUEST_BODY_MB')
             : undefined);
+        const remoteUrl = opts.remote ?? (env.BOTVER_REMOTE || undefined);
+        const fetchIntervalMs =
+          opts.fetchInterval ??
+          (env.BOTVER_FETCH_INTERVAL ? parseDuration(env.BOTVER_FETCH_INTERVAL, 'BOTVER_FETCH_INTERVAL') : undefined);
+        const cacheDir =
+          opts.cacheDir ??
+          (env.BOTVER_CACHE_DIR ||
+            join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'botver', 'mirrors'));
         const resolver = await startResolver({
+          remote: remoteUrl ? { url: remoteUrl, cacheDir, fetchIntervalMs } : undefined,
           repo: open.repo ?? process.cwd(),
           controlBranch: open.controlBranch,
+          remoteName: open.remoteName,
           port: opts.port ?? (env.PORT ? parsePort(env.PORT) : 8080),
           host: opts.host ?? (env.BOTVER_HOST || '127.0.0.1'),
           pollMs: opts.pollMs ?? (env.BOTVER_POLL_MS ? parseCount(env.BOTVER_POLL_MS, 'BOTVER_POLL_MS') : undefined),

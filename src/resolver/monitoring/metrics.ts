@@ -10,6 +10,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { RequestLogEntry } from './request-log.js';
 import type { ConversationStoreStats } from '../../dialog/store.js';
 import type { AdmissionStats } from '../admission.js';
+import type { FetchStatus } from '../remote.js';
 
 /** One label set of botver_environment_info: what an environment serves now. */
 export interface ServingInfo {
@@ -191,6 +192,49 @@ export function addAdmissionMetrics(registry: Registry, stats: () => AdmissionSt
         if (refused[reason] > counted[reason]) this.inc({ reason }, refused[reason] - counted[reason]);
         counted[reason] = refused[reason];
       }
+    },
+  });
+}
+
+/** `--remote`: the fetches from the Git host (remote.ts). */
+export function addFetchMetrics(registry: Registry, status: FetchStatus): void {
+  if (registry.getSingleMetric('botver_fetch_last_success_timestamp_seconds')) return;
+  new Gauge({
+    name: 'botver_fetch_last_success_timestamp_seconds',
+    help: 'When the last fetch from the remote succeeded (Unix time; 0 before the first)',
+    registers: [registry],
+    collect() {
+      this.set(status.lastSuccess ? status.lastSuccess / 1000 : 0);
+    },
+  });
+  const counted = { ok: 0, failed: 0 };
+  new Counter({
+    name: 'botver_fetches_total',
+    help: 'Fetches from the remote, by result (ok, failed)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      for (const result of ['ok', 'failed'] as const) {
+        if (status.fetches[result] > counted[result]) this.inc({ result }, status.fetches[result] - counted[result]);
+        counted[result] = status.fetches[result];
+      }
+    },
+  });
+  new Gauge({
+    name: 'botver_fetch_failures_in_a_row',
+    help: 'Fetches from the remote that failed since the last one that worked',
+    registers: [registry],
+    collect() {
+      this.set(status.failuresInARow);
+    },
+  });
+  new Histogram({
+    name: 'botver_fetch_duration_seconds',
+    help: 'How long a fetch from the remote took, failed ones included',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+    collect() {
+      for (const d of status.durations.splice(0)) this.observe(d);
     },
   });
 }

@@ -21,7 +21,7 @@ import type { NluProvider } from '../../nlu/nlu-service.js';
 
 const PUBLIC_NAMES = new Set(['manifest', 'version', 'environment', 'model']);
 
-interface ReadyzProblem {
+export interface ReadyzProblem {
   scope: string;
   name: string;
   commit: string | null;
@@ -34,6 +34,8 @@ export function healthRoutes(
   monitoring: Monitoring,
   nlu?: NluProvider,
   adminToken?: string,
+  /** With --remote: the last fetch's failure, or null when it worked. */
+  fetchProblem?: () => ReadyzProblem | null,
 ): Router {
   const { metrics, log } = monitoring;
   const isAdmin = adminCheck(adminToken);
@@ -72,6 +74,11 @@ export function healthRoutes(
       const ready = snapshot !== null && all.length === 0 && waiting.length === 0;
       const logProblem = requestLogProblem(log);
       if (logProblem) all.push(logProblem);
+      // A failing fetch loses freshness, not answers: a warning while a snapshot is served (one
+      // Git host outage must not take every replica out of the load balancer); before the first
+      // snapshot it is why there is nothing to serve.
+      const fetching = fetchProblem?.();
+      if (fetching) all.push(fetching);
       all.push(...(nlu?.warnings?.() ?? [])); // model cache files that cannot be used: warnings, models answer from memory
       res.status(ready ? 200 : 503).set('Cache-Control', 'no-store');
       if (!isAdmin(req.headers.authorization)) {
