@@ -40,7 +40,6 @@
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import os, { setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +54,7 @@ import {
   percentile,
   table,
   versionOf,
+  freePort,
 } from './measure.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -282,17 +282,6 @@ function plumbingCommit(repo, branch, files, message) {
   } finally {
     rmSync(index, { force: true });
   }
-}
-
-function freePort() {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, HOST, () => {
-      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
-      s.close(() => done(port));
-    });
-  });
 }
 
 function memoryOf(pid) {

@@ -5,6 +5,7 @@
 // KiB of the process and its waited-for children); when it is not available RSS is
 // reported as null ("n/a") and everything else still works.
 
+import { createServer } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -225,4 +226,16 @@ export function benchArgs(argv = process.argv.slice(2)) {
       return i >= 0 ? argv[i + 1] : undefined;
     },
   };
+}
+
+/** A TCP port free right now on 127.0.0.1 (a server is then started on it). */
+export function freePort(host = '127.0.0.1') {
+  return new Promise((done, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, host, () => {
+      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
+      s.close(() => done(port));
+    });
+  });
 }

@@ -37,7 +37,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +52,7 @@ import {
   median,
   percentile,
   table,
+  freePort,
 } from './measure.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -606,16 +606,6 @@ function memoryOf(pid) {
   } catch {
     return { rssKb: null, hwmKb: null };
   }
-}
-function freePort() {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, HOST, () => {
-      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
-      s.close(() => done(port));
-    });
-  });
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -32,7 +32,6 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +49,7 @@ import {
   percentile,
   table,
   versionOf,
+  freePort,
 } from './measure.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -100,18 +100,6 @@ function git(repo, ...args) {
   const r = spawnSync('git', ['-C', repo, ...args], { encoding: 'utf8', env: { ...process.env, ...ENV } });
   if (r.status !== 0) throw new BenchError(`git -C ${repo} ${args.join(' ')} failed: ${r.stderr.trim()}`);
   return r.stdout.trim();
-}
-
-/** A port free right now on HOST (the server is then started on it). */
-function freePort() {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, HOST, () => {
-      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
-      s.close(() => done(port));
-    });
-  });
 }
 
 /** VmRSS and VmHWM of a live process, in KiB (null where /proc is not there). */

@@ -38,7 +38,9 @@ export type ErrorCode =
   | 'VERSION_UNAVAILABLE'
   | 'MODEL_TRAINING'
   | 'MODEL_FAILED'
-  | 'OVERLOADED';
+  | 'OVERLOADED'
+  | 'STATE_UNAVAILABLE'
+  | 'CONVERSATION_BUSY';
 
 /**
  * Exit code 2 means "the command line itself is wrong" (as commander's own usage errors); every
@@ -80,6 +82,8 @@ export const ERROR_TABLE: Record<ErrorCode, { exit: 1 | 2; http: number }> = {
   MODEL_TRAINING: { exit: 1, http: 503 },
   MODEL_FAILED: { exit: 1, http: 503 },
   OVERLOADED: { exit: 1, http: 503 },
+  STATE_UNAVAILABLE: { exit: 1, http: 503 },
+  CONVERSATION_BUSY: { exit: 1, http: 503 },
 };
 
 /** The process exit code for `err`: its code's row in ERROR_TABLE, 1 for anything unexpected. */

@@ -359,6 +359,8 @@ describe('resolveResolverOptions', () => {
       repo: '/srv/bot.git',
       remote: undefined,
       webhookSecret: undefined,
+      redisUrl: undefined,
+      redisPrefix: 'botver:',
       gitEnv: {},
       controlBranch: 'main',
       remoteName: 'origin',

@@ -24,6 +24,12 @@ export interface ConversationStore {
   get(key: string): Promise<Conversation | undefined>;
   set(key: string, conversation: Conversation): Promise<void>;
   delete(key: string): Promise<boolean>;
+  /**
+   * A store shared by several processes runs a message's work holding a lock on its conversation,
+   * so that its messages are answered one at a time across all of them (within one process they
+   * already are). Without it, the process's own ordering is all there is.
+   */
+  withLock?<T>(key: string, work: () => Promise<T>): Promise<T>;
 }
 
 export const DEFAULT_CONVERSATIONS = 100_000;

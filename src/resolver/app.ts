@@ -4,6 +4,7 @@ import type { SnapshotSource } from './snapshot.js';
 import { recordRequests, type Monitoring } from './monitoring/index.js';
 import { addAdmissionMetrics, addConversationMetrics, addFetchMetrics } from './monitoring/metrics.js';
 import { hookRoutes } from './routes/hooks.js';
+import type { ReadyzProblem } from './routes/health.js';
 import { fetchProblem, type RemoteFollower } from './remote.js';
 import { Admission } from './admission.js';
 import { contentRoutes } from './routes/content.js';
@@ -40,6 +41,8 @@ export interface ResolverAppDeps {
   admission?: Admission;
   /** With --remote: what push webhooks trigger, and the fetch's state for /readyz and /metrics. */
   remote?: { follower: RemoteFollower; url: string; webhookSecret: string | undefined };
+  /** With --redis: whether Redis is reachable, for /readyz. */
+  redis?: { problem(): ReadyzProblem | null };
 }
 
 export function createResolverApp({
@@ -51,6 +54,7 @@ export function createResolverApp({
   conversations,
   admission = new Admission(),
   remote,
+  redis,
 }: ResolverAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -82,7 +86,12 @@ export function createResolverApp({
   }
   if (remote) addFetchMetrics(monitoring.metrics.registry, remote.follower.status);
   app.use(hookRoutes(remote?.webhookSecret, remote?.follower));
-  app.use(healthRoutes(live, monitoring, nlu, adminToken, remote && (() => fetchProblem(remote.follower, remote.url))));
+  app.use(
+    healthRoutes(live, monitoring, nlu, adminToken, () => [
+      remote ? fetchProblem(remote.follower, remote.url) : null,
+      redis ? redis.problem() : null,
+    ]),
+  );
   app.use(openapiRoutes());
   app.use(adminRoutes(live, monitoring, adminToken));
   app.use(notFound);

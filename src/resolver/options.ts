@@ -39,6 +39,13 @@ export interface ResolverOptions {
   remote?: RemoteOptions;
   /** The secret of push webhooks (POST /v1/hooks/git). Default: $BOTVER_WEBHOOK_SECRET. */
   webhookSecret?: string;
+  /**
+   * Redis (or Valkey) shared by the replicas of one bot: conversations and their locks, and
+   * with --remote the news of a push. redis://[user:password@]host:port[/db]. Default: $BOTVER_REDIS_URL.
+   */
+  redisUrl?: string;
+  /** Prefix of every Redis key and channel, so that several bots can share one Redis. Default "botver:". */
+  redisPrefix?: string;
   /** The branch holding environments.yaml. Default: $BOTVER_CONTROL_BRANCH, else "main". */
   controlBranch?: string;
   /** In a clone, the remote whose tracking branches stand in for missing version branches. Default "origin". */
@@ -80,6 +87,8 @@ export interface ResolvedResolverOptions {
   repo: string;
   remote: (Required<Omit<RemoteOptions, 'credentials'>> & { credentials: RemoteOptions['credentials'] }) | undefined;
   webhookSecret: string | undefined;
+  redisUrl: string | undefined;
+  redisPrefix: string;
   /** The environment git runs with for --remote (PATH, HOME, proxies, SSH agent), without botver's own variables. */
   gitEnv: Record<string, string | undefined>;
   controlBranch: string;
@@ -114,6 +123,7 @@ export interface ResolverEnv {
   BOTVER_ADMIN_TOKEN?: string;
   BOTVER_LOG_LEVEL?: string;
   BOTVER_WEBHOOK_SECRET?: string;
+  BOTVER_REDIS_URL?: string;
   BOTVER_GIT_USERNAME?: string;
   BOTVER_GIT_TOKEN?: string;
 }
@@ -139,6 +149,8 @@ export function resolveResolverOptions(
     repo: options.repo,
     remote,
     webhookSecret: options.webhookSecret ?? (env.BOTVER_WEBHOOK_SECRET || undefined),
+    redisUrl: options.redisUrl ?? (env.BOTVER_REDIS_URL || undefined),
+    redisPrefix: options.redisPrefix ?? 'botver:',
     gitEnv: Object.fromEntries(
       Object.entries(env as Record<string, string | undefined>).filter(([name]) => !name.startsWith('BOTVER_')),
     ),

@@ -30,6 +30,8 @@ export interface RemoteFollowerOptions {
   logger: Logger;
   /** Called after a fetch that moved a ref: the snapshot is rebuilt from the mirror. */
   onChange: () => Promise<void>;
+  /** Called after a fetch a webhook asked for moved a ref: tell the other replicas (Redis pub/sub). */
+  onWebhookFetched?: () => void;
 }
 
 const FIRST_RETRY_MS = 1_000;
@@ -44,6 +46,8 @@ export class RemoteFollower {
   };
   private running: Promise<void> | null = null;
   private again = false;
+  /** A webhook asked for the fetch under way or the next one: its news is for the other replicas too. */
+  private fromWebhook = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -59,9 +63,14 @@ export class RemoteFollower {
     if (this.timer) clearTimeout(this.timer);
   }
 
-  /** A webhook said the remote changed: fetch now, or once more after the fetch under way. */
-  trigger(): void {
+  /**
+   * The remote changed: fetch now, or once more after the fetch under way. `webhook`: the Git
+   * host said so (what it brings is published to the other replicas); `peer`: another replica
+   * fetched after a webhook (nothing is published again).
+   */
+  trigger(source: 'webhook' | 'peer' = 'webhook'): void {
     if (this.stopped) return;
+    if (source === 'webhook') this.fromWebhook = true;
     if (this.running) this.again = true;
     else void this.fetchNow();
   }
@@ -76,7 +85,10 @@ export class RemoteFollower {
     this.running = (async () => {
       do {
         this.again = false;
-        await this.fetchOnce();
+        const announce = this.fromWebhook;
+        this.fromWebhook = false;
+        const changed = await this.fetchOnce();
+        if (changed && announce) this.options.onWebhookFetched?.();
       } while (this.again && !this.stopped);
     })().finally(() => {
       this.running = null;
@@ -85,7 +97,8 @@ export class RemoteFollower {
     return this.running;
   }
 
-  private async fetchOnce(): Promise<void> {
+  /** One fetch; whether it moved a ref. */
+  private async fetchOnce(): Promise<boolean> {
     const { mirror, logger, url } = this.options;
     const started = performance.now();
     try {
@@ -100,6 +113,7 @@ export class RemoteFollower {
         logger.debug({ remote: url }, 'fetched new commits');
         await this.options.onChange();
       }
+      return changed;
     } catch (err) {
       const message = (err as Error).message;
       this.status.failuresInARow++;
@@ -111,6 +125,7 @@ export class RemoteFollower {
           'cannot fetch from the remote; the current snapshot stays in service',
         );
       this.status.lastError = message;
+      return false;
     } finally {
       this.status.durations.push((performance.now() - started) / 1000);
       if (this.status.durations.length > 1000) this.status.durations.shift();

@@ -13,6 +13,7 @@ import { NluService } from '../nlu/nlu-service.js';
 import { resolveResolverOptions, type ResolverOptions } from './options.js';
 import { GitMirror } from '../git/mirror.js';
 import { RemoteFollower } from './remote.js';
+import { connectShared } from './shared-state.js';
 
 // `botver serve` as a library call: resolves its options (options.ts), reads the repository,
 // starts following it, listens, and shuts down gracefully (stop accepting, let in-flight
@@ -51,6 +52,9 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
     : null;
   const git = await GitRepo.open(mirror ? mirror.gitdir : options.repo);
   let follower: RemoteFollower | null = null;
+  // --redis: conversations (and their locks) shared by every replica; the news of a push too.
+  const shared = options.redisUrl ? await connectShared(options.redisUrl, options.redisPrefix, logger) : null;
+  const conversations = written.conversations ?? shared?.conversations ?? options.conversations;
 
   const usage = new UsageCounter();
   const log = await RequestLog.open({
@@ -102,7 +106,9 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
       intervalMs: options.remote.fetchIntervalMs,
       logger,
       onChange: () => live.refresh(),
+      onWebhookFetched: () => shared?.announce(),
     });
+    shared?.onAnnounce(() => follower?.trigger('peer'));
     // The first fetch before the first snapshot: a replica that can fetch starts with the remote's state.
     await follower.start();
   }
@@ -114,8 +120,9 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
     logger,
     adminToken,
     nlu,
-    conversations: options.conversations,
+    conversations,
     admission: options.admission,
+    redis: shared ?? undefined,
     remote:
       follower && options.remote
         ? { follower, url: options.remote.url, webhookSecret: options.webhookSecret }
@@ -198,6 +205,7 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
       clearTimeout(grace);
       await log.close();
       await nlu.close();
+      await shared?.close();
       logger.info('stopped');
     })());
 

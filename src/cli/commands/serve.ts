@@ -16,6 +16,7 @@ interface ServeFlags {
   remote?: string;
   cacheDir?: string;
   fetchInterval?: number;
+  redis?: string;
 }
 
 export function registerServe(program: BotverCommand, session: Session): void {
@@ -60,6 +61,10 @@ export function registerServe(program: BotverCommand, session: Session): void {
       'with --remote, how often to fetch besides push webhooks: 30s, 500ms, 2m (default: $BOTVER_FETCH_INTERVAL or 30s)',
       (v) => parseDuration(v, '--fetch-interval'),
     )
+    .option(
+      '--redis <url>',
+      'share conversations (and push news) between replicas through Redis or Valkey: redis://host:6379 (default: $BOTVER_REDIS_URL)',
+    )
     .examples(
       [
         'botver serve --repo ./bot.git --port 8080',
@@ -69,7 +74,7 @@ export function registerServe(program: BotverCommand, session: Session): void {
       `Environment: PORT, BOTVER_HOST, BOTVER_REPO, BOTVER_POLL_MS, BOTVER_LOG_FILE, BOTVER_LOG_LEVEL,
 BOTVER_ADMIN_TOKEN (admin routes; unset: they answer 401), BOTVER_CONTROL_BRANCH, BOTVER_CONVERSATION_MB,
 BOTVER_REQUEST_BODY_MB; with --remote: BOTVER_REMOTE, BOTVER_CACHE_DIR, BOTVER_FETCH_INTERVAL, BOTVER_GIT_USERNAME,
-BOTVER_GIT_TOKEN (never logged), BOTVER_WEBHOOK_SECRET (POST /v1/hooks/git).
+BOTVER_GIT_TOKEN (never logged), BOTVER_WEBHOOK_SECRET (POST /v1/hooks/git); BOTVER_REDIS_URL.
 Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.`,
     )
     .action(
@@ -94,8 +99,18 @@ Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish request
           opts.cacheDir ??
           (env.BOTVER_CACHE_DIR ||
             join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'botver', 'mirrors'));
+        const gitToken = env.BOTVER_GIT_TOKEN || undefined;
         const resolver = await startResolver({
-          remote: remoteUrl ? { url: remoteUrl, cacheDir, fetchIntervalMs } : undefined,
+          remote: remoteUrl
+            ? {
+                url: remoteUrl,
+                cacheDir,
+                fetchIntervalMs,
+                credentials: gitToken ? { username: env.BOTVER_GIT_USERNAME || 'git', token: gitToken } : undefined,
+              }
+            : undefined,
+          webhookSecret: env.BOTVER_WEBHOOK_SECRET || undefined,
+          redisUrl: opts.redis ?? (env.BOTVER_REDIS_URL || undefined),
           repo: open.repo ?? process.cwd(),
           controlBranch: open.controlBranch,
           remoteName: open.remoteName,

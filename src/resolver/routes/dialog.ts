@@ -56,8 +56,12 @@ export function dialogRoutes(
     const body = dialogBody(rawBody);
     const key = `${keyPrefix}:${body.conversationId}`;
     return inTurn(key, async () => {
-      await nextTurn();
-      return turnOf(res, current, key, body, nextTurn);
+      const answer = async () => {
+        await nextTurn();
+        return turnOf(res, current, key, body, nextTurn);
+      };
+      // A shared store (Redis) also orders the messages other processes answer.
+      return store.withLock ? store.withLock(key, answer) : answer();
     });
   }
 

@@ -34,8 +34,8 @@ export function healthRoutes(
   monitoring: Monitoring,
   nlu?: NluProvider,
   adminToken?: string,
-  /** With --remote: the last fetch's failure, or null when it worked. */
-  fetchProblem?: () => ReadyzProblem | null,
+  /** What else may be wrong: with --remote the last fetch's failure, with --redis Redis away (null: nothing). */
+  moreProblems: () => (ReadyzProblem | null)[] = () => [],
 ): Router {
   const { metrics, log } = monitoring;
   const isAdmin = adminCheck(adminToken);
@@ -76,9 +76,9 @@ export function healthRoutes(
       if (logProblem) all.push(logProblem);
       // A failing fetch loses freshness, not answers: a warning while a snapshot is served (one
       // Git host outage must not take every replica out of the load balancer); before the first
-      // snapshot it is why there is nothing to serve.
-      const fetching = fetchProblem?.();
-      if (fetching) all.push(fetching);
+      // snapshot it is why there is nothing to serve. Redis away is a warning too: only the
+      // dialog needs it.
+      for (const problem of moreProblems()) if (problem) all.push(problem);
       all.push(...(nlu?.warnings?.() ?? [])); // model cache files that cannot be used: warnings, models answer from memory
       res.status(ready ? 200 : 503).set('Cache-Control', 'no-store');
       if (!isAdmin(req.headers.authorization)) {

@@ -1,0 +1,313 @@
+#!/usr/bin/env node
+// Fleet benchmark (issue #10): botver serve as several replicas.
+//   1. /build/v1/dialog with the Redis conversation store against the in-memory one: the same
+//      example bot, the same load (16 connections, each message continuing one of 1,000
+//      conversations), alternating rounds after a warm-up. Target: Redis at least 0.7 of the
+//      in-memory throughput, p99 under 20 ms.
+//   2. A push to the remote -> served by every one of 3 replicas (--remote, sharing Redis):
+//      p50/p99 over N pushes with a push webhook to one replica (target p99 under 1 s), and with
+//      polling only (--fetch-interval 1s: it should be about the interval plus a fetch). Anchors:
+//      Argo CD polls every 180 s by default, Rasa X polled a model tag about every 10 s.
+//   3. The cost of a fetch that brings nothing new (botver_fetch_duration_seconds).
+// The remote is a bare repository reached by file:// (the same native git fetch as over HTTPS,
+// without a network stack to measure); a real redis-server is started on a free port.
+//
+// Usage: node bench/fleet.bench.js [--quick] [--pushes N] [--duration S] [--keep]
+//   --quick      fewer pushes, shorter load (smoke test, ~1 minute)
+//   --pushes N   pushes measured with the webhook (default 30; polling measures a third as many)
+//   --duration S measured seconds of dialog load per store (default 10: 2 rounds of 5 s)
+// Prints markdown tables and writes bench/results/fleet.json.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BENCH_ENV, BenchError, benchArgs, finishReport, freePort, hostInfo, percentile, table } from './measure.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BOTVER = join(ROOT, 'bin', 'botver.js');
+const HOST = '127.0.0.1';
+const ADMIN = 'bench-admin-token';
+const SECRET = 'bench-webhook-secret';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const round = (x, d = 2) => (x == null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
+
+const { flag, opt } = benchArgs();
+const quick = flag('--quick');
+const pushes = Number(opt('--pushes') ?? (quick ? 8 : 30));
+const durationS = Number(opt('--duration') ?? (quick ? 4 : 10));
+const keep = flag('--keep');
+const env = { ...process.env, ...BENCH_ENV, BOTVER_ADMIN_TOKEN: ADMIN, BOTVER_WEBHOOK_SECRET: SECRET };
+const work = mkdtempSync(join(os.tmpdir(), 'botver-bench-fleet-'));
+const children = [];
+
+const git = (cwd, ...args) => {
+  const r = spawnSync('git', args, { cwd, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new BenchError(`git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+};
+const botver = (repo, ...args) => {
+  const r = spawnSync(process.execPath, [BOTVER, '--repo', repo, ...args], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new BenchError(`botver ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  children.push(child);
+  for (let i = 0; i < 500; i++) {
+    if (spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout?.trim() === 'PONG') break;
+    await sleep(20);
+  }
+  return `redis://${HOST}:${port}`;
+}
+
+/** `botver serve` as a child process, ready once /readyz (admin) is 200. */
+async function serve(args) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [BOTVER, 'serve', '--port', String(port), '--host', HOST, ...args], {
+    env: { ...env, BOTVER_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  const url = `http://${HOST}:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new BenchError(`botver serve ${args.join(' ')} exited ${child.exitCode}`);
+    const ok = await fetch(`${url}/readyz`, { headers: { authorization: `Bearer ${ADMIN}` } })
+      .then((r) => r.status === 200)
+      .catch(() => false);
+    if (ok) break;
+    if (i > 1500) throw new BenchError(`botver serve ${args.join(' ')} not ready within 60 s`);
+    await sleep(40);
+  }
+  return { url, child, stop: () => child.kill('SIGTERM') };
+}
+
+async function dialogLoad(url, token, seconds) {
+  const { default: autocannon } = await import('autocannon');
+  let n = 0;
+  const result = await autocannon({
+    url,
+    connections: 16,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        path: '/build/v1/dialog',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        setupRequest: (req) => ({
+          ...req,
+          body: JSON.stringify({
+            message: { type: 'text', content: n % 3 ? 'hello there' : 'what is on the menu?' },
+            conversation_id: `bench-${n++ % 1000}`,
+          }),
+        }),
+      },
+    ],
+  });
+  return {
+    requests: result.requests.total,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+  };
+}
+
+async function main() {
+  const repo = join(work, 'bot');
+  spawnSync(process.execPath, [join(ROOT, 'scripts', 'make-example-repo.js'), repo], { env, stdio: 'ignore' });
+  const token = JSON.parse(botver(repo, 'token', 'rotate', '--env', 'production', '--json')).token;
+  const staging = JSON.parse(botver(repo, 'token', 'rotate', '--env', 'staging', '--json')).token;
+  const redisUrl = await startRedis();
+  console.log(`# botver fleet benchmark\n`);
+
+  // 1. dialog: memory vs Redis, alternating rounds after a warm-up each
+  process.stdout.write('running: /build/v1/dialog, in-memory vs Redis store ... ');
+  const memory = await serve(['--repo', repo]);
+  const shared = await serve(['--repo', repo, '--redis', redisUrl]);
+  /** @typedef {Awaited<ReturnType<typeof dialogLoad>>} Load */
+  /** @type {{ memory: Load[], redis: Load[] }} */
+  const runs = { memory: [], redis: [] };
+  await dialogLoad(memory.url, token, 2);
+  await dialogLoad(shared.url, token, 2);
+  for (let r = 0; r < 2; r++) {
+    runs.memory.push(await dialogLoad(memory.url, token, durationS / 2));
+    runs.redis.push(await dialogLoad(shared.url, token, durationS / 2));
+  }
+  memory.stop();
+  shared.stop();
+  const sum = (/** @type {Load[]} */ list) => ({
+    requests: list.reduce((a, x) => a + x.requests, 0),
+    rps: list.reduce((a, x) => a + x.rps, 0) / list.length,
+    p50: Math.max(...list.map((x) => x.p50)),
+    p99: Math.max(...list.map((x) => x.p99)),
+    non2xx: list.reduce((a, x) => a + x.non2xx, 0),
+  });
+  const dialog = { memory: sum(runs.memory), redis: sum(runs.redis) };
+  dialog.ratio = round(dialog.redis.rps / dialog.memory.rps);
+  console.log(`memory ${Math.round(dialog.memory.rps)}/s, Redis ${Math.round(dialog.redis.rps)}/s (${dialog.ratio}x)`);
+
+  // 2. push -> served by 3 replicas
+  const remote = join(work, 'remote.git');
+  git(work, 'clone', '--quiet', '--bare', repo, remote);
+  const dev = join(work, 'dev');
+  git(work, 'clone', '--quiet', remote, dev);
+  git(dev, 'switch', '--quiet', 'v2');
+  const measurePushes = async (count, fetchInterval, webhook) => {
+    const cache = join(work, `cache-${fetchInterval}`);
+    mkdirSync(cache, { recursive: true });
+    const replicas = [];
+    for (let i = 0; i < 3; i++)
+      replicas.push(
+        await serve([
+          '--remote',
+          `file://${remote}`,
+          '--cache-dir',
+          join(cache, String(i)),
+          '--fetch-interval',
+          fetchInterval,
+          '--redis',
+          redisUrl,
+        ]),
+      );
+    const times = [];
+    for (let k = 0; k < count; k++) {
+      git(dev, 'commit', '--quiet', '--allow-empty', '-m', `push ${k}`);
+      const commit = git(dev, 'rev-parse', 'HEAD');
+      git(dev, 'push', '--quiet', 'origin', 'v2');
+      const t0 = performance.now();
+      if (webhook) {
+        const body = '{"ref":"refs/heads/v2"}';
+        const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+        await fetch(`${replicas[k % 3].url}/v1/hooks/git`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
+          body,
+        });
+      }
+      const served = new Set();
+      while (served.size < 3) {
+        if (performance.now() - t0 > 30_000) throw new BenchError(`push ${k} not served by every replica within 30 s`);
+        await Promise.all(
+          replicas.map(async (r, i) => {
+            if (served.has(i)) return;
+            const a = await fetch(`${r.url}/v1/resolve`, { headers: { authorization: `Bearer ${staging}` } });
+            if ((await a.json()).commit === commit) served.add(i);
+          }),
+        );
+        if (served.size < 3) await sleep(5);
+      }
+      times.push(performance.now() - t0);
+    }
+    // 3. what a fetch that brings nothing costs, from the replicas' own histogram
+    const metrics = await (await fetch(`${replicas[0].url}/metrics`)).text();
+    const total = Number(/^botver_fetch_duration_seconds_sum (\S+)$/m.exec(metrics)?.[1]);
+    const fetches = Number(/^botver_fetch_duration_seconds_count (\S+)$/m.exec(metrics)?.[1]);
+    for (const r of replicas) r.stop();
+    return {
+      count,
+      p50: percentile(times, 50),
+      p99: percentile(times, 99),
+      max: Math.max(...times),
+      meanFetchMs: (total / fetches) * 1000,
+    };
+  };
+  process.stdout.write(`running: ${pushes} pushes, webhook to one of 3 replicas ... `);
+  const viaWebhook = await measurePushes(pushes, '1h', true);
+  console.log(`p50 ${viaWebhook.p50.toFixed(0)} ms, p99 ${viaWebhook.p99.toFixed(0)} ms`);
+  const polled = Math.max(3, Math.round(pushes / 3));
+  process.stdout.write(`running: ${polled} pushes, polling every 1 s, no webhook ... `);
+  const viaPolling = await measurePushes(polled, '1s', false);
+  console.log(`p50 ${viaPolling.p50.toFixed(0)} ms, p99 ${viaPolling.p99.toFixed(0)} ms`);
+
+  console.log('\n## /build/v1/dialog, 16 connections, 1,000 conversations\n');
+  console.log(
+    table(
+      ['store', 'requests', 'req/s', 'p50', 'p99', 'non-2xx', 'target'],
+      [
+        [
+          'in memory',
+          dialog.memory.requests,
+          Math.round(dialog.memory.rps),
+          `${dialog.memory.p50} ms`,
+          `${dialog.memory.p99} ms`,
+          dialog.memory.non2xx,
+          '',
+        ],
+        [
+          'Redis',
+          dialog.redis.requests,
+          `${Math.round(dialog.redis.rps)} (${dialog.ratio}x)`,
+          `${dialog.redis.p50} ms`,
+          `${dialog.redis.p99} ms`,
+          dialog.redis.non2xx,
+          '>= 0.7x, p99 < 20 ms',
+        ],
+      ].map((r) => r.map(String)),
+    ),
+  );
+  console.log('\n## a push to the remote -> served by all 3 replicas\n');
+  console.log(
+    table(
+      ['how', 'pushes', 'p50', 'p99', 'max', 'a fetch (mean)', 'target'],
+      [
+        [
+          'webhook to one replica, Redis pub/sub to the others',
+          viaWebhook.count,
+          `${viaWebhook.p50.toFixed(0)} ms`,
+          `${viaWebhook.p99.toFixed(0)} ms`,
+          `${viaWebhook.max.toFixed(0)} ms`,
+          `${viaWebhook.meanFetchMs.toFixed(0)} ms`,
+          'p99 < 1 s',
+        ],
+        [
+          'polling only, --fetch-interval 1s (±20 %)',
+          viaPolling.count,
+          `${viaPolling.p50.toFixed(0)} ms`,
+          `${viaPolling.p99.toFixed(0)} ms`,
+          `${viaPolling.max.toFixed(0)} ms`,
+          `${viaPolling.meanFetchMs.toFixed(0)} ms`,
+          '≈ interval + a fetch',
+        ],
+      ].map((r) => r.map(String)),
+    ),
+  );
+  const missed = [];
+  if (dialog.ratio < 0.7) missed.push(`dialog Redis ${dialog.ratio}x of memory`);
+  if (dialog.redis.p99 >= 20) missed.push(`dialog Redis p99 ${dialog.redis.p99} ms`);
+  if (viaWebhook.p99 >= 1000) missed.push(`push served p99 ${viaWebhook.p99.toFixed(0)} ms`);
+  const resultsDir = join(ROOT, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  finishReport({
+    file: join(resultsDir, 'fleet.json'),
+    root: ROOT,
+    report: {
+      benchmark: 'fleet',
+      generatedAt: new Date().toISOString(),
+      host: hostInfo(),
+      dialog,
+      viaWebhook,
+      viaPolling,
+      missedTargets: missed,
+    },
+    failures: [],
+    missed,
+    enforce: flag('--enforce-targets'),
+  });
+}
+
+main()
+  .catch((err) => {
+    console.error(err.stack ?? err);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const c of children) c.kill('SIGKILL');
+    if (!keep) rmSync(work, { recursive: true, force: true });
+  });

@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+// A real redis-server for tests (the Debian package; .ci/run installs it when missing), on a
+// free port on 127.0.0.1, with no persistence: started by the test that needs it, stopped after,
+// and able to be stopped and started again on the same port (Redis going away and coming back).
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  /** Stops the server (SIGKILL: gone at once, as when its machine dies) and waits for its exit. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  start(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export async function startRedis(): Promise<TestRedis> {
+  const port = await freePort();
+  let child: ChildProcess | null = null;
+  const start = async () => {
+    const p = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+      { stdio: 'ignore' },
+    );
+    child = p;
+    const failed = new Promise<never>((_resolve, reject) => {
+      p.once('error', reject);
+      p.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it listened`)));
+    });
+    await Promise.race([waitForPort(port), failed]);
+    failed.catch(() => undefined); // its exit later (stop) is not a failure
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      const p = child;
+      if (!p || p.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        p.once('exit', () => resolve());
+        p.kill('SIGKILL');
+      });
+    },
+    start,
+  };
+}
+
+/** Resolves once something accepts connections on the port (bounded by count, not time asserted). */
+async function waitForPort(port: number): Promise<void> {
+  const { connect } = await import('node:net');
+  for (let i = 0; i < 500; i++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`redis-server did not listen on ${port}`);
+}

@@ -1,0 +1,156 @@
+import { createHmac } from 'node:crypto';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TEST_ENV, git, ok, tempDir } from './helpers.js';
+import { auth, eventually, getJson, serve, sharedExampleWithTokens, ADMIN_TOKEN } from './resolver-helpers.js';
+import { startRedis, type TestRedis } from './redis-server.js';
+import { startGitHttpServer } from './git-http-server.js';
+import { execFileSync } from 'node:child_process';
+
+// Issue #10, part 3 (conversations): replicas sharing a real redis-server (started by the test
+// on a free port). Any replica continues any conversation, with the version it started on; the
+// messages of one conversation are answered one at a time across replicas; Redis going away
+// costs only the dialog (503 STATE_UNAVAILABLE), and everything comes back when Redis does. With
+// --remote, one webhook to one replica updates them all (pub/sub).
+
+const example = sharedExampleWithTokens({ trained: true });
+const redises: TestRedis[] = [];
+afterEach(async () => {
+  await Promise.all(redises.splice(0).map((r) => r.stop()));
+});
+
+async function redis() {
+  const r = await startRedis();
+  redises.push(r);
+  return r;
+}
+
+async function say(url: string, token: string, id: string, text: string, memory?: Record<string, unknown>) {
+  const res = await fetch(`${url}/build/v1/dialog`, {
+    method: 'POST',
+    headers: { ...auth(token), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ message: { type: 'text', content: text }, conversation_id: id, ...(memory && { memory }) }),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+const STATE = '/build/v1/users/u/bots/b/versions/v1/builder/conversation_states';
+
+describe('replicas sharing Redis', () => {
+  it('any replica continues any conversation, on the version it started on, across a promotion', async () => {
+    const { dir, tokens } = example();
+    const { url: redisUrl } = await redis();
+    const a = await serve(dir, { redisUrl });
+    const b = await serve(dir, { redisUrl });
+    // staging serves v2; v2 gets a commit of its own so that a promotion changes what is served.
+    const first = await say(a.url, tokens.staging, 'c1', 'hello there', { name: 'Ann' });
+    expect(first.status).toBe(200);
+    const startedOn = (await getJson(`${a.url}${STATE}/c1`, auth(tokens.staging))).body.results.commit;
+    const second = await say(b.url, tokens.staging, 'c1', 'thank you');
+    expect(second.status).toBe(200);
+    expect(second.body.results.conversation.memory).toMatchObject({ name: 'Ann' });
+    expect(second.body.results.conversation.skill_occurences).toMatchObject({ greetings: 1, thanks: 1 });
+
+    // Promote: staging now serves v1 at a new commit; the conversation keeps its own.
+    git(dir, 'switch', '--quiet', 'v1');
+    git(dir, 'commit', '--quiet', '--allow-empty', '-m', 'a new commit of v1');
+    git(dir, 'switch', '--quiet', 'main');
+    await ok(dir, 'env', 'set', 'staging', 'v1');
+    const v1 = git(dir, 'rev-parse', 'v1');
+    await eventually('the promotion served by both', async () => {
+      const [ra, rb] = await Promise.all([a, b].map((r) => getJson(`${r.url}/v1/resolve`, auth(tokens.staging))));
+      return ra!.body.commit === v1 && rb!.body.commit === v1 ? true : undefined;
+    });
+    const third = await say(a.url, tokens.staging, 'c1', 'hello again');
+    expect(third.status).toBe(200);
+    expect(third.body.results.conversation.skill_occurences).toMatchObject({ greetings: 2, thanks: 1 });
+    const state = await getJson(`${b.url}${STATE}/c1`, auth(tokens.staging));
+    expect(state.body.results.commit).toBe(startedOn);
+    expect(startedOn).not.toBe(v1);
+  });
+
+  it('messages of one conversation sent to two replicas at once are answered one after another: none is lost', async () => {
+    const { dir, tokens } = example();
+    const { url: redisUrl } = await redis();
+    const a = await serve(dir, { redisUrl });
+    const b = await serve(dir, { redisUrl });
+    const sends = Array.from({ length: 12 }, (_, i) =>
+      say(i % 2 ? a.url : b.url, tokens.production, 'race', 'hello there'),
+    );
+    const answers = await Promise.all(sends);
+    expect(answers.map((r) => r.status)).toEqual(Array(12).fill(200));
+    // Twelve greetings counted: each message started from the state the one before stored.
+    const state = await getJson(`${a.url}${STATE}/race`, auth(tokens.production));
+    expect(state.body.results.skill_occurences).toMatchObject({ greetings: 12 });
+  });
+
+  it('Redis stopped: resolve and NLU keep answering, the dialog is 503 STATE_UNAVAILABLE, /readyz says so; Redis back: it all works', async () => {
+    const { dir, tokens } = example();
+    const r = await redis();
+    const a = await serve(dir, { redisUrl: r.url });
+    expect((await say(a.url, tokens.production, 'c2', 'hello there')).status).toBe(200);
+    await r.stop();
+    await eventually('Redis seen gone', async () => {
+      const answer = await say(a.url, tokens.production, 'c2', 'hello there');
+      return answer.status === 503 ? answer : undefined;
+    }).then(({ value }) => {
+      expect(value.body.error.code).toBe('STATE_UNAVAILABLE');
+    });
+    expect((await getJson(`${a.url}/v1/resolve`, auth(tokens.production))).status).toBe(200);
+    const nlp = await fetch(`${a.url}/v2/request`, {
+      method: 'POST',
+      headers: { ...auth(tokens.production), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text: 'hello there' }),
+    });
+    expect(nlp.status).toBe(200);
+    const ready = await getJson(`${a.url}/readyz`, auth(ADMIN_TOKEN, 'Bearer'));
+    expect(ready.status).toBe(200); // a warning: only the dialog needs Redis
+    const problem = ready.body.problems.find((p: { scope: string }) => p.scope === 'redis');
+    expect(problem.errors[0].message).toContain('STATE_UNAVAILABLE');
+    // Back (empty, as a restarted Redis without persistence): conversations start over.
+    await r.start();
+    await eventually('the dialog back', async () =>
+      (await say(a.url, tokens.production, 'c3', 'hello there')).status === 200 ? true : undefined,
+    );
+    expect((await getJson(`${a.url}/readyz`)).body.problems).toEqual([]);
+  });
+
+  it('with --remote, one webhook to one replica updates every replica', async () => {
+    const { dir, tokens } = example();
+    const { url: redisUrl } = await redis();
+    const root = tempDir('botver-host-');
+    git(root, 'clone', '--quiet', '--bare', dir, 'bot.git');
+    const host = await startGitHttpServer(root);
+    try {
+      const secret = 'fleet-secret';
+      const follow = () =>
+        serve('.', {
+          redisUrl,
+          webhookSecret: secret,
+          remote: { url: host.url('bot'), cacheDir: tempDir('botver-cache-'), fetchIntervalMs: 3_600_000 },
+        });
+      const replicas = [await follow(), await follow(), await follow()];
+      // A push on the host: v2 moves.
+      const work = join(tempDir('botver-dev-'), 'work');
+      execFileSync('git', ['clone', '--quiet', join(root, 'bot.git'), work], { env: { ...process.env, ...TEST_ENV } });
+      git(work, 'switch', '--quiet', 'v2');
+      git(work, 'commit', '--quiet', '--allow-empty', '-m', 'pushed to the host');
+      git(work, 'push', '--quiet', 'origin', 'v2');
+      const pushed = git(work, 'rev-parse', 'HEAD');
+      const body = '{"ref":"refs/heads/v2"}';
+      const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+      const hook = await fetch(`${replicas[0]!.url}/v1/hooks/git`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': signature },
+        body,
+      });
+      expect(hook.status).toBe(202);
+      await eventually('every replica serves the push', async () => {
+        const answers = await Promise.all(replicas.map((r) => getJson(`${r.url}/v1/resolve`, auth(tokens.staging))));
+        return answers.every((a) => a.body.commit === pushed) ? true : undefined;
+      });
+    } finally {
+      await host.close();
+    }
+  });
+});
