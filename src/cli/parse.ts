@@ -24,11 +24,11 @@ export function parsePort(value: string): number {
   return n;
 }
 
-/** A duration as people write it: "30s", "500ms", "2m", or a number of seconds; in ms. */
+/** A duration as people write it: "30s", "500ms", "2m", "1h", or a number of seconds; in ms. */
 export function parseDuration(value: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(value.trim());
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
   const ms = m
-    ? Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 } as const)[(m[2] ?? 's') as 'ms' | 's' | 'm']
+    ? Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h']
     : Number.NaN;
   if (!(ms > 0)) throw new UsageError(`${what} must be a duration such as 30s, 500ms or 2m (got "${value}")`);
   return ms;

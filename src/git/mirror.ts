@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { listRefs } from './refs.js';
 
 // A local bare mirror of a remote bot repository, for `botver serve --remote URL`: every branch of
 // the remote fetched as refs/remotes/origin/<branch> (where BranchView reads versions and the
@@ -73,8 +74,12 @@ export class GitMirror {
   /** Fetches every branch; throws an Error carrying git's message (credentials redacted) when git fails. */
   async fetch(): Promise<FetchResult> {
     const started = performance.now();
-    const refs = () =>
-      this.git(['for-each-ref', '--format=%(objectname) %(refname)', `refs/remotes/${MIRROR_REMOTE}/`]);
+    // The refs before and after, read by botver itself: a git process each would cost more than the fetch.
+    const refs = async () =>
+      [...(await listRefs(this.gitdir, `refs/remotes/${MIRROR_REMOTE}/`))]
+        .map(([ref, oid]) => `${oid} ${ref}`)
+        .sort()
+        .join('\n');
     const before = await refs();
     await this.git(['fetch', '--quiet', '--prune', '--no-tags', MIRROR_REMOTE], true);
     return { changed: (await refs()) !== before, ms: performance.now() - started };

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Conversation, ConversationStore } from '../dialog/store.js';
@@ -9,6 +10,9 @@ import { HttpError } from './http-errors.js';
 // Messages of one conversation are answered one at a time across the fleet: a lock with a lease
 // (SET NX PX, released only by its holder: the pattern of Rasa's ConcurrentRedisLockStore and of
 // Redis's own documentation), taken before the state is read and released after it is stored.
+// Two round trips a message: taking the lock and reading the state go in one pipeline; the new
+// state is written and the lock released by one script, and only while the lock is still ours
+// (a message that outlived its lease does not overwrite the next one's state).
 // Redis unreachable: the dialog answers 503 STATE_UNAVAILABLE (nothing else needs Redis); the
 // client reconnects by itself and conversations resume where Redis kept them.
 
@@ -23,28 +27,62 @@ export interface RedisStoreOptions {
   lockWaitMs: number;
 }
 
-// Deletes the lock only if it still holds our token: a lease that expired and was taken by
-// another replica is not released by us.
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+// KEYS: lock, conversation. ARGV: token, what to do with the conversation (set, del, keep), its
+// JSON, its TTL in ms. Nothing happens unless the lock still holds our token.
+const COMMIT = `
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == 'set' then redis.call('set', KEYS[2], ARGV[3], 'PX', ARGV[4])
+elseif ARGV[2] == 'del' then redis.call('del', KEYS[2]) end
+redis.call('del', KEYS[1])
+return 1`;
+
+/** A lock this process holds: what was read with it, and the write to make when it is released. */
+interface Held {
+  /** The state read with the lock (undefined once handed out: a second read asks Redis). */
+  prefetched: string | null | undefined;
+  write: { op: 'set'; json: string } | { op: 'del' } | null;
+}
 
 export class RedisConversationStore implements ConversationStore {
+  /** Conversations whose lock this process holds (one message at a time each, see withLock). */
+  private readonly held = new Map<string, Held>();
+  /** The conversation whose lock the running code holds: only its own reads and writes use it. */
+  private readonly inLock = new AsyncLocalStorage<string>();
+
   constructor(
     private readonly redis: Redis,
     private readonly options: RedisStoreOptions,
   ) {}
 
+  /** The lock held for `key` by the code running now (not by another request of this process). */
+  private mine(key: string): Held | undefined {
+    return this.inLock.getStore() === key ? this.held.get(key) : undefined;
+  }
+
   async get(key: string): Promise<Conversation | undefined> {
-    const json = await this.call(() => this.redis.get(this.key('conv', key)));
+    const held = this.mine(key);
+    let json: string | null;
+    if (held && held.prefetched !== undefined) {
+      json = held.prefetched;
+      held.prefetched = undefined;
+    } else json = await this.call(() => this.redis.get(this.key('conv', key)));
     return json === null ? undefined : (JSON.parse(json) as Conversation);
   }
 
   async set(key: string, conversation: Conversation): Promise<void> {
-    await this.call(() =>
-      this.redis.set(this.key('conv', key), JSON.stringify(conversation), 'PX', this.options.idleMs),
-    );
+    const json = JSON.stringify(conversation);
+    const held = this.mine(key);
+    if (held)
+      held.write = { op: 'set', json }; // written with the lock's release
+    else await this.call(() => this.redis.set(this.key('conv', key), json, 'PX', this.options.idleMs));
   }
 
   async delete(key: string): Promise<boolean> {
+    const held = this.mine(key);
+    if (held) {
+      held.write = { op: 'del' };
+      return true;
+    }
     return (await this.call(() => this.redis.del(this.key('conv', key)))) > 0;
   }
 
@@ -54,11 +92,20 @@ export class RedisConversationStore implements ConversationStore {
    */
   async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
     const lock = this.key('lock', key);
+    const conv = this.key('conv', key);
     const token = randomBytes(16).toString('hex');
     const giveUpAt = Date.now() + this.options.lockWaitMs;
     for (let wait = 5; ; wait = Math.min(100, wait * 2)) {
-      const taken = await this.call(() => this.redis.set(lock, token, 'PX', this.options.leaseMs, 'NX'));
-      if (taken === 'OK') break;
+      // The lock and the state in one round trip; the state is used only if the lock was had.
+      const replies = await this.call(() =>
+        this.redis.pipeline().set(lock, token, 'PX', this.options.leaseMs, 'NX').get(conv).exec(),
+      );
+      const [[lockError, taken] = [], [readError, json] = []] = replies ?? [];
+      if (lockError || readError) throw this.unavailable((lockError ?? readError) as Error);
+      if (taken === 'OK') {
+        this.held.set(key, { prefetched: json as string | null, write: null });
+        break;
+      }
       if (Date.now() + wait > giveUpAt)
         throw new HttpError(
           'CONVERSATION_BUSY',
@@ -68,9 +115,14 @@ export class RedisConversationStore implements ConversationStore {
       await new Promise((r) => setTimeout(r, wait));
     }
     try {
-      return await work();
+      return await this.inLock.run(key, work);
     } finally {
-      await this.redis.eval(RELEASE, 1, lock, token).catch(() => undefined); // expires by itself otherwise
+      const { write } = this.held.get(key)!;
+      this.held.delete(key);
+      const op = write?.op ?? 'keep';
+      const json = write?.op === 'set' ? write.json : '';
+      // Redis away now: the lock expires by itself; a state not written is the 503 the next message gets.
+      await this.redis.eval(COMMIT, 2, lock, conv, token, op, json, this.options.idleMs).catch(() => undefined);
     }
   }
 
@@ -83,11 +135,15 @@ export class RedisConversationStore implements ConversationStore {
     try {
       return await command();
     } catch (err) {
-      throw new HttpError(
-        'STATE_UNAVAILABLE',
-        `the conversation store (Redis) is unavailable: ${(err as Error).message}; try again shortly`,
-        { 'Retry-After': '2' },
-      );
+      throw this.unavailable(err as Error);
     }
+  }
+
+  private unavailable(err: Error): HttpError {
+    return new HttpError(
+      'STATE_UNAVAILABLE',
+      `the conversation store (Redis) is unavailable: ${err.message}; try again shortly`,
+      { 'Retry-After': '2' },
+    );
   }
 }

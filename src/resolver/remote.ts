@@ -30,8 +30,8 @@ export interface RemoteFollowerOptions {
   logger: Logger;
   /** Called after a fetch that moved a ref: the snapshot is rebuilt from the mirror. */
   onChange: () => Promise<void>;
-  /** Called after a fetch a webhook asked for moved a ref: tell the other replicas (Redis pub/sub). */
-  onWebhookFetched?: () => void;
+  /** Called when a push webhook arrives: tell the other replicas, which fetch at the same time (Redis pub/sub). */
+  onWebhook?: () => void;
 }
 
 const FIRST_RETRY_MS = 1_000;
@@ -46,8 +46,6 @@ export class RemoteFollower {
   };
   private running: Promise<void> | null = null;
   private again = false;
-  /** A webhook asked for the fetch under way or the next one: its news is for the other replicas too. */
-  private fromWebhook = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -65,12 +63,12 @@ export class RemoteFollower {
 
   /**
    * The remote changed: fetch now, or once more after the fetch under way. `webhook`: the Git
-   * host said so (what it brings is published to the other replicas); `peer`: another replica
-   * fetched after a webhook (nothing is published again).
+   * host said so, and the other replicas are told at once, so that they all fetch together
+   * rather than one after another; `peer`: another replica was told (nothing is passed on).
    */
   trigger(source: 'webhook' | 'peer' = 'webhook'): void {
     if (this.stopped) return;
-    if (source === 'webhook') this.fromWebhook = true;
+    if (source === 'webhook') this.options.onWebhook?.();
     if (this.running) this.again = true;
     else void this.fetchNow();
   }
@@ -85,10 +83,7 @@ export class RemoteFollower {
     this.running = (async () => {
       do {
         this.again = false;
-        const announce = this.fromWebhook;
-        this.fromWebhook = false;
-        const changed = await this.fetchOnce();
-        if (changed && announce) this.options.onWebhookFetched?.();
+        await this.fetchOnce();
       } while (this.again && !this.stopped);
     })().finally(() => {
       this.running = null;

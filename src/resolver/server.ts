@@ -106,7 +106,7 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
       intervalMs: options.remote.fetchIntervalMs,
       logger,
       onChange: () => live.refresh(),
-      onWebhookFetched: () => shared?.announce(),
+      onWebhook: () => shared?.announce(),
     });
     shared?.onAnnounce(() => follower?.trigger('peer'));
     // The first fetch before the first snapshot: a replica that can fetch starts with the remote's state.
