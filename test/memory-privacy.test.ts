@@ -284,6 +284,9 @@ describe('/readyz: what is not ready for everyone, the details for the admin tok
     for (const hidden of [dir, '/dev/full', 'broken.yaml', bad, 'expressions']) expect(text).not.toContain(hidden);
     // A wrong token is no admin: the same public answer, not a 401 (probes send none).
     expect((await getJson(`${url}/readyz`, auth('not-the-admin-token', 'Bearer'))).body).toEqual(pub.body);
+    // A load balancer's readiness probe: v2 is served from its last good commit, so this replica serves.
+    const serving = await getJson(`${url}/readyz?probe=serving`);
+    expect([serving.status, serving.body]).toEqual([200, { ...pub.body, ready: true }]);
 
     const full = await getJson(`${url}/readyz`, admin);
     expect(full.status).toBe(503);

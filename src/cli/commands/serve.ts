@@ -19,6 +19,27 @@ interface ServeFlags {
   redis?: string;
 }
 
+/** The variables `botver serve` reads (besides the CLI's own): the deploy files may use only these. */
+export const SERVE_VARIABLES = [
+  'PORT',
+  'BOTVER_HOST',
+  'BOTVER_POLL_MS',
+  'BOTVER_LOG_FILE',
+  'BOTVER_LOG_LEVEL',
+  'BOTVER_ADMIN_TOKEN',
+  'BOTVER_CONVERSATION_MB',
+  'BOTVER_REQUEST_BODY_MB',
+  'BOTVER_REMOTE',
+  'BOTVER_CACHE_DIR',
+  'BOTVER_FETCH_INTERVAL',
+  'BOTVER_GIT_USERNAME',
+  'BOTVER_GIT_TOKEN',
+  'BOTVER_WEBHOOK_SECRET',
+  'BOTVER_REDIS_URL',
+  'BOTVER_TRAINING_TIMEOUT_MS',
+  'BOTVER_TRAINING_MEMORY_MB',
+] as const;
+
 export function registerServe(program: BotverCommand, session: Session): void {
   program
     .command('serve')

@@ -71,7 +71,10 @@ export function healthRoutes(
         ],
       }));
       const all: ReadyzProblem[] = [...problems, ...failed];
-      const ready = snapshot !== null && all.length === 0 && waiting.length === 0;
+      // ?probe=serving (a load balancer's readiness): ready while there is something to serve, even
+      // when a version is served from its last good commit; the full answer is for alerting.
+      const servingOnly = req.query.probe === 'serving';
+      const ready = snapshot !== null && waiting.length === 0 && (servingOnly || all.length === 0);
       const logProblem = requestLogProblem(log);
       if (logProblem) all.push(logProblem);
       // A failing fetch loses freshness, not answers: a warning while a snapshot is served (one
