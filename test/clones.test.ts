@@ -96,6 +96,15 @@ describe('an ordinary clone: versions exist only as origin/<version>', () => {
     expect(git(origin, 'rev-parse', 'main')).toBe(git(dir, 'rev-parse', 'main'));
     expect(git(origin, 'rev-parse', 'v3')).toBe(git(origin, 'rev-parse', 'v2'));
     expect((await botver(origin, 'validate')).code).toBe(0);
+
+    // A version created and deleted here was never pushed: publishing deletes nothing on the remote.
+    await ok(dir, 'version', 'create', 'v4', '--from', 'v1');
+    const deleted = await botver(dir, 'version', 'delete', 'v4');
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stderr).toContain('botver: to publish: git push --atomic origin main\n');
+    // A version that is only on the remote: its deletion is published, and its last commit is told.
+    const gone = await botver(dir, 'version', 'delete', 'v3', '--json');
+    expect(gone.stderr).toContain('botver: to publish: git push --atomic origin main :refs/heads/v3\n');
   });
 
   it('--push publishes the change itself, and a non-fast-forward is refused as git refuses it', async () => {

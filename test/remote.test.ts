@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_ENV, exampleBotRepo, git, ok, sharedRepo, tempDir } from './helpers.js';
 import { auth, captureLogger, eventually, getJson, metric, serve } from './resolver-helpers.js';
 import { startGitHttpServer, type GitHttpServer } from './git-http-server.js';
+import { GitMirror } from '../src/git/mirror.js';
 import { execFileSync } from 'node:child_process';
 
 // Issue #10, part 2: `botver serve --remote URL` follows a repository on a Git host (here native
@@ -134,6 +135,10 @@ describe('botver serve --remote', () => {
       ),
     );
     expect(answers).toEqual(Array(12).fill(202));
+    // A push of many commits makes a large payload: past the API's 256 KB body limit, still checked.
+    const large = JSON.stringify({ ref: 'refs/heads/main', commits: 'c'.repeat(600_000) });
+    const big = await fetch(`${resolver.url}/v1/hooks/git`, { method: 'POST', headers: github(large), body: large });
+    expect(big.status).toBe(202);
     await eventually('the fetches done', async () =>
       metric(await (await fetch(`${resolver.url}/metrics`)).text(), 'botver_fetches_total', { result: 'ok' })! >= 2
         ? true
@@ -207,6 +212,22 @@ describe('botver serve --remote', () => {
     await expect(
       serve('.', { remote: { url: `http://${USER}:${TOKEN}@127.0.0.1:1/bot.git`, cacheDir: tempDir() } }),
     ).rejects.toThrow(/holds credentials; give them in BOTVER_GIT_USERNAME and BOTVER_GIT_TOKEN/);
+    // A user in an http(s) URL is refused too (a token goes there); ssh://git@host is how SSH URLs look.
+    await expect(
+      GitMirror.open({
+        url: 'https://x-token@127.0.0.1:1/bot.git',
+        cacheDir: tempDir(),
+        env: process.env,
+        timeoutMs: 1000,
+      }),
+    ).rejects.toThrow(/holds credentials/);
+    const ssh = await GitMirror.open({
+      url: 'ssh://git@127.0.0.1:1/bot.git',
+      cacheDir: tempDir(),
+      env: process.env,
+      timeoutMs: 1000,
+    });
+    expect(readFileSync(join(ssh.gitdir, 'config'), 'utf8')).toContain('url = ssh://git@127.0.0.1:1/bot.git');
   });
 
   it('follows a force-push and a deleted branch; file:// URLs work too', async () => {

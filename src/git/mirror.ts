@@ -47,7 +47,8 @@ export class GitMirror {
 
   /** The mirror of `options.url` under the cache folder, created (empty) when it is not there yet. */
   static async open(options: MirrorOptions): Promise<GitMirror> {
-    if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/i.test(options.url))
+    // A password in the URL, or any user in an http(s) one (tokens go there); ssh://git@host is fine.
+    if (/^[a-z][a-z0-9+.-]*:\/\/[^/@:]*:[^/@]*@/i.test(options.url) || /^https?:\/\/[^/@]*@/i.test(options.url))
       throw new UsageError(
         'the remote URL holds credentials; give them in BOTVER_GIT_USERNAME and BOTVER_GIT_TOKEN instead, so that they never appear in a URL, a log or the mirror',
       );
@@ -106,7 +107,8 @@ export class GitMirror {
       execFile(
         'git',
         args,
-        { env: childEnv, timeout: network ? timeoutMs : 60_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
+        // SIGTERM: git removes its lock files as it stops (a SIGKILL could leave them, failing later fetches).
+        { env: childEnv, timeout: network ? timeoutMs : 60_000, killSignal: 'SIGTERM', maxBuffer: 16 * 1024 * 1024 },
         (err, stdout, stderr) => {
           if (!err) return resolve(stdout);
           const timedOut = (err as { killed?: boolean }).killed;

@@ -124,16 +124,19 @@ export async function deleteVersion(repo: BotRepo, name: string): Promise<Delete
       );
     }
     m.set(['versions', name], undefined);
-    const head = await repo.git.branchHead(name);
+    const head = await repo.branches.branchHead(name); // in a clone, maybe only origin/<name>
     return { message: `delete version ${name}${head ? ` (branch was at ${head.slice(0, 7)})` : ''}`, result: {} };
   });
   // The branch goes once the manifest no longer names it, so no snapshot ever lists a
   // version without its branch. Its last commit is reported so it can be brought back.
-  const lastCommit = await repo.git.branchHead(name);
-  // Published, the deletion removes the branch from the remote too (where a clone reads it).
-  if (lastCommit || (await repo.branches.head(name))) repo.changedBranches.set(name, 'deleted');
+  const local = await repo.git.branchHead(name);
+  const tracking = await repo.git.readRef(`refs/remotes/${repo.branches.remote}/${name}`).catch(() => null);
+  const lastCommit = local ?? tracking;
+  // Published, the deletion removes the branch from the remote, where it is (a never-pushed
+  // version has nothing there to delete: git would refuse, and with it the whole push).
+  if (tracking) repo.changedBranches.set(name, 'deleted');
   try {
-    if (lastCommit) await repo.git.deleteBranch(name, lastCommit, repo.lock);
+    if (local) await repo.git.deleteBranch(name, local, repo.lock);
   } catch (err) {
     // The version is deleted (the manifest commit landed); only its branch is left over.
     warnings.push(

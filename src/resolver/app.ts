@@ -64,6 +64,8 @@ export function createResolverApp({
   app.set('query parser', 'simple');
 
   app.use(recordRequests(monitoring));
+  // Push webhooks stream their (possibly large) payloads into an HMAC: before the body limit.
+  app.use(hookRoutes(remote?.webhookSecret, remote?.follower));
   // A declared length over the limit is refused before a byte is read, whatever the type.
   app.use((req, _res, next) => {
     const length = Number(req.headers['content-length']);
@@ -85,7 +87,6 @@ export function createResolverApp({
     app.use(dialogRoutes(live, nlu, store, admission));
   }
   if (remote) addFetchMetrics(monitoring.metrics.registry, remote.follower.status);
-  app.use(hookRoutes(remote?.webhookSecret, remote?.follower));
   app.use(
     healthRoutes(live, monitoring, nlu, adminToken, () => [
       remote ? fetchProblem(remote.follower, remote.url) : null,

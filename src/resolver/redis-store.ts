@@ -114,11 +114,18 @@ export class RedisConversationStore implements ConversationStore {
         );
       await new Promise((r) => setTimeout(r, wait));
     }
+    const held = this.held.get(key)!;
+    // A long message (a model still training) keeps its lease alive instead of losing the lock.
+    const renew = setInterval(
+      () => void this.redis.pexpire(lock, this.options.leaseMs).catch(() => undefined),
+      this.options.leaseMs / 3,
+    );
     try {
       return await this.inLock.run(key, work);
     } finally {
-      const { write } = this.held.get(key)!;
-      this.held.delete(key);
+      clearInterval(renew);
+      const { write } = held;
+      if (this.held.get(key) === held) this.held.delete(key);
       const op = write?.op ?? 'keep';
       const json = write?.op === 'set' ? write.json : '';
       // Redis away now: the lock expires by itself; a state not written is the 503 the next message gets.

@@ -11,7 +11,7 @@ import { UsageCounter } from './monitoring/usage.js';
 import { createMetrics, type Metrics } from './monitoring/metrics.js';
 import { NluService } from '../nlu/nlu-service.js';
 import { resolveResolverOptions, type ResolverOptions } from './options.js';
-import { GitMirror } from '../git/mirror.js';
+import { GitMirror, MIRROR_REMOTE } from '../git/mirror.js';
 import { RemoteFollower } from './remote.js';
 import { connectShared } from './shared-state.js';
 
@@ -83,7 +83,8 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
   const live: LiveSnapshot = new LiveSnapshot({
     git,
     controlBranch,
-    remoteName: options.remoteName,
+    // A mirror's branches are always origin/*, whatever --remote-name says.
+    remoteName: mirror ? MIRROR_REMOTE : options.remoteName,
     logger,
     pollMs: options.pollMs,
     cacheSize: options.cacheSize,

@@ -39,7 +39,8 @@ export async function connectShared(url: string, prefix: string, logger: Logger)
     retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
   };
   const redis = new Redis(url, options);
-  const subscriber = new Redis(url, { ...options, enableOfflineQueue: true });
+  // The subscriber waits for Redis as long as it takes, and subscribes whenever it (re)connects.
+  const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
   let lastError: string | null = null;
   const where = redactUrl(url);
   for (const client of [redis, subscriber]) {
@@ -62,7 +63,9 @@ export async function connectShared(url: string, prefix: string, logger: Logger)
   subscriber.on('message', (_channel: string, from: string) => {
     if (from !== replica) for (const fn of listeners) fn();
   });
-  await subscriber.subscribe(channel).catch(() => undefined); // re-subscribed on reconnect by ioredis
+  const subscribe = () => void subscriber.subscribe(channel).catch(() => undefined);
+  subscriber.on('ready', subscribe);
+  if (subscriber.status === 'ready') subscribe();
 
   return {
     conversations: new RedisConversationStore(redis, {
@@ -103,6 +106,7 @@ function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    if (u.searchParams.has('password')) u.searchParams.set('password', '***');
     return u.toString();
   } catch {
     return 'redis';

@@ -75,7 +75,7 @@ export function registerServe(program: BotverCommand, session: Session): void {
     )
     .option(
       '--cache-dir <path>',
-      'where --remote keeps its mirror (default: $BOTVER_CACHE_DIR, else $XDG_CACHE_HOME/botver or ~/.cache/botver)',
+      'where --remote keeps its mirror (default: $BOTVER_CACHE_DIR, else $XDG_CACHE_HOME/botver/mirrors or ~/.cache/botver/mirrors)',
     )
     .option(
       '--fetch-interval <duration>',
@@ -84,7 +84,7 @@ export function registerServe(program: BotverCommand, session: Session): void {
     )
     .option(
       '--redis <url>',
-      'share conversations (and push news) between replicas through Redis or Valkey: redis://host:6379 (default: $BOTVER_REDIS_URL)',
+      'share conversations (and push news) between replicas through Redis or Valkey: redis://host:6379; a URL with a password belongs in $BOTVER_REDIS_URL, not on the command line (default: $BOTVER_REDIS_URL)',
     )
     .examples(
       [

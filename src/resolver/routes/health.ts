@@ -71,10 +71,14 @@ export function healthRoutes(
         ],
       }));
       const all: ReadyzProblem[] = [...problems, ...failed];
-      // ?probe=serving (a load balancer's readiness): ready while there is something to serve, even
+      // ?probe=serving (a load balancer's readiness): ready while there is a snapshot to serve, even
       // when a version is served from its last good commit; the full answer is for alerting.
-      const servingOnly = req.query.probe === 'serving';
-      const ready = snapshot !== null && waiting.length === 0 && (servingOnly || all.length === 0);
+      // A model not trained yet is not a reason either: the fleet fetches a new commit together,
+      // and must not leave the load balancer together while it trains.
+      const ready =
+        req.query.probe === 'serving'
+          ? snapshot !== null
+          : snapshot !== null && all.length === 0 && waiting.length === 0;
       const logProblem = requestLogProblem(log);
       if (logProblem) all.push(logProblem);
       // A failing fetch loses freshness, not answers: a warning while a snapshot is served (one
