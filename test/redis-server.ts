@@ -46,7 +46,7 @@ export async function startRedis(): Promise<TestRedis> {
     port,
     async stop() {
       const p = child;
-      if (!p || p.exitCode !== null) return;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return;
       await new Promise<void>((resolve) => {
         p.once('exit', () => resolve());
         p.kill('SIGKILL');

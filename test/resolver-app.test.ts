@@ -1,4 +1,5 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BundleData, VersionContent } from '../src/content/version-content.js';
@@ -355,12 +356,19 @@ describe('a request log file that cannot be written', () => {
 describe('resolveResolverOptions', () => {
   it('fills every default, takes an option over its environment variable, and an empty variable as unset', () => {
     const defaults = resolveResolverOptions({ repo: '/srv/bot.git' }, {});
-    expect({ ...defaults, logger: undefined, conversations: undefined, admission: undefined }).toEqual({
+    expect({
+      ...defaults,
+      logger: undefined,
+      conversations: undefined,
+      admission: undefined,
+      replicaName: undefined,
+    }).toEqual({
       repo: '/srv/bot.git',
       remote: undefined,
       webhookSecret: undefined,
       redisUrl: undefined,
       redisPrefix: 'botver:',
+      replicaName: undefined,
       gitEnv: {},
       controlBranch: 'main',
       remoteName: 'origin',
@@ -378,6 +386,7 @@ describe('resolveResolverOptions', () => {
       shutdownGraceMs: 10_000,
     });
     expect(defaults.conversations).toBeInstanceOf(MemoryConversationStore);
+    expect(defaults.replicaName).toBe(hostname()); // a pod's name in Kubernetes
     expect(defaults.admission.stats().bodyBudget).toBe(64 * 1024 * 1024);
     expect(resolveResolverOptions({ repo: '.', requestBodyBytes: 1000 }, {}).admission.stats().bodyBudget).toBe(1000);
     expect(defaults.logger.level).toBe('info');

@@ -115,6 +115,42 @@ describe('replicas sharing Redis', () => {
     expect((await getJson(`${a.url}/readyz`)).body.problems).toEqual([]);
   });
 
+  it('the request log feed and usage answer for the whole fleet; with Redis away, for the replica, saying so', async () => {
+    const { dir, tokens } = example();
+    const r = await redis();
+    const a = await serve(dir, { redisUrl: r.url, replicaName: 'replica-a' });
+    const b = await serve(dir, { redisUrl: r.url, replicaName: 'replica-b' });
+    for (const [replica, n] of [
+      [a, 3],
+      [b, 2],
+    ] as const)
+      for (let i = 0; i < n; i++)
+        expect((await getJson(`${replica.url}/v1/resolve`, auth(tokens.production))).status).toBe(200);
+    expect((await say(b.url, tokens.staging, 'feed', 'hello there')).status).toBe(200);
+    const admin = auth(ADMIN_TOKEN, 'Bearer');
+    const { value: feed } = await eventually('six entries in the fleet feed', async () => {
+      const f = await getJson(`${a.url}/v1/logs?limit=50`, admin);
+      return f.body.entries.length === 6 ? f.body : undefined;
+    });
+    expect(feed.scope).toBe('fleet');
+    expect(feed.entries[0]).toMatchObject({ replica: 'replica-b', route: '/build/v1/dialog', intent: 'greetings' });
+    const counts = (list: { replica: string }[], who: string) => list.filter((e) => e.replica === who).length;
+    expect([counts(feed.entries, 'replica-a'), counts(feed.entries, 'replica-b')]).toEqual([3, 3]);
+    // Filters work on the fleet's entries as on one replica's.
+    const staging = await getJson(`${a.url}/v1/logs?environment=staging`, admin);
+    expect(staging.body.entries.map((e: { replica: string }) => e.replica)).toEqual(['replica-b']);
+    const usage = await getJson(`${b.url}/v1/usage?environment=production`, admin);
+    expect(usage.body).toMatchObject({ scope: 'fleet', environment: 'production' });
+    expect(usage.body.days[0]).toMatchObject({ total: 5, byRoute: { '/v1/resolve': 5 }, byStatus: { '200': 5 } });
+    // Redis away: this replica's own, and the answer says so.
+    await r.stop();
+    const local = await getJson(`${a.url}/v1/logs`, admin);
+    expect(local.status).toBe(200);
+    expect(local.body.scope).toBe('replica');
+    expect(local.body.warning).toMatch(/Redis is unavailable/);
+    expect(local.body.entries).toHaveLength(3);
+  });
+
   it('with --remote, one webhook to one replica updates every replica', async () => {
     const { dir, tokens } = example();
     const { url: redisUrl } = await redis();

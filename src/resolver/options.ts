@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { assertBranchName, DEFAULT_CONTROL_BRANCH } from '../model/names.js';
 import {
@@ -46,6 +47,8 @@ export interface ResolverOptions {
   redisUrl?: string;
   /** Prefix of every Redis key and channel, so that several bots can share one Redis. Default "botver:". */
   redisPrefix?: string;
+  /** This replica's name in the fleet's request log. Default: the host name (a pod's name in Kubernetes). */
+  replicaName?: string;
   /** The branch holding environments.yaml. Default: $BOTVER_CONTROL_BRANCH, else "main". */
   controlBranch?: string;
   /** In a clone, the remote whose tracking branches stand in for missing version branches. Default "origin". */
@@ -89,6 +92,7 @@ export interface ResolvedResolverOptions {
   webhookSecret: string | undefined;
   redisUrl: string | undefined;
   redisPrefix: string;
+  replicaName: string;
   /** The environment git runs with for --remote (PATH, HOME, proxies, SSH agent), without botver's own variables. */
   gitEnv: Record<string, string | undefined>;
   controlBranch: string;
@@ -151,6 +155,7 @@ export function resolveResolverOptions(
     webhookSecret: options.webhookSecret ?? (env.BOTVER_WEBHOOK_SECRET || undefined),
     redisUrl: options.redisUrl ?? (env.BOTVER_REDIS_URL || undefined),
     redisPrefix: options.redisPrefix ?? 'botver:',
+    replicaName: options.replicaName ?? hostname(),
     gitEnv: Object.fromEntries(
       Object.entries(env as Record<string, string | undefined>).filter(([name]) => !name.startsWith('BOTVER_')),
     ),

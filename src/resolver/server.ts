@@ -53,7 +53,9 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
   const git = await GitRepo.open(mirror ? mirror.gitdir : options.repo);
   let follower: RemoteFollower | null = null;
   // --redis: conversations (and their locks) shared by every replica; the news of a push too.
-  const shared = options.redisUrl ? await connectShared(options.redisUrl, options.redisPrefix, logger) : null;
+  const shared = options.redisUrl
+    ? await connectShared(options.redisUrl, options.redisPrefix, logger, options.replicaName)
+    : null;
   const conversations = written.conversations ?? shared?.conversations ?? options.conversations;
 
   const usage = new UsageCounter();
@@ -69,7 +71,7 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
       ),
   });
   const metrics = createMetrics({ requestLog: log });
-  const monitoring = { log, usage, metrics };
+  const monitoring = { log, usage, metrics, fleet: shared?.fleet };
 
   const nlu = new NluService({
     gitdir: git.gitdir,

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DEFAULT_IDLE_MS } from '../dialog/store.js';
 import { RedisConversationStore } from './redis-store.js';
+import { FleetLog } from './monitoring/fleet-log.js';
 import type { ReadyzProblem } from './routes/health.js';
 
 // What the replicas of one bot share through Redis (or Valkey), with `--redis URL`: the
@@ -18,6 +19,8 @@ export const LOCK_WAIT_MS = 12_000;
 
 export interface SharedState {
   conversations: RedisConversationStore;
+  /** The request log feed and usage of every replica. */
+  fleet: FleetLog;
   /** Tells the other replicas a push was fetched. */
   announce(): void;
   /** Runs `fn` when another replica announces a push. */
@@ -27,7 +30,12 @@ export interface SharedState {
   close(): Promise<void>;
 }
 
-export async function connectShared(url: string, prefix: string, logger: Logger): Promise<SharedState> {
+export async function connectShared(
+  url: string,
+  prefix: string,
+  logger: Logger,
+  replicaName: string,
+): Promise<SharedState> {
   const replica = randomBytes(8).toString('hex');
   const channel = `${prefix}pushed`;
   // No offline queue: while Redis is away a command fails at once (503), it is not held.
@@ -74,6 +82,7 @@ export async function connectShared(url: string, prefix: string, logger: Logger)
       leaseMs: LOCK_LEASE_MS,
       lockWaitMs: LOCK_WAIT_MS,
     }),
+    fleet: new FleetLog(redis, prefix, replicaName),
     announce: () => void redis.publish(channel, replica).catch(() => undefined),
     onAnnounce: (fn) => void listeners.push(fn),
     problem: () =>

@@ -3,6 +3,7 @@ import type { RequestHandler } from 'express';
 import type { RequestLog, RequestLogEntry } from './request-log.js';
 import type { UsageCounter } from './usage.js';
 import type { Metrics } from './metrics.js';
+import type { FleetLog } from './fleet-log.js';
 import { routeOf } from '../http-errors.js';
 
 // One entry per answered request, built when the answer is finished, fed to the request log
@@ -14,6 +15,8 @@ export interface Monitoring {
   log: Pick<RequestLog, 'record' | 'query' | 'file' | 'fileError' | 'droppedLines'>;
   usage: Pick<UsageCounter, 'record' | 'query'>;
   metrics: Metrics;
+  /** With --redis: the feed and usage of every replica (fleet-log.ts). */
+  fleet?: Pick<FleetLog, 'record' | 'query' | 'usage' | 'replica'>;
 }
 
 /** What a route leaves in res.locals for the entry (Express), or passes directly (fast path). */
@@ -65,7 +68,8 @@ export function recordWhenFinished(
     if (a.confidence !== undefined) entry.confidence = a.confidence;
     if (a.skill !== undefined) entry.skill = a.skill;
     if (a.text !== undefined) entry.text = a.text;
-    monitoring.log.record(entry);
+    const stored = monitoring.log.record(entry);
+    if (stored) monitoring.fleet?.record(stored);
     monitoring.usage.record(entry);
     monitoring.metrics.observe(entry);
   });

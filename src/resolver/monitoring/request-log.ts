@@ -148,23 +148,26 @@ export class RequestLog {
   }
 
   /** Adds an entry. O(1), never throws; the file write is buffered (no fsync per line). */
-  record(entry: RequestLogEntry): void {
+  /** Keeps an entry; returns it as stored (text dropped or redacted), undefined when refused. */
+  record(entry: RequestLogEntry): RequestLogEntry | undefined {
     try {
       const stored = this.normalise(entry);
-      if (stored === undefined) return;
+      if (stored === undefined) return undefined;
       this.push(stored, Date.parse(stored.time));
       const stream = this.stream;
       if (stream === undefined) {
         if (this.writeError) this.dropped++; // the file failed: every later line is one it misses
-        return;
+        return stored;
       }
       if (stream.writableLength > MAX_PENDING_BYTES) {
         this.dropped++;
-        return;
+        return stored;
       }
       stream.write(`${JSON.stringify(stored)}\n`, this.written);
+      return stored;
     } catch {
       this.dropped++;
+      return undefined;
     }
   }
 
@@ -418,7 +421,7 @@ export function parseSince(since: string): number {
   return Date.parse(since);
 }
 
-function clampLimit(limit: number | undefined): number {
+export function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
   return Math.max(0, Math.min(Math.floor(limit), MAX_LIMIT));
 }

@@ -58,24 +58,45 @@ export function adminRoutes(live: SnapshotSource, monitoring: Monitoring, adminT
     })
     .all(methodNotAllowed('GET'));
 
+  // With --redis, the feed and usage of the whole fleet; while Redis is away, this replica's own,
+  // and the answer says so (`scope`, `warning`).
+  const { fleet } = monitoring;
+  const fromFleet = async <T>(ask: (f: NonNullable<typeof fleet>) => Promise<T>, local: () => T) => {
+    if (!fleet) return { ...local(), scope: 'replica' as const };
+    try {
+      return { ...(await ask(fleet)), scope: 'fleet' as const };
+    } catch (err) {
+      return {
+        ...local(),
+        scope: 'replica' as const,
+        warning: `Redis is unavailable (${(err as Error).message}): this replica's own entries only`,
+      };
+    }
+  };
+
   router
     .route('/v1/logs')
-    .get(admin, (req, res) => {
+    .get(admin, async (req, res) => {
       const query = parseLogQuery(req.query as Record<string, unknown>);
-      res.json({ entries: monitoring.log.query(query) });
+      res.json(
+        await fromFleet(
+          async (f) => ({ entries: await f.query(query) }),
+          () => ({ entries: monitoring.log.query(query) }),
+        ),
+      );
     })
     .all(methodNotAllowed('GET'));
 
   router
     .route('/v1/usage')
-    .get(admin, (req, res) => {
+    .get(admin, async (req, res) => {
       const environment = oneParam(req, 'environment');
       const version = oneParam(req, 'version');
-      res.json({
-        environment: environment ?? null,
-        version: version ?? null,
-        ...monitoring.usage.query({ environment, version }),
-      });
+      const counts = await fromFleet(
+        (f) => f.usage({ environment, version }),
+        () => monitoring.usage.query({ environment, version }),
+      );
+      res.json({ environment: environment ?? null, version: version ?? null, ...counts });
     })
     .all(methodNotAllowed('GET'));
 
