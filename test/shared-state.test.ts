@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEST_ENV, git, ok, tempDir } from './helpers.js';
+import { BIN, TEST_ENV, git, ok, tempDir } from './helpers.js';
 import { auth, eventually, getJson, serve, sharedExampleWithTokens, ADMIN_TOKEN } from './resolver-helpers.js';
-import { startRedis, type TestRedis } from './redis-server.js';
+import { freePort, startRedis, type TestRedis } from './redis-server.js';
 import { startGitHttpServer } from './git-http-server.js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 
 // Issue #10, part 3 (conversations): replicas sharing a real redis-server (started by the test
 // on a free port). Any replica continues any conversation, with the version it started on; the
@@ -149,6 +149,36 @@ describe('replicas sharing Redis', () => {
     expect(local.body.scope).toBe('replica');
     expect(local.body.warning).toMatch(/Redis is unavailable/);
     expect(local.body.entries).toHaveLength(3);
+  });
+
+  it('kill -9 of a replica mid-conversation: the conversation continues on another, with its memory and version', async () => {
+    const { dir, tokens } = example();
+    const { url: redisUrl } = await redis();
+    const port = await freePort();
+    const child = spawn(process.execPath, [BIN, 'serve', '--repo', dir, '--port', String(port), '--redis', redisUrl], {
+      env: { ...process.env, ...TEST_ENV, BOTVER_LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const doomed = `http://127.0.0.1:${port}`;
+      await eventually(
+        'the child replica ready',
+        async () => ((await fetch(`${doomed}/readyz`).catch(() => null))?.status === 200 ? true : undefined),
+        60_000,
+      );
+      const first = await say(doomed, tokens.staging, 'survivor', 'hello there', { name: 'Ann' });
+      expect(first.status).toBe(200);
+      child.kill('SIGKILL');
+      await exited;
+      const other = await serve(dir, { redisUrl });
+      const next = await say(other.url, tokens.staging, 'survivor', 'thank you');
+      expect(next.status).toBe(200);
+      expect(next.body.results.conversation.memory).toMatchObject({ name: 'Ann' });
+      expect(next.body.results.conversation.skill_occurences).toMatchObject({ greetings: 1, thanks: 1 });
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('with --remote, one webhook to one replica updates every replica', async () => {
