@@ -71,5 +71,5 @@ function fail(message) {
 }
 
 const stop = () => void resolver.close().then(() => process.exit(0));
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+process.on('SIGINT', stop); // on, not once: a second signal during the close must not kill it half-way
+process.on('SIGTERM', stop);

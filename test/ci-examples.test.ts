@@ -62,12 +62,12 @@ function pullRequest(origin: string, base: string, edit: (work: string) => void)
   return git(work, 'rev-parse', 'HEAD');
 }
 
-/** actions/checkout@v4 for a pull request: fetch-depth 0 fetches every branch and tag, then the merge ref. */
-function checkoutPullRequest(origin: string, depth: number): string {
+/** actions/checkout@v4's start: a new repository with the remote; with fetch-depth 0, every branch and tag fetched. */
+function checkoutStart(origin: string, fetchAll: boolean): string {
   const dir = join(tempDir('botver-gha-'), 'repo');
   git(tempDir(), 'init', '--quiet', dir);
   git(dir, 'remote', 'add', 'origin', `file://${origin}`);
-  if (depth === 0) {
+  if (fetchAll)
     git(
       dir,
       'fetch',
@@ -77,10 +77,15 @@ function checkoutPullRequest(origin: string, depth: number): string {
       '+refs/heads/*:refs/remotes/origin/*',
       '+refs/tags/*:refs/tags/*',
     );
-    git(dir, 'fetch', '--quiet', 'origin', '+refs/pull/1/merge:refs/remotes/pull/1/merge');
-  } else {
-    git(dir, 'fetch', '--quiet', `--depth=${depth}`, 'origin', '+refs/pull/1/merge:refs/remotes/pull/1/merge');
-  }
+  return dir;
+}
+
+/** actions/checkout@v4 for a pull request: fetch-depth 0 fetches everything, then the merge ref; else one commit of it. */
+function checkoutPullRequest(origin: string, depth: number): string {
+  const dir = checkoutStart(origin, depth === 0);
+  const merge = '+refs/pull/1/merge:refs/remotes/pull/1/merge';
+  if (depth === 0) git(dir, 'fetch', '--quiet', 'origin', merge);
+  else git(dir, 'fetch', '--quiet', `--depth=${depth}`, 'origin', merge);
   git(dir, 'checkout', '--quiet', '--force', 'refs/remotes/pull/1/merge');
   return dir;
 }
@@ -148,18 +153,7 @@ describe('examples/ci/github-actions/botver.yml', () => {
     const origin = remote();
     const job = workflow.jobs.promote!;
     // actions/checkout@v4 with ref: main and fetch-depth: 0.
-    const dir = join(tempDir('botver-gha-'), 'repo');
-    git(tempDir(), 'init', '--quiet', dir);
-    git(dir, 'remote', 'add', 'origin', `file://${origin}`);
-    git(
-      dir,
-      'fetch',
-      '--quiet',
-      '--prune',
-      'origin',
-      '+refs/heads/*:refs/remotes/origin/*',
-      '+refs/tags/*:refs/tags/*',
-    );
+    const dir = checkoutStart(origin, true);
     git(dir, 'checkout', '--quiet', '--force', '-B', 'main', 'refs/remotes/origin/main');
     // A merge into v1 was pushed: v1 (staging serves v2) is promoted to staging, pinned.
     const step = job.steps.find((s) => s.name === 'promote')!;

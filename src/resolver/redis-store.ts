@@ -11,8 +11,9 @@ import { HttpError } from './http-errors.js';
 // (SET NX PX, released only by its holder: the pattern of Rasa's ConcurrentRedisLockStore and of
 // Redis's own documentation), taken before the state is read and released after it is stored.
 // Two round trips a message: taking the lock and reading the state go in one pipeline; the new
-// state is written and the lock released by one script, and only while the lock is still ours
-// (a message that outlived its lease does not overwrite the next one's state).
+// state is written and the lock released by one script before the message is answered, and only
+// while the lock is still ours (a message that outlived its lease does not overwrite the next
+// one's state: it is answered 503 CONVERSATION_BUSY instead).
 // Redis unreachable: the dialog answers 503 STATE_UNAVAILABLE (nothing else needs Redis); the
 // client reconnects by itself and conversations resume where Redis kept them.
 
@@ -36,11 +37,15 @@ elseif ARGV[2] == 'del' then redis.call('del', KEYS[2]) end
 redis.call('del', KEYS[1])
 return 1`;
 
-/** A lock this process holds: what was read with it, and the write to make when it is released. */
+/** A lock this process holds, and what was read with it. */
 interface Held {
+  lock: string;
+  conv: string;
+  token: string;
   /** The state read with the lock (undefined once handed out: a second read asks Redis). */
   prefetched: string | null | undefined;
-  write: { op: 'set'; json: string } | { op: 'del' } | null;
+  /** The new state was written and the lock released with it. */
+  committed: boolean;
 }
 
 export class RedisConversationStore implements ConversationStore {
@@ -72,18 +77,34 @@ export class RedisConversationStore implements ConversationStore {
   async set(key: string, conversation: Conversation): Promise<void> {
     const json = JSON.stringify(conversation);
     const held = this.mine(key);
-    if (held)
-      held.write = { op: 'set', json }; // written with the lock's release
+    // Under the lock: the state is written and the lock released in one round trip, before the
+    // message is answered (a replica killed after answering has stored what it answered).
+    if (held) await this.commit(held, 'set', json);
     else await this.call(() => this.redis.set(this.key('conv', key), json, 'PX', this.options.idleMs));
   }
 
   async delete(key: string): Promise<boolean> {
     const held = this.mine(key);
     if (held) {
-      held.write = { op: 'del' };
+      await this.commit(held, 'del', '');
       return true;
     }
     return (await this.call(() => this.redis.del(this.key('conv', key)))) > 0;
+  }
+
+  /** Writes (or deletes) the state and releases the lock, only while the lock is still ours. */
+  private async commit(held: Held, op: 'set' | 'del' | 'keep', json: string): Promise<void> {
+    if (held.committed) throw new Error('a conversation was stored twice under one lock');
+    held.committed = true;
+    const done = await this.call(() =>
+      this.redis.eval(COMMIT, 2, held.lock, held.conv, held.token, op, json, this.options.idleMs),
+    );
+    if (done !== 1 && op !== 'keep')
+      throw new HttpError(
+        'CONVERSATION_BUSY',
+        `this message took longer than its conversation's lock lease (${this.options.leaseMs} ms); its state was not stored, try again`,
+        { 'Retry-After': '1' },
+      );
   }
 
   /**
@@ -103,7 +124,7 @@ export class RedisConversationStore implements ConversationStore {
       const [[lockError, taken] = [], [readError, json] = []] = replies ?? [];
       if (lockError || readError) throw this.unavailable((lockError ?? readError) as Error);
       if (taken === 'OK') {
-        this.held.set(key, { prefetched: json as string | null, write: null });
+        this.held.set(key, { lock, conv, token, prefetched: json as string | null, committed: false });
         break;
       }
       if (Date.now() + wait > giveUpAt)
@@ -117,19 +138,16 @@ export class RedisConversationStore implements ConversationStore {
     const held = this.held.get(key)!;
     // A long message (a model still training) keeps its lease alive instead of losing the lock.
     const renew = setInterval(
-      () => void this.redis.pexpire(lock, this.options.leaseMs).catch(() => undefined),
+      () => held.committed || void this.redis.pexpire(lock, this.options.leaseMs).catch(() => undefined),
       this.options.leaseMs / 3,
     );
     try {
       return await this.inLock.run(key, work);
     } finally {
       clearInterval(renew);
-      const { write } = held;
       if (this.held.get(key) === held) this.held.delete(key);
-      const op = write?.op ?? 'keep';
-      const json = write?.op === 'set' ? write.json : '';
-      // Redis away now: the lock expires by itself; a state not written is the 503 the next message gets.
-      await this.redis.eval(COMMIT, 2, lock, conv, token, op, json, this.options.idleMs).catch(() => undefined);
+      // Nothing stored (a refused message): just release. Redis away now: the lease ends by itself.
+      if (!held.committed) await this.commit(held, 'keep', '').catch(() => undefined);
     }
   }
 

@@ -152,8 +152,8 @@ Logs are JSON lines on stdout. SIGTERM or SIGINT: stop accepting, finish request
         });
         await new Promise<void>((resolve) => {
           const stop = () => void resolver.close().then(resolve);
-          process.once('SIGTERM', stop);
-          process.once('SIGINT', stop);
+          process.on('SIGTERM', stop); // on: a second signal during the close does not cut it short
+          process.on('SIGINT', stop);
         });
       }),
     );
