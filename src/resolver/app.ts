@@ -73,7 +73,8 @@ export function createResolverApp({
       return next(new HttpError('PAYLOAD_TOO_LARGE', `the body is over the ${BODY_LIMIT} byte limit`));
     next();
   });
-  // Bodies are read only by the routes that take one, after their token (json-body.ts).
+  // Bodies are read only by the routes that take one, after their token (json-body.ts), in
+  // their client's turn (admission.ts).
   addAdmissionMetrics(monitoring.metrics.registry, () => admission.stats());
 
   // Bot routes first: they carry the traffic, and Express tries routes in order.

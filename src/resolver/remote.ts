@@ -92,8 +92,7 @@ export class RemoteFollower {
     return this.running;
   }
 
-  /** One fetch; whether it moved a ref. */
-  private async fetchOnce(): Promise<boolean> {
+  private async fetchOnce(): Promise<void> {
     const { mirror, logger, url } = this.options;
     const started = performance.now();
     try {
@@ -108,7 +107,6 @@ export class RemoteFollower {
         logger.debug({ remote: url }, 'fetched new commits');
         await this.options.onChange();
       }
-      return changed;
     } catch (err) {
       const message = (err as Error).message;
       this.status.failuresInARow++;
@@ -120,7 +118,6 @@ export class RemoteFollower {
           'cannot fetch from the remote; the current snapshot stays in service',
         );
       this.status.lastError = message;
-      return false;
     } finally {
       this.status.durations.push((performance.now() - started) / 1000);
       if (this.status.durations.length > 1000) this.status.durations.shift();

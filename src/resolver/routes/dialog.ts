@@ -1,4 +1,4 @@
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { channelOwner } from '../auth.js';
 import type { NluProvider } from '../../nlu/nlu-service.js';
 import type { ConversationStore, Conversation } from '../../dialog/store.js';
@@ -47,10 +47,9 @@ export function dialogRoutes(
 
   /** One message of a conversation, answered with the skills of the commit the conversation is on. */
   async function converse(res: Response, current: Served, keyPrefix: string, rawBody: unknown): Promise<void> {
-    // Checking the body and the turn wait for this client's turn (admission.ts): a flood of
-    // messages on one token delays another token's requests by one turn at most.
-    // The work is cut into several turns (each a few hundred microseconds with a 64 KB memory), so
-    // what another client waits for is one slice, not a whole message.
+    // After the parse's turn (json-body.ts), the work is cut into more turns (check, analyse and
+    // run the skills, store, answer; each a few hundred microseconds with a 64 KB memory), so
+    // what another client waits for is one slice of turns, never a whole message (admission.ts).
     const nextTurn = () => admission.turn(keyPrefix, { admitted: true, res });
     await nextTurn();
     const body = dialogBody(rawBody);
@@ -149,18 +148,18 @@ export function dialogRoutes(
   router
     .route('/build/v1/dialog')
     .post(auth, ...jsonBody(admission, clientOf), async (req, res) => {
-      const served = servedOf(res);
-      await converse(res, served, `${served.owner.kind}:${served.owner.name}`, req.body);
+      await converse(res, servedOf(res), clientOf(req, res), req.body);
     })
     .all(methodNotAllowed('POST'));
 
   // A connected channel posts its users' messages here with the channel's secret; they are
-  // answered by the dialog of the version the channel's environment serves now.
+  // answered by the dialog of the version the channel's environment serves now. A channel is a
+  // client of its own for fairness and conversation keys, apart from its environment's token.
+  const channelClient = (req: Request) => `channel:${String(req.params.name)}`;
   router
     .route('/v1/channels/:name/webhook')
-    .post(channelAuth, ...jsonBody(admission, (req) => `channel:${String(req.params.name)}`), async (req, res) => {
-      const served = servedOf(res);
-      await converse(res, served, `channel:${String(req.params.name)}`, req.body);
+    .post(channelAuth, ...jsonBody(admission, channelClient), async (req, res) => {
+      await converse(res, servedOf(res), channelClient(req), req.body);
     })
     .all(methodNotAllowed('POST'));
 

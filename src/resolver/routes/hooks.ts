@@ -55,9 +55,10 @@ async function signedWith(req: Request, secret: string): Promise<boolean> {
     return false;
   }
   const digest = await hmacOfBody(req, secret);
-  // A claim that is not 64 hex digits compares against nothing, still in constant time.
-  const given = /^[0-9a-f]{64}$/i.test(claimed) ? Buffer.from(claimed, 'hex') : Buffer.alloc(32);
-  return sameBytes(given, digest) && /^[0-9a-f]{64}$/i.test(claimed);
+  // A claim that is not 64 hex digits is compared all the same (constant time), then refused.
+  const wellFormed = /^[0-9a-f]{64}$/i.test(claimed);
+  const same = sameBytes(wellFormed ? Buffer.from(claimed, 'hex') : Buffer.alloc(32), digest);
+  return same && wellFormed;
 }
 
 function hmacOfBody(req: Request, secret: string): Promise<Buffer> {

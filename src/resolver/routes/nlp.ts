@@ -21,10 +21,11 @@ export function nlpRoutes(live: SnapshotSource, nlu: NluProvider, admission: Adm
     .route('/v2/request')
     .post(resolveToken(live), ...jsonBody(admission, clientOf), async (req, res) => {
       const served = servedOf(res);
+      const client = clientOf(req, res);
       // The analysis takes a turn of its own after the parse's (admission.ts).
-      await admission.turn(clientOf(req, res), { admitted: true, res });
+      await admission.turn(client, { admitted: true, res });
       const { text, language } = requestBody(req.body);
-      const choice = await nlu.choose(`${served.owner.kind}:${served.owner.name}`, served.content, served.version);
+      const choice = await nlu.choose(client, served.content, served.version);
       if (!choice) throw noModel(nlu, served);
       const analysis = await choice.model.analyse(text, language);
       // While the served commit's model trains, the previous one answers, and says so (with
