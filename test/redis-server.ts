@@ -1,18 +1,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // A real redis-server for tests (the Debian package; .ci/run installs it when missing), on a
-// free port on 127.0.0.1, with no persistence: started by the test that needs it, stopped after,
-// and able to be stopped and started again on the same port (Redis going away and coming back).
+// free port on 127.0.0.1: started by the test that needs it, stopped after, and able to be
+// stopped and started again on the same port (Redis going away and coming back). By default it
+// keeps nothing across a restart; `persistent` gives it an append-only file fsynced on every
+// write (`appendfsync always`), as a production Redis that must not lose an acknowledged write.
 
 export interface TestRedis {
   url: string;
   port: number;
   /** Stops the server (SIGKILL: gone at once, as when its machine dies) and waits for its exit. */
   stop(): Promise<void>;
-  /** Starts it again on the same port, empty. */
+  /** Starts it again on the same port: empty, or with what it had acknowledged when `persistent`. */
   start(): Promise<void>;
+  /** Stops it and deletes its files. */
+  remove(): Promise<void>;
 }
 
 /** A TCP port free right now on 127.0.0.1. */
@@ -24,13 +31,17 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(options: { persistent?: boolean } = {}): Promise<TestRedis> {
   const port = await freePort();
+  const dir = options.persistent ? mkdtempSync(join(tmpdir(), 'botver-redis-')) : null;
+  const persistence = dir
+    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
+    : ['--appendonly', 'no'];
   let child: ChildProcess | null = null;
   const start = async () => {
     const p = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--loglevel', 'warning'],
       { stdio: 'ignore' },
     );
     child = p;
@@ -54,6 +65,10 @@ export async function startRedis(): Promise<TestRedis> {
       });
     },
     start,
+    async remove() {
+      await this.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
