@@ -34,9 +34,7 @@ export async function freePort(): Promise<number> {
 export async function startRedis(options: { persistent?: boolean } = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = options.persistent ? mkdtempSync(join(tmpdir(), 'botver-redis-')) : null;
-  const persistence = dir
-    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
-    : ['--appendonly', 'no'];
+  const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no'];
   let child: ChildProcess | null = null;
   const start = async () => {
     const p = spawn(

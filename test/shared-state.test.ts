@@ -129,7 +129,9 @@ describe('replicas sharing Redis', () => {
     };
     const clients = Array.from({ length: 6 }, client);
     const answered = (p: Phase, route: string) => seen.filter((x) => x.phase === p && x.route === route);
-    await eventually('load answered with Redis up', async () => (answered('up', 'dialog').length >= 12 ? true : undefined));
+    await eventually('load answered with Redis up', async () =>
+      answered('up', 'dialog').length >= 12 ? true : undefined,
+    );
 
     phase = 'stopping';
     await r.stop();
