@@ -8,7 +8,10 @@
 //      p50/p99 over N pushes with a push webhook to one replica (target p99 under 1 s), and with
 //      polling only (--fetch-interval 1s: it should be about the interval plus a fetch). Anchors:
 //      Argo CD polls every 180 s by default, Rasa X polled a model tag about every 10 s.
-//   3. The cost of a fetch that brings nothing new (botver_fetch_duration_seconds).
+//   3. The cost of a fetch that brings nothing new (botver_fetch_duration_seconds), on the
+//      example bot and on the large benchmark bot (bench/fixture.js: 5 versions of 200 intents,
+//      5,000 commits), and of one that brings a new version of the large bot: all 200 intents of
+//      v5 rewritten and staging promoted to it, pushed atomically, from the push to served.
 // The remote is a bare repository reached by file:// (the same native git fetch as over HTTPS,
 // without a network stack to measure); a real redis-server is started on a free port.
 //
@@ -20,10 +23,11 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { copyLargeRepo, ensureLargeRepo, envToken } from './fixture.js';
 import { BENCH_ENV, BenchError, benchArgs, finishReport, freePort, hostInfo, percentile, table } from './measure.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -67,8 +71,8 @@ async function startRedis() {
   return `redis://${HOST}:${port}`;
 }
 
-/** `botver serve` as a child process, ready once /readyz (admin) is 200. */
-async function serve(args) {
+/** `botver serve` as a child process, ready once `ready` (admin) is 200. */
+async function serve(args, ready = '/readyz') {
   const port = await freePort();
   const child = spawn(process.execPath, [BOTVER, 'serve', '--port', String(port), '--host', HOST, ...args], {
     env: { ...env, BOTVER_LOG_LEVEL: 'warn' },
@@ -78,7 +82,7 @@ async function serve(args) {
   const url = `http://${HOST}:${port}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new BenchError(`botver serve ${args.join(' ')} exited ${child.exitCode}`);
-    const ok = await fetch(`${url}/readyz`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    const ok = await fetch(`${url}${ready}`, { headers: { authorization: `Bearer ${ADMIN}` } })
       .then((r) => r.status === 200)
       .catch(() => false);
     if (ok) break;
@@ -86,6 +90,101 @@ async function serve(args) {
     await sleep(40);
   }
   return { url, child, stop: () => child.kill('SIGTERM') };
+}
+
+/** A signed push webhook, as GitHub sends it. */
+async function pushWebhook(url, ref) {
+  const body = JSON.stringify({ ref });
+  const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+  const res = await fetch(`${url}/v1/hooks/git`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
+    body,
+  });
+  if (res.status !== 202 && res.status !== 200) throw new BenchError(`webhook answered ${res.status}`);
+}
+
+/** The fetches a replica has made (count) and their total duration in ms, from /metrics. */
+async function fetchTotals(url) {
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  return {
+    ms: Number(/^botver_fetch_duration_seconds_sum (\S+)$/m.exec(metrics)?.[1]) * 1000,
+    count: Number(/^botver_fetch_duration_seconds_count (\S+)$/m.exec(metrics)?.[1]),
+  };
+}
+
+/** Waits (polling /metrics) until the replica has made more than `count` fetches. */
+async function fetchedAfter(url, count) {
+  for (let i = 0; i < 3000; i++) {
+    const totals = await fetchTotals(url);
+    if (totals.count > count) return totals;
+    await sleep(10);
+  }
+  throw new BenchError('no fetch within 30 s of a webhook');
+}
+
+/**
+ * The large benchmark bot followed by one replica: its first fetch (a clone) to served, fetches
+ * that bring nothing, and one that brings a new version (v5's 200 intents rewritten, staging
+ * promoted to it, pushed atomically as `botver … --push` does), from the push to served.
+ */
+async function largeBotFetches() {
+  await ensureLargeRepo();
+  const remote = join(work, 'large-remote.git');
+  await copyLargeRepo(remote);
+  const dev = join(work, 'large-dev');
+  git(work, 'clone', '--quiet', remote, dev);
+  const started = performance.now();
+  const replica = await serve(
+    ['--remote', `file://${remote}`, '--cache-dir', join(work, 'cache-large'), '--fetch-interval', '1h'],
+    '/readyz?probe=serving',
+  );
+  const firstMs = performance.now() - started;
+  // Measured on a settled replica: its five models trained (they train in workers, on the same 2 cores).
+  for (let i = 0; ; i++) {
+    const res = await fetch(`${replica.url}/readyz`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    if (res.status === 200) break;
+    if (i > 3000) throw new BenchError('the large bot was not ready (models trained) within 5 minutes');
+    await sleep(100);
+  }
+  const readyMs = performance.now() - started;
+  const nothing = [];
+  for (let i = 0; i < 10; i++) {
+    const before = await fetchTotals(replica.url);
+    await pushWebhook(replica.url, 'refs/heads/main');
+    const after = await fetchedAfter(replica.url, before.count);
+    nothing.push((after.ms - before.ms) / (after.count - before.count));
+  }
+
+  // A new version: every intent of v5 gets one expression more; staging is promoted to it.
+  git(dev, 'switch', '--quiet', 'v5');
+  const intents = git(dev, 'ls-files', 'training/intents').split('\n');
+  for (const file of intents) appendFileSync(join(dev, file), '  - a new way to ask for this, pushed to the host\n');
+  git(dev, 'commit', '--quiet', '-am', 'v5: one expression more in every intent');
+  const commit = git(dev, 'rev-parse', 'HEAD');
+  git(dev, 'switch', '--quiet', '--detach');
+  botver(dev, 'env', 'set', 'staging', 'v5');
+  const before = await fetchTotals(replica.url);
+  git(dev, 'push', '--quiet', '--atomic', 'origin', 'main', 'v5');
+  const pushed = performance.now();
+  await pushWebhook(replica.url, 'refs/heads/main');
+  for (let i = 0; ; i++) {
+    const a = await fetch(`${replica.url}/v1/resolve`, { headers: { authorization: `Bearer ${envToken('staging')}` } });
+    if ((await a.json()).commit === commit) break;
+    if (i > 6000) throw new BenchError('the new version of the large bot was not served within 60 s');
+    await sleep(5);
+  }
+  const servedMs = performance.now() - pushed;
+  const after = await fetchedAfter(replica.url, before.count);
+  replica.stop();
+  return {
+    intents: intents.length,
+    firstServedMs: firstMs,
+    readyMs,
+    nothingMs: percentile(nothing, 50),
+    newVersionFetchMs: (after.ms - before.ms) / (after.count - before.count),
+    newVersionServedMs: servedMs,
+  };
 }
 
 async function dialogLoad(url, token, seconds) {
@@ -182,15 +281,7 @@ async function main() {
       const commit = git(dev, 'rev-parse', 'HEAD');
       git(dev, 'push', '--quiet', 'origin', 'v2');
       const t0 = performance.now();
-      if (webhook) {
-        const body = '{"ref":"refs/heads/v2"}';
-        const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
-        await fetch(`${replicas[k % 3].url}/v1/hooks/git`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
-          body,
-        });
-      }
+      if (webhook) await pushWebhook(replicas[k % 3].url, 'refs/heads/v2');
       const served = new Set();
       while (served.size < 3) {
         if (performance.now() - t0 > 30_000) throw new BenchError(`push ${k} not served by every replica within 30 s`);
@@ -205,17 +296,15 @@ async function main() {
       }
       times.push(performance.now() - t0);
     }
-    // 3. what a fetch that brings nothing costs, from the replicas' own histogram
-    const metrics = await (await fetch(`${replicas[0].url}/metrics`)).text();
-    const total = Number(/^botver_fetch_duration_seconds_sum (\S+)$/m.exec(metrics)?.[1]);
-    const fetches = Number(/^botver_fetch_duration_seconds_count (\S+)$/m.exec(metrics)?.[1]);
+    // 3. what a fetch costs, from the replicas' own histogram
+    const totals = await fetchTotals(replicas[0].url);
     for (const r of replicas) r.stop();
     return {
       count,
       p50: percentile(times, 50),
       p99: percentile(times, 99),
       max: Math.max(...times),
-      meanFetchMs: (total / fetches) * 1000,
+      meanFetchMs: totals.ms / totals.count,
     };
   };
   process.stdout.write(`running: ${pushes} pushes, webhook to one of 3 replicas ... `);
@@ -225,6 +314,9 @@ async function main() {
   process.stdout.write(`running: ${polled} pushes, polling every 1 s, no webhook ... `);
   const viaPolling = await measurePushes(polled, '1s', false);
   console.log(`p50 ${viaPolling.p50.toFixed(0)} ms, p99 ${viaPolling.p99.toFixed(0)} ms`);
+  process.stdout.write('running: fetches of the large benchmark bot ... ');
+  const large = await largeBotFetches();
+  console.log(`a new version served in ${large.newVersionServedMs.toFixed(0)} ms`);
 
   console.log('\n## /build/v1/dialog, 16 connections, 1,000 conversations\n');
   console.log(
@@ -278,6 +370,28 @@ async function main() {
       ].map((r) => r.map(String)),
     ),
   );
+  console.log('\n## fetches of the large benchmark bot (5 versions of 200 intents, 5,000 commits), one replica\n');
+  console.log(
+    table(
+      ['what', 'time'],
+      [
+        [
+          'a fresh replica: first fetch (a clone) to served (process start included)',
+          `${large.firstServedMs.toFixed(0)} ms`,
+        ],
+        ['… to ready, the NLU models of its 5 versions trained', `${(large.readyMs / 1000).toFixed(1)} s`],
+        ['a fetch that brings nothing new (median of 10)', `${large.nothingMs.toFixed(0)} ms`],
+        [
+          `a fetch that brings a new version (${large.intents} intents rewritten, staging promoted)`,
+          `${large.newVersionFetchMs.toFixed(0)} ms`,
+        ],
+        [
+          '… that new version, from the push (and webhook) to served by the replica',
+          `${large.newVersionServedMs.toFixed(0)} ms`,
+        ],
+      ],
+    ),
+  );
   const missed = [];
   if (dialog.ratio < 0.7) missed.push(`dialog Redis ${dialog.ratio}x of memory`);
   if (dialog.redis.p99 >= 20) missed.push(`dialog Redis p99 ${dialog.redis.p99} ms`);
@@ -294,6 +408,7 @@ async function main() {
       dialog,
       viaWebhook,
       viaPolling,
+      large,
       missedTargets: missed,
     },
     failures: [],

@@ -50,21 +50,22 @@ export async function startRedis(options: { persistent?: boolean } = {}): Promis
     await Promise.race([waitForPort(port), failed]);
     failed.catch(() => undefined); // its exit later (stop) is not a failure
   };
+  const stop = async () => {
+    const p = child;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGKILL');
+    });
+  };
   await start();
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    async stop() {
-      const p = child;
-      if (!p || p.exitCode !== null || p.signalCode !== null) return;
-      await new Promise<void>((resolve) => {
-        p.once('exit', () => resolve());
-        p.kill('SIGKILL');
-      });
-    },
+    stop,
     start,
     async remove() {
-      await this.stop();
+      await stop();
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -27,9 +27,11 @@ export interface ConversationStore {
   /**
    * A store shared by several processes runs a message's work holding a lock on its conversation,
    * so that its messages are answered one at a time across all of them (within one process they
-   * already are). Without it, the process's own ordering is all there is.
+   * already are). `work` reads and writes the conversation through the store it is given (the
+   * lock's own: it may answer the first read from what it fetched with the lock, and write the
+   * state and release the lock together). Without it, the process's own ordering is all there is.
    */
-  withLock?<T>(key: string, work: () => Promise<T>): Promise<T>;
+  withLock?<T>(key: string, work: (locked: ConversationStore) => Promise<T>): Promise<T>;
 }
 
 export const DEFAULT_CONVERSATIONS = 100_000;

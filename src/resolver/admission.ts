@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { ClientGoneError, HttpError } from './http-errors.js';
 
@@ -86,23 +86,31 @@ export class Admission {
    */
   bodies(bodyLimit: number): RequestHandler {
     return (req, res, next) => {
-      const length = req.headers['content-length'];
-      const chunked = req.headers['transfer-encoding'] !== undefined;
-      if (!chunked && (length === undefined || length === '0')) return next();
-      const encoding = req.headers['content-encoding'];
-      const inflated = encoding !== undefined && encoding.toLowerCase() !== 'identity';
-      const bytes = chunked || inflated ? bodyLimit : Math.min(Number(length) || 0, bodyLimit);
-      if (this.reserved + bytes > this.bodyBudget) {
-        this.refused.bodies++;
-        // The body is not read: the connection closes after the answer.
-        return next(overloaded('the resolver holds its budget of request bodies', { Connection: 'close' }));
-      }
-      this.reserved += bytes;
-      res.once('close', () => {
-        this.reserved -= bytes;
-      });
-      next();
+      if (this.reserve(req, res, bodyLimit)) return next();
+      next(bodiesOverBudget());
     };
+  }
+
+  /**
+   * Reserves the bytes of `req`'s body (see bodies()) until `res` closes; false (and counted as
+   * refused) when they would pass the budget. A request without a body reserves nothing.
+   */
+  reserve(req: IncomingMessage, res: ServerResponse, bodyLimit: number): boolean {
+    const length = req.headers['content-length'];
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    if (!chunked && (length === undefined || length === '0')) return true;
+    const encoding = req.headers['content-encoding'];
+    const inflated = encoding !== undefined && encoding.toLowerCase() !== 'identity';
+    const bytes = chunked || inflated ? bodyLimit : Math.min(Number(length) || 0, bodyLimit);
+    if (this.reserved + bytes > this.bodyBudget) {
+      this.refused.bodies++;
+      return false;
+    }
+    this.reserved += bytes;
+    res.once('close', () => {
+      this.reserved -= bytes;
+    });
+    return true;
   }
 
   stats(): AdmissionStats {
@@ -150,6 +158,10 @@ export class Admission {
     });
   };
 }
+
+/** A body over the budget: not read, so the connection closes after the answer. */
+export const bodiesOverBudget = () =>
+  overloaded('the resolver holds its budget of request bodies', { Connection: 'close' });
 
 const overloaded = (why: string, headers: Record<string, string> = {}) =>
   new HttpError('OVERLOADED', `the resolver is busy (${why}); try again shortly`, { 'Retry-After': '1', ...headers });

@@ -1,4 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
+import { fastResolve } from './fast-resolve.js';
+import { fastBodyRoutes, type FastBodyRoutes } from './fast-body.js';
 import type { Logger } from 'pino';
 import type { SnapshotSource } from './snapshot.js';
 import { recordRequests, type Monitoring } from './monitoring/index.js';
@@ -11,9 +14,9 @@ import { contentRoutes } from './routes/content.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { openapiRoutes } from './routes/openapi.js';
-import { nlpRoutes } from './routes/nlp.js';
+import { nlpRequest, nlpRoutes } from './routes/nlp.js';
 import type { NluProvider } from '../nlu/nlu-service.js';
-import { dialogRoutes } from './routes/dialog.js';
+import { dialogMessage, dialogRoutes } from './routes/dialog.js';
 import { MemoryConversationStore, type ConversationStore } from '../dialog/store.js';
 import { HttpError, errorHandler, notFound } from './http-errors.js';
 import { BODY_LIMIT } from './json-body.js';
@@ -45,17 +48,30 @@ export interface ResolverAppDeps {
   redis?: { problem(): ReadyzProblem | null };
 }
 
-export function createResolverApp({
-  live,
-  monitoring,
-  logger,
-  adminToken,
-  nlu,
-  conversations,
-  admission = new Admission(),
-  remote,
-  redis,
-}: ResolverAppDeps): Express {
+export function createResolverApp(deps: ResolverAppDeps): Express {
+  return buildResolver(deps).app;
+}
+
+/**
+ * The resolver's whole request listener: GET /v1/resolve (fast-resolve.ts) and the plain case
+ * of the body routes (fast-body.ts) answered before Express, everything else by the app.
+ */
+export function createRequestListener(deps: ResolverAppDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { app, admission, bodyRoutes } = buildResolver(deps);
+  const resolve = fastResolve(deps.live, deps.monitoring);
+  const bodies = bodyRoutes ? fastBodyRoutes({ ...deps, admission }, bodyRoutes) : () => false;
+  return (req, res) => {
+    if (!resolve(req, res) && !bodies(req, res)) app(req, res);
+  };
+}
+
+function buildResolver(deps: ResolverAppDeps): {
+  app: Express;
+  admission: Admission;
+  bodyRoutes: FastBodyRoutes | null;
+} {
+  const { live, monitoring, logger, adminToken, nlu, conversations, remote, redis } = deps;
+  const admission = deps.admission ?? new Admission();
   const app = express();
   app.disable('x-powered-by');
   // Bodies are served from buffers built once per snapshot; hashing them per request for an
@@ -79,13 +95,18 @@ export function createResolverApp({
 
   // Bot routes first: they carry the traffic, and Express tries routes in order.
   app.use(contentRoutes(live));
+  let bodyRoutes: FastBodyRoutes | null = null;
   if (nlu) {
-    app.use(nlpRoutes(live, nlu, admission));
+    // One handler per route for both paths (the dialog's orders each conversation's messages).
     const store = conversations ?? new MemoryConversationStore();
+    const request = nlpRequest(live, nlu, admission);
+    const dialog = dialogMessage(live, nlu, store, admission);
+    bodyRoutes = { '/v2/request': request, '/build/v1/dialog': dialog };
+    app.use(nlpRoutes(live, admission, request));
     // The default store's bytes and evictions on /metrics (another store reports its own way).
     if (store instanceof MemoryConversationStore)
       addConversationMetrics(monitoring.metrics.registry, () => store.stats());
-    app.use(dialogRoutes(live, nlu, store, admission));
+    app.use(dialogRoutes(live, store, admission, dialog));
   }
   if (remote) addFetchMetrics(monitoring.metrics.registry, remote.follower.status);
   app.use(
@@ -98,5 +119,5 @@ export function createResolverApp({
   app.use(adminRoutes(live, monitoring, adminToken));
   app.use(notFound);
   app.use(errorHandler(logger));
-  return app;
+  return { app, admission, bodyRoutes };
 }

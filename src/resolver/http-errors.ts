@@ -1,4 +1,5 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { BotverError, ERROR_TABLE, type ErrorCode, httpStatusOf } from '../errors.js';
 
@@ -33,12 +34,31 @@ export const unauthorized = () =>
     },
   );
 
-export function sendError(res: Response, err: HttpError): void {
-  res
-    .status(err.status)
-    .set(err.headers)
-    .set('Cache-Control', 'no-store')
-    .json({ error: { code: err.code, message: err.message } });
+export function sendError(res: ServerResponse, err: HttpError): void {
+  sendJson(
+    res,
+    err.status,
+    { error: { code: err.code, message: err.message } },
+    {
+      ...err.headers,
+      'Cache-Control': 'no-store',
+    },
+  );
+}
+
+/** A JSON answer written as Express's res.json writes it (same headers), from any request listener. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  for (const name in headers) res.setHeader(name, headers[name]!);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
 }
 
 export const notFound: RequestHandler = (req, _res, next) =>
@@ -64,39 +84,40 @@ export class ClientGoneError extends Error {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    // The client went away before its turn: there is nobody to answer, and nothing went wrong.
-    if (err instanceof ClientGoneError) return;
-    if (err instanceof HttpError) return sendError(res, err);
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large')
-      return sendError(
-        res,
-        new HttpError('PAYLOAD_TOO_LARGE', `the body is over the ${(err as { limit: number }).limit} byte limit`),
-      );
-    if (type === 'entity.parse.failed')
-      return sendError(res, new HttpError('MALFORMED_JSON', 'the body is not valid JSON'));
-    if (type === 'encoding.unsupported' || type === 'charset.unsupported')
-      return sendError(res, new HttpError('UNSUPPORTED_ENCODING', (err as Error).message));
-    // The router could not percent-decode a path parameter ("%zz", "%ff"): the client's path is wrong.
-    if (err instanceof URIError && (err as { status?: number }).status === 400)
-      return sendError(res, new HttpError('BAD_PATH', 'the path is not valid percent-encoding'));
-    if (
-      typeof (err as { status?: number }).status === 'number' &&
-      (err as { status: number }).status < 500 &&
-      (err as { expose?: boolean }).expose
-    ) {
-      return sendError(
-        res,
-        new HttpError('BAD_REQUEST', (err as Error).message, {}, (err as { status: number }).status),
-      );
-    }
-    // A library failure that is the client's doing (a bad query parameter, an unknown name) is
-    // answered with its status from ERROR_TABLE; one that is the resolver's is logged, below.
-    if (err instanceof BotverError && httpStatusOf(err) < 500)
-      return sendError(res, new HttpError(wireCode(err.code), err.message));
-    logger.error({ err, method: req.method, route: routeOf(req) }, 'request failed');
-    sendError(res, new HttpError('INTERNAL', 'the resolver failed to answer; the error is in its log'));
+    const answer = errorAnswer(err, logger, req.method, routeOf(req));
+    if (answer) sendError(res, answer);
   };
+}
+
+/**
+ * The answer to an error thrown while answering `method route`: an HttpError as it is, the
+ * body parser's and the library's mapped onto their codes, anything else logged and answered
+ * 500 INTERNAL without its details. null when there is nobody to answer (the client went away
+ * before its turn: nothing went wrong).
+ */
+export function errorAnswer(err: unknown, logger: Logger, method: string | undefined, route: string): HttpError | null {
+  if (err instanceof ClientGoneError) return null;
+  if (err instanceof HttpError) return err;
+  const type = (err as { type?: string }).type;
+  if (type === 'entity.too.large')
+    return new HttpError('PAYLOAD_TOO_LARGE', `the body is over the ${(err as { limit: number }).limit} byte limit`);
+  if (type === 'entity.parse.failed') return new HttpError('MALFORMED_JSON', 'the body is not valid JSON');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported')
+    return new HttpError('UNSUPPORTED_ENCODING', (err as Error).message);
+  // The router could not percent-decode a path parameter ("%zz", "%ff"): the client's path is wrong.
+  if (err instanceof URIError && (err as { status?: number }).status === 400)
+    return new HttpError('BAD_PATH', 'the path is not valid percent-encoding');
+  if (
+    typeof (err as { status?: number }).status === 'number' &&
+    (err as { status: number }).status < 500 &&
+    (err as { expose?: boolean }).expose
+  )
+    return new HttpError('BAD_REQUEST', (err as Error).message, {}, (err as { status: number }).status);
+  // A library failure that is the client's doing (a bad query parameter, an unknown name) is
+  // answered with its status from ERROR_TABLE; one that is the resolver's is logged, below.
+  if (err instanceof BotverError && httpStatusOf(err) < 500) return new HttpError(wireCode(err.code), err.message);
+  logger.error({ err, method, route }, 'request failed');
+  return new HttpError('INTERNAL', 'the resolver failed to answer; the error is in its log');
 }
 
 /** The HTTP API has one code for a malformed request; the library's two usage codes map onto it. */

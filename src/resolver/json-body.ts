@@ -73,7 +73,7 @@ const jsonMediaType: RequestHandler = (req, _res, next) => {
 };
 
 /** What express.json makes of a body read as bytes: {} when there is none, else an object or an array. */
-function parseJson(raw: unknown, contentType: string | undefined): unknown {
+export function parseJson(raw: unknown, contentType: string | undefined): unknown {
   if (!Buffer.isBuffer(raw) || raw.length === 0) return {};
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1]?.toLowerCase() ?? 'utf-8';
   if (!charset.startsWith('utf-') || !iconv.encodingExists(charset))

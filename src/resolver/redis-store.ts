@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Conversation, ConversationStore } from '../dialog/store.js';
@@ -37,7 +36,7 @@ elseif ARGV[2] == 'del' then redis.call('del', KEYS[2]) end
 redis.call('del', KEYS[1])
 return 1`;
 
-/** A lock this process holds, and what was read with it. */
+/** A lock held by one message, and what was read with it. */
 interface Held {
   lock: string;
   conv: string;
@@ -49,56 +48,61 @@ interface Held {
 }
 
 export class RedisConversationStore implements ConversationStore {
-  /** Conversations whose lock this process holds (one message at a time each, see withLock). */
-  private readonly held = new Map<string, Held>();
-  /** The conversation whose lock the running code holds: only its own reads and writes use it. */
-  private readonly inLock = new AsyncLocalStorage<string>();
+  /** What this process's lock tokens start with, and how many it has taken. */
+  private readonly owner = randomBytes(12).toString('hex');
+  private locks = 0;
 
   constructor(
     private readonly redis: Redis,
     private readonly options: RedisStoreOptions,
-  ) {}
-
-  /** The lock held for `key` by the code running now (not by another request of this process). */
-  private mine(key: string): Held | undefined {
-    return this.inLock.getStore() === key ? this.held.get(key) : undefined;
+  ) {
+    // EVALSHA, falling back to EVAL once per connection: the script is not sent with each message.
+    redis.defineCommand('botverCommit', { numberOfKeys: 2, lua: COMMIT });
   }
 
   async get(key: string): Promise<Conversation | undefined> {
-    const held = this.mine(key);
-    let json: string | null;
-    if (held && held.prefetched !== undefined) {
-      json = held.prefetched;
-      held.prefetched = undefined;
-    } else json = await this.call(() => this.redis.get(this.key('conv', key)));
+    const json = await this.call(() => this.redis.get(this.key('conv', key)));
     return json === null ? undefined : (JSON.parse(json) as Conversation);
   }
 
   async set(key: string, conversation: Conversation): Promise<void> {
     const json = JSON.stringify(conversation);
-    const held = this.mine(key);
-    // Under the lock: the state is written and the lock released in one round trip, before the
-    // message is answered (a replica killed after answering has stored what it answered).
-    if (held) await this.commit(held, 'set', json);
-    else await this.call(() => this.redis.set(this.key('conv', key), json, 'PX', this.options.idleMs));
+    await this.call(() => this.redis.set(this.key('conv', key), json, 'PX', this.options.idleMs));
   }
 
   async delete(key: string): Promise<boolean> {
-    const held = this.mine(key);
-    if (held) {
-      await this.commit(held, 'del', '');
-      return true;
-    }
     return (await this.call(() => this.redis.del(this.key('conv', key)))) > 0;
+  }
+
+  /**
+   * The store a message holding `held` works with: the conversation's first read is what was
+   * fetched with the lock, and its write (or deletion) releases the lock in the same round trip,
+   * before the message is answered (a replica killed after answering has stored what it
+   * answered). Other keys go to Redis as usual.
+   */
+  private lockedView(key: string, held: Held): ConversationStore {
+    return {
+      get: async (k) => {
+        if (k !== key || held.prefetched === undefined) return this.get(k);
+        const json = held.prefetched;
+        held.prefetched = undefined;
+        return json === null ? undefined : (JSON.parse(json) as Conversation);
+      },
+      set: async (k, conversation) =>
+        k === key ? this.commit(held, 'set', JSON.stringify(conversation)) : this.set(k, conversation),
+      delete: async (k) => {
+        if (k !== key) return this.delete(k);
+        await this.commit(held, 'del', '');
+        return true;
+      },
+    };
   }
 
   /** Writes (or deletes) the state and releases the lock, only while the lock is still ours. */
   private async commit(held: Held, op: 'set' | 'del' | 'keep', json: string): Promise<void> {
     if (held.committed) throw new Error('a conversation was stored twice under one lock');
     held.committed = true;
-    const done = await this.call(() =>
-      this.redis.eval(COMMIT, 2, held.lock, held.conv, held.token, op, json, this.options.idleMs),
-    );
+    const done = await this.call(() => this.commitScript(held.lock, held.conv, held.token, op, json));
     if (done !== 1 && op !== 'keep')
       throw new HttpError(
         'CONVERSATION_BUSY',
@@ -111,20 +115,30 @@ export class RedisConversationStore implements ConversationStore {
    * Runs `work` holding the fleet-wide lock of conversation `key`. Waits for it up to
    * lockWaitMs (polling with a short backoff), then refuses with 503 CONVERSATION_BUSY.
    */
-  async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
+  async withLock<T>(key: string, work: (locked: ConversationStore) => Promise<T>): Promise<T> {
     const lock = this.key('lock', key);
     const conv = this.key('conv', key);
-    const token = randomBytes(16).toString('hex');
+    // Unique across the fleet (a random prefix per process), cheaper than random bytes per message.
+    const token = `${this.owner}:${++this.locks}`;
+    let held: Held | undefined;
     const giveUpAt = Date.now() + this.options.lockWaitMs;
     for (let wait = 5; ; wait = Math.min(100, wait * 2)) {
-      // The lock and the state in one round trip; the state is used only if the lock was had.
-      const replies = await this.call(() =>
-        this.redis.pipeline().set(lock, token, 'PX', this.options.leaseMs, 'NX').get(conv).exec(),
-      );
-      const [[lockError, taken] = [], [readError, json] = []] = replies ?? [];
-      if (lockError || readError) throw this.unavailable((lockError ?? readError) as Error);
+      // The lock and the state in one round trip (sent in the same tick, they are pipelined); the
+      // state is used only if the lock was had.
+      const [locked, read] = await Promise.allSettled([
+        this.redis.set(lock, token, 'PX', this.options.leaseMs, 'NX'),
+        this.redis.get(conv),
+      ]);
+      if (locked.status === 'rejected') throw this.unavailable(locked.reason as Error);
+      const taken = locked.value;
+      if (read.status === 'rejected') {
+        // Not left locked for a whole lease by a read that failed.
+        if (taken === 'OK') void this.release(lock, conv, token);
+        throw this.unavailable(read.reason as Error);
+      }
+      const json = read.value;
       if (taken === 'OK') {
-        this.held.set(key, { lock, conv, token, prefetched: json as string | null, committed: false });
+        held = { lock, conv, token, prefetched: json as string | null, committed: false };
         break;
       }
       if (Date.now() + wait > giveUpAt)
@@ -135,20 +149,30 @@ export class RedisConversationStore implements ConversationStore {
         );
       await new Promise((r) => setTimeout(r, wait));
     }
-    const held = this.held.get(key)!;
+    const mine = held!;
     // A long message (a model still training) keeps its lease alive instead of losing the lock.
     const renew = setInterval(
-      () => held.committed || void this.redis.pexpire(lock, this.options.leaseMs).catch(() => undefined),
+      () => mine.committed || void this.redis.pexpire(lock, this.options.leaseMs).catch(() => undefined),
       this.options.leaseMs / 3,
     );
     try {
-      return await this.inLock.run(key, work);
+      return await work(this.lockedView(key, mine));
     } finally {
       clearInterval(renew);
-      if (this.held.get(key) === held) this.held.delete(key);
       // Nothing stored (a refused message): just release. Redis away now: the lease ends by itself.
-      if (!held.committed) await this.commit(held, 'keep', '').catch(() => undefined);
+      if (!mine.committed) await this.commit(mine, 'keep', '').catch(() => undefined);
     }
+  }
+
+  /** Releases a lock taken with `token` (if it is still ours), storing nothing; never throws. */
+  private async release(lock: string, conv: string, token: string): Promise<void> {
+    await this.commitScript(lock, conv, token, 'keep', '').catch(() => undefined);
+  }
+
+  /** The COMMIT script (EVALSHA, see the constructor): 1 when done, 0 when the lock was not ours. */
+  private commitScript(lock: string, conv: string, token: string, op: string, json: string): Promise<number> {
+    const redis = this.redis as Redis & { botverCommit(...args: (string | number)[]): Promise<number> };
+    return redis.botverCommit(lock, conv, token, op, json, this.options.idleMs);
   }
 
   private key(kind: 'conv' | 'lock', key: string): string {

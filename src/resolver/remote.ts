@@ -95,8 +95,11 @@ export class RemoteFollower {
   private async fetchOnce(): Promise<void> {
     const { mirror, logger, url } = this.options;
     const started = performance.now();
+    // The duration observed is the fetch's own (git's work), not the snapshot read after it.
+    let fetchMs: number | null = null;
     try {
-      const { changed } = await mirror.fetch();
+      const { changed, ms } = await mirror.fetch();
+      fetchMs = ms;
       const recovered = this.status.failuresInARow > 0;
       this.status.lastSuccess = Date.now();
       this.status.lastError = null;
@@ -119,7 +122,7 @@ export class RemoteFollower {
         );
       this.status.lastError = message;
     } finally {
-      this.status.durations.push((performance.now() - started) / 1000);
+      this.status.durations.push((fetchMs ?? performance.now() - started) / 1000);
       if (this.status.durations.length > 1000) this.status.durations.shift();
     }
   }

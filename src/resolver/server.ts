@@ -2,8 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES, 
 import type { AddressInfo } from 'node:net';
 import { ERROR_TABLE, type ErrorCode } from '../errors.js';
 import { GitRepo } from '../git/repo.js';
-import { createResolverApp } from './app.js';
-import { fastResolve } from './fast-resolve.js';
+import { createRequestListener } from './app.js';
 import { LiveSnapshot } from './live-snapshot.js';
 import type { ResolverState } from './snapshot.js';
 import { RequestLog } from './monitoring/request-log.js';
@@ -117,7 +116,7 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
   }
   await live.start();
 
-  const app = createResolverApp({
+  const listener = createRequestListener({
     live,
     monitoring,
     logger,
@@ -131,10 +130,7 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
         ? { follower, url: options.remote.url, webhookSecret: options.webhookSecret }
         : undefined,
   });
-  const fast = fastResolve(live, monitoring);
-  const server = createServer((req, res) => {
-    if (!fast(req, res)) app(req, res);
-  });
+  const server = createServer(listener);
   // A request must arrive whole within this time: a stalled body holds its share of the body
   // budget (admission.ts) for at most this long. Node's default is 5 minutes.
   server.requestTimeout = REQUEST_TIMEOUT_MS;

@@ -1,4 +1,5 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request } from 'express';
+import { expressBodyRoute, type BodyAnswer, type BodyRouteHandler } from '../body-route.js';
 import { channelOwner } from '../auth.js';
 import type { NluProvider } from '../../nlu/nlu-service.js';
 import type { ConversationStore, Conversation } from '../../dialog/store.js';
@@ -20,20 +21,18 @@ const MAX_ID = 256;
 /** A conversation's memory (client-sent and stored) is bounded in bytes and depth: src/dialog/limits.ts. */
 export { MAX_MEMORY_BYTES, MAX_MEMORY_DEPTH } from '../../dialog/limits.js';
 
-export function dialogRoutes(
+/**
+ * One message of a conversation (POST /build/v1/dialog, a channel's webhook), after the token
+ * and the parse: answered with the skills of the commit the conversation is on. `client` (the
+ * token's or the channel's) prefixes the conversation's key. One handler serves both paths
+ * (Express and fast-body.ts): it orders the messages of each conversation.
+ */
+export function dialogMessage(
   live: SnapshotSource,
   nlu: NluProvider,
   store: ConversationStore,
   admission: Admission,
-): Router {
-  const router = Router();
-  const auth = resolveToken(live);
-  const keyOf = (served: Served, id: string) => `${served.owner.kind}:${served.owner.name}:${id}`;
-  // A connected channel is authenticated by its secret, then resolved as its environment's token.
-  const channelAuth = resolveToken(live, (snapshot, req) =>
-    channelOwner(snapshot, String(req.params.name), req.headers.authorization),
-  );
-
+): BodyRouteHandler {
   // Messages of one conversation are answered one after another (in this process): two at once
   // would both start from the same state and one turn would be lost.
   const queues = new Map<string, Promise<unknown>>();
@@ -45,8 +44,7 @@ export function dialogRoutes(
     return mine;
   };
 
-  /** One message of a conversation, answered with the skills of the commit the conversation is on. */
-  async function converse(res: Response, current: Served, keyPrefix: string, rawBody: unknown): Promise<void> {
+  return async (current, keyPrefix, rawBody, res) => {
     // After the parse's turn (json-body.ts), the work is cut into more turns (check, analyse and
     // run the skills, store, answer; each a few hundred microseconds with a 64 KB memory), so
     // what another client waits for is one slice of turns, never a whole message (admission.ts).
@@ -55,22 +53,22 @@ export function dialogRoutes(
     const body = dialogBody(rawBody);
     const key = `${keyPrefix}:${body.conversationId}`;
     return inTurn(key, async () => {
-      const answer = async () => {
+      const answer = async (conversations: ConversationStore) => {
         await nextTurn();
-        return turnOf(res, current, key, body, nextTurn);
+        return turnOf(conversations, current, key, body, nextTurn);
       };
       // A shared store (Redis) also orders the messages other processes answer.
-      return store.withLock ? store.withLock(key, answer) : answer();
+      return store.withLock ? store.withLock(key, answer) : answer(store);
     });
-  }
+  };
 
   async function turnOf(
-    res: Response,
+    store: ConversationStore,
     current: Served,
     key: string,
     body: DialogBody,
     nextTurn: () => Promise<void>,
-  ): Promise<void> {
+  ): Promise<BodyAnswer> {
     // A stored state that breaks the limits (written by another resolver with other limits, or
     // by hand into a shared store) is dropped: the conversation starts over rather than failing
     // every later message until it expires.
@@ -122,13 +120,17 @@ export function dialogRoutes(
     else await store.set(key, conversation);
     await nextTurn();
 
-    res.locals.version = version;
-    res.locals.commit = commit;
-    res.locals.intent = nlp.intents[0]?.slug ?? null;
-    if (nlp.intents[0]) res.locals.confidence = nlp.intents[0].confidence;
-    res.locals.skill = turn.skill;
-    res.locals.text = body.text;
-    res.json({
+    const top = nlp.intents[0];
+    const attribution = {
+      environment: current.environment,
+      version,
+      commit,
+      intent: top?.slug ?? null,
+      ...(top && { confidence: top.confidence }),
+      skill: turn.skill,
+      text: body.text,
+    };
+    const answer = {
       results: {
         messages: turn.messages,
         conversation: {
@@ -142,14 +144,28 @@ export function dialogRoutes(
         nlp,
       },
       message: 'Dialog rendered with success',
-    });
+    };
+    return { body: answer, attribution };
   }
+}
+
+export function dialogRoutes(
+  live: SnapshotSource,
+  store: ConversationStore,
+  admission: Admission,
+  converse: BodyRouteHandler,
+): Router {
+  const router = Router();
+  const auth = resolveToken(live);
+  const keyOf = (served: Served, id: string) => `${served.owner.kind}:${served.owner.name}:${id}`;
+  // A connected channel is authenticated by its secret, then resolved as its environment's token.
+  const channelAuth = resolveToken(live, (snapshot, req) =>
+    channelOwner(snapshot, String(req.params.name), req.headers.authorization),
+  );
 
   router
     .route('/build/v1/dialog')
-    .post(auth, ...jsonBody(admission, clientOf), async (req, res) => {
-      await converse(res, servedOf(res), clientOf(req, res), req.body);
-    })
+    .post(auth, ...jsonBody(admission, clientOf), expressBodyRoute(converse, clientOf))
     .all(methodNotAllowed('POST'));
 
   // A connected channel posts its users' messages here with the channel's secret; they are
@@ -158,9 +174,7 @@ export function dialogRoutes(
   const channelClient = (req: Request) => `channel:${String(req.params.name)}`;
   router
     .route('/v1/channels/:name/webhook')
-    .post(channelAuth, ...jsonBody(admission, channelClient), async (req, res) => {
-      await converse(res, servedOf(res), channelClient(req), req.body);
-    })
+    .post(channelAuth, ...jsonBody(admission, channelClient), expressBodyRoute(converse, channelClient))
     .all(methodNotAllowed('POST'));
 
   // The path of the sapcai SDK, and the older one of the recastai SDK (no version in it).

@@ -1,9 +1,10 @@
 import { Router } from 'express';
+import { expressBodyRoute, type BodyRouteHandler } from '../body-route.js';
 import type { NluProvider } from '../../nlu/nlu-service.js';
 import type { Analysis } from '../../nlu/engine.js';
 import { DEFAULT_NLU_THRESHOLD, platformNlp } from '../../nlu/platform-results.js';
 import type { SnapshotSource } from '../snapshot.js';
-import { clientOf, resolveToken, servedOf, type Served } from '../served.js';
+import { clientOf, resolveToken, type Served } from '../served.js';
 import { HttpError, methodNotAllowed } from '../http-errors.js';
 import { jsonBody } from '../json-body.js';
 import type { Admission } from '../admission.js';
@@ -15,35 +16,44 @@ import type { Admission } from '../admission.js';
 /** The platform's limit was lower still; analysis runs on the event loop, so long texts are refused. */
 export const MAX_TEXT = 2_000;
 
-export function nlpRoutes(live: SnapshotSource, nlu: NluProvider, admission: Admission): Router {
+/** POST /v2/request, after the token and the parse (by Express, or by fast-body.ts before it). */
+export function nlpRequest(live: SnapshotSource, nlu: NluProvider, admission: Admission): BodyRouteHandler {
+  return async (served, client, body, res) => {
+    // The analysis takes a turn of its own after the parse's (admission.ts).
+    await admission.turn(client, { admitted: true, res });
+    const { text, language } = requestBody(body);
+    const choice = await nlu.choose(client, served.content, served.version);
+    if (!choice) throw noModel(nlu, served);
+    const analysis = await choice.model.analyse(text, language);
+    // While the served commit's model trains, the previous one answers, and says so (with
+    // the intent descriptions of its own commit).
+    const content = choice.commit === served.content.commit ? served.content : await live.content(choice.commit);
+    const results = platformResults(
+      { ...served, version: choice.version, content: content.bundle ? content : served.content },
+      choice.commit,
+      text,
+      analysis,
+    );
+    const top = results.intents[0];
+    return {
+      body: { results, message: 'Requests rendered with success' },
+      attribution: {
+        environment: served.environment,
+        version: choice.version,
+        commit: choice.commit,
+        intent: top?.slug ?? null,
+        ...(top && { confidence: top.confidence }),
+        text,
+      },
+    };
+  };
+}
+
+export function nlpRoutes(live: SnapshotSource, admission: Admission, request: BodyRouteHandler): Router {
   const router = Router();
   router
     .route('/v2/request')
-    .post(resolveToken(live), ...jsonBody(admission, clientOf), async (req, res) => {
-      const served = servedOf(res);
-      const client = clientOf(req, res);
-      // The analysis takes a turn of its own after the parse's (admission.ts).
-      await admission.turn(client, { admitted: true, res });
-      const { text, language } = requestBody(req.body);
-      const choice = await nlu.choose(client, served.content, served.version);
-      if (!choice) throw noModel(nlu, served);
-      const analysis = await choice.model.analyse(text, language);
-      // While the served commit's model trains, the previous one answers, and says so (with
-      // the intent descriptions of its own commit).
-      const content = choice.commit === served.content.commit ? served.content : await live.content(choice.commit);
-      const results = platformResults(
-        { ...served, version: choice.version, content: content.bundle ? content : served.content },
-        choice.commit,
-        text,
-        analysis,
-      );
-      res.locals.version = choice.version;
-      res.locals.commit = choice.commit;
-      res.locals.intent = results.intents[0]?.slug ?? null;
-      if (results.intents[0]) res.locals.confidence = results.intents[0].confidence;
-      res.locals.text = text;
-      res.json({ results, message: 'Requests rendered with success' });
-    })
+    .post(resolveToken(live), ...jsonBody(admission, clientOf), expressBodyRoute(request, clientOf))
     .all(methodNotAllowed('POST'));
   return router;
 }
