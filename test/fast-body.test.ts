@@ -85,9 +85,7 @@ function send(base: string, { path, headers, body }: Sent) {
 
 /** An answer's text without what differs between any two answers (a request's uuid and timestamp). */
 const normal = (text: string) =>
-  text
-    .replace(/"uuid":"[0-9a-f-]{36}"/g, '"uuid":"…"')
-    .replace(/"timestamp":"[^"]+"/g, '"timestamp":"…"');
+  text.replace(/"uuid":"[0-9a-f-]{36}"/g, '"uuid":"…"').replace(/"timestamp":"[^"]+"/g, '"timestamp":"…"');
 
 const json = (token: string, value: unknown, type = 'application/json'): Omit<Sent, 'path'> => {
   const body = JSON.stringify(value);
