@@ -1,7 +1,10 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import express from 'express';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BODY_LIMIT } from '../src/resolver/json-body.js';
 import { Admission } from '../src/resolver/admission.js';
 import { createResolverApp } from '../src/resolver/app.js';
 import { fastBodyRoutes } from '../src/resolver/fast-body.js';
@@ -10,7 +13,7 @@ import { createLogger } from '../src/resolver/monitoring/logger.js';
 import { dialogMessage } from '../src/resolver/routes/dialog.js';
 import { nlpRequest } from '../src/resolver/routes/nlp.js';
 import { MemoryConversationStore } from '../src/dialog/store.js';
-import { ADMIN_TOKEN, auth, getJson, serve, sharedExampleWithTokens } from './resolver-helpers.js';
+import { ADMIN_TOKEN, auth, eventually, getJson, serve, sharedExampleWithTokens } from './resolver-helpers.js';
 
 // POST /v2/request and /build/v1/dialog are answered before Express in the plain case
 // (fast-body.ts). Two servers on one resolver's snapshot, NLU and monitoring: one with only the
@@ -31,12 +34,12 @@ async function listen(listener: Parameters<typeof createServer>[1]): Promise<str
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function twoPaths() {
+async function twoPaths(admission: () => Admission = () => new Admission()) {
   const { dir, tokens } = shared();
   const resolver = await serve(dir);
   const logger = createLogger({ level: 'silent' });
   const deps = { live: resolver.live, monitoring: resolver.monitoring, logger, nlu: resolver.nlu };
-  const fastAdmission = new Admission();
+  const fastAdmission = admission();
   const fast = fastBodyRoutes(
     { ...deps, admission: fastAdmission },
     {
@@ -47,8 +50,8 @@ async function twoPaths() {
   const fastUrl = await listen((req, res) => {
     if (!fast(req, res)) sendJson(res, 599, { fellThrough: true });
   });
-  const expressUrl = await listen(createResolverApp({ ...deps, adminToken: ADMIN_TOKEN }));
-  return { tokens, resolver, fastUrl, expressUrl };
+  const expressUrl = await listen(createResolverApp({ ...deps, adminToken: ADMIN_TOKEN, admission: admission() }));
+  return { tokens, resolver, fastUrl, expressUrl, fastAdmission };
 }
 
 interface Sent {
@@ -68,10 +71,9 @@ function send(base: string, { path, headers, body }: Sent) {
           resolve({
             status: res.statusCode!,
             headers: Object.fromEntries(
-              ['content-type', 'content-length', 'cache-control', 'retry-after', 'www-authenticate'].map((h) => [
-                h,
-                res.headers[h] as string | undefined,
-              ]),
+              ['content-type', 'content-length', 'cache-control', 'retry-after', 'www-authenticate', 'connection'].map(
+                (h) => [h, res.headers[h] as string | undefined],
+              ),
             ),
             text: Buffer.concat(chunks).toString('utf8'),
           }),
@@ -97,7 +99,7 @@ const json = (token: string, value: unknown, type = 'application/json'): Omit<Se
 
 describe('body routes before Express (fast-body.ts)', () => {
   it('takes the plain case and answers it exactly as the Express route, errors included', async () => {
-    const { tokens, fastUrl, expressUrl } = await twoPaths();
+    const { tokens, fastUrl, expressUrl, fastAdmission } = await twoPaths();
     const p = tokens.production;
     const cases: [string, Sent][] = [
       ['an intent', { path: '/v2/request', ...json(p, { text: 'what is on the menu?' }) }],
@@ -151,7 +153,37 @@ describe('body routes before Express (fast-body.ts)', () => {
       expect([what, fast.status]).not.toEqual([what, 599]);
       expect([what, fast.status, fast.headers]).toEqual([what, slow.status, slow.headers]);
       expect([what, normal(fast.text)]).toEqual([what, normal(slow.text)]);
+      // What the body reserved in the budget is given back once answered.
+      await eventually(`${what}: the body budget given back`, async () =>
+        fastAdmission.stats().bodyBytes === 0 ? true : undefined,
+      );
     }
+  });
+
+  it('refuses a body over the budget as Express does, unread, and gives back what a client that left had reserved', async () => {
+    const { tokens, fastUrl, expressUrl, fastAdmission } = await twoPaths(() => new Admission(64));
+    const request = {
+      path: '/v2/request',
+      ...json(tokens.production, { text: 'a message whose body is longer than the budget of 64 bytes' }),
+    };
+    const [fast, slow] = await Promise.all([send(fastUrl, request), send(expressUrl, request)]);
+    expect(fast.status).toBe(503);
+    expect([fast.headers, fast.text]).toEqual([slow.headers, slow.text]);
+    expect(fast.headers.connection).toBe('close');
+    expect(JSON.parse(fast.text).error.code).toBe('OVERLOADED');
+    expect(fastAdmission.stats().refused.bodies).toBe(1);
+
+    // A client that sends half its body and goes away: no answer, and its reservation is freed.
+    const port = Number(new URL(fastUrl).port);
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(
+      `POST /v2/request HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${tokens.production}\r\n` +
+        'Content-Type: application/json\r\nContent-Length: 60\r\n\r\n{"text": "half',
+    );
+    await eventually('the half body reserved', async () => (fastAdmission.stats().bodyBytes === 60 ? true : undefined));
+    socket.destroy();
+    await eventually('given back', async () => (fastAdmission.stats().bodyBytes === 0 ? true : undefined));
   });
 
   it('leaves every other request to Express', async () => {
@@ -200,19 +232,37 @@ describe('body routes before Express (fast-body.ts)', () => {
         },
       ],
       ['another route', { path: '/v1/channels/web/webhook', headers: typed('application/json'), body }],
+      ['charset=utf8', { path: '/v2/request', headers: typed('application/json; charset=utf8'), body }],
+      [
+        'over the body limit',
+        {
+          path: '/v2/request',
+          headers: { ...typed('application/json'), 'Content-Length': String(BODY_LIMIT + 1) },
+          body: `{"text": "${'a'.repeat(BODY_LIMIT - 11)}"}`,
+        },
+      ],
     ];
     for (const [what, request] of cases) {
       const answer = await send(fastUrl, request);
       expect([what, answer.status]).toEqual([what, 599]);
     }
+    const get = await fetch(`${fastUrl}/v2/request`, { headers: auth(p) });
+    expect(get.status).toBe(599);
   });
 
-  it('the real server answers both paths alike and logs the same entries', async () => {
+  it('the real server answers the plain case before Express, both paths alike, and logs the same entries', async () => {
+    // Which requests reach Express: its app's handle is a spy (apps copy it when created).
+    const application = express.application as unknown as { handle(req: { url: string }): void };
+    const handle = vi.spyOn(application, 'handle');
     const { dir, tokens } = shared();
     const { url } = await serve(dir);
+    const reached = () => handle.mock.calls.map(([req]) => req.url);
     const request = json(tokens.production, { text: 'what is on the menu?' });
     const fast = await send(url, { path: '/v2/request', ...request });
+    expect(reached()).toEqual([]);
     const slow = await send(url, { path: '/v2/request/', ...request });
+    expect(reached()).toEqual(['/v2/request/']);
+    handle.mockRestore();
     expect(fast.status).toBe(200);
     expect([fast.headers, normal(fast.text)]).toEqual([slow.headers, normal(slow.text)]);
     const log = await getJson(`${url}/v1/logs`, auth(ADMIN_TOKEN, 'Bearer'));

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, TEST_ENV, git, ok, tempDir } from './helpers.js';
-import { auth, eventually, getJson, serve, sharedExampleWithTokens, ADMIN_TOKEN } from './resolver-helpers.js';
+import { auth, eventually, getJson, metric, serve, sharedExampleWithTokens, ADMIN_TOKEN } from './resolver-helpers.js';
 import { freePort, startRedis, type TestRedis } from './redis-server.js';
 import { startGitHttpServer } from './git-http-server.js';
 import { execFileSync, spawn } from 'node:child_process';
@@ -98,12 +98,12 @@ describe('replicas sharing Redis', () => {
     type Phase = 'up' | 'stopping' | 'down' | 'back' | 'between';
     let phase: Phase = 'up';
     let running = true;
-    const seen: { phase: Phase; route: string; status: number; code?: string }[] = [];
+    const seen: { phase: Phase; route: string; status: number; code?: string; id?: string }[] = [];
     let n = 0;
-    const timed = async (route: string, send: () => Promise<{ status: number; code?: string }>) => {
+    const timed = async (route: string, send: () => Promise<{ status: number; code?: string; id?: string }>) => {
       const at = phase;
-      const { status, code } = await send();
-      seen.push({ phase: phase === at ? at : 'between', route, status, code });
+      const { status, code, id } = await send();
+      seen.push({ phase: phase === at ? at : 'between', route, status, code, id });
     };
     const client = async () => {
       while (running) {
@@ -121,9 +121,11 @@ describe('replicas sharing Redis', () => {
           await res.arrayBuffer();
           return res;
         });
+        // Every other message continues one conversation all clients share, across the outage.
+        const id = n++ % 2 ? 'shared' : `load-${n}`;
         await timed('dialog', async () => {
-          const answer = await say(a.url, tokens.production, `load-${n++}`, 'hello there');
-          return { status: answer.status, code: answer.body.error?.code };
+          const answer = await say(a.url, tokens.production, id, 'hello there');
+          return { status: answer.status, code: answer.body.error?.code, id };
         });
       }
     };
@@ -168,6 +170,14 @@ describe('replicas sharing Redis', () => {
     expect(after.status).toBe(200);
     expect(after.body.results.conversation.memory).toMatchObject({ name: 'Ann' });
     expect(after.body.results.conversation.skill_occurences).toMatchObject({ greetings: 2 });
+    // The shared conversation goes on too (a lock the outage left behind ends with its lease), and
+    // every message answered 200 is counted in it: acknowledged, stored, kept across the restart.
+    const shared = dialog.filter((x) => x.id === 'shared');
+    const last = await say(a.url, tokens.production, 'shared', 'hello there');
+    expect(last.status).toBe(200);
+    const greetings = last.body.results.conversation.skill_occurences.greetings;
+    expect(greetings).toBeGreaterThanOrEqual(shared.filter((x) => x.status === 200).length + 1);
+    expect(greetings).toBeLessThanOrEqual(shared.length + 1);
   });
 
   it('the request log feed and usage answer for the whole fleet; with Redis away, for the replica, saying so', async () => {
@@ -204,6 +214,14 @@ describe('replicas sharing Redis', () => {
     expect(local.body.scope).toBe('replica');
     expect(local.body.warning).toMatch(/Redis is unavailable/);
     expect(local.body.entries).toHaveLength(3);
+    // What the fleet's feed could not take meanwhile is counted, and kept in the replica's own log.
+    expect((await getJson(`${a.url}/v1/resolve`, auth(tokens.production))).status).toBe(200);
+    const { value: dropped } = await eventually('the entry counted as dropped', async () => {
+      const n = metric(await (await fetch(`${a.url}/metrics`)).text(), 'botver_fleet_log_dropped_total');
+      return n !== undefined && n > 0 ? n : undefined;
+    });
+    expect(dropped).toBe(1);
+    expect((await getJson(`${a.url}/v1/logs`, admin)).body.entries).toHaveLength(4);
   });
 
   it('kill -9 of a replica mid-conversation: the conversation continues on another, with its memory and version', async () => {

@@ -5,7 +5,12 @@ import { fastBodyRoutes, type FastBodyRoutes } from './fast-body.js';
 import type { Logger } from 'pino';
 import type { SnapshotSource } from './snapshot.js';
 import { recordRequests, type Monitoring } from './monitoring/index.js';
-import { addAdmissionMetrics, addConversationMetrics, addFetchMetrics } from './monitoring/metrics.js';
+import {
+  addAdmissionMetrics,
+  addConversationMetrics,
+  addFetchMetrics,
+  addFleetLogMetrics,
+} from './monitoring/metrics.js';
 import { hookRoutes } from './routes/hooks.js';
 import type { ReadyzProblem } from './routes/health.js';
 import { fetchProblem, type RemoteFollower } from './remote.js';
@@ -97,7 +102,7 @@ function buildResolver(deps: ResolverAppDeps): {
   app.use(contentRoutes(live));
   let bodyRoutes: FastBodyRoutes | null = null;
   if (nlu) {
-    // One handler per route for both paths (the dialog's orders each conversation's messages).
+    // One handler per route for both paths: the dialog's handler orders each conversation's messages.
     const store = conversations ?? new MemoryConversationStore();
     const request = nlpRequest(live, nlu, admission);
     const dialog = dialogMessage(live, nlu, store, admission);
@@ -109,6 +114,8 @@ function buildResolver(deps: ResolverAppDeps): {
     app.use(dialogRoutes(live, store, admission, dialog));
   }
   if (remote) addFetchMetrics(monitoring.metrics.registry, remote.follower.status);
+  const { fleet } = monitoring;
+  if (fleet) addFleetLogMetrics(monitoring.metrics.registry, () => fleet.dropped);
   app.use(
     healthRoutes(live, monitoring, nlu, adminToken, () => [
       remote ? fetchProblem(remote.follower, remote.url) : null,

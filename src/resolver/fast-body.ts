@@ -78,7 +78,7 @@ export function fastBodyRoutes(
         sendJson(res, 200, answered.body);
       } catch (err) {
         const error = errorAnswer(err, logger, 'POST', route);
-        if (error && !res.headersSent) sendError(res, error);
+        if (error) sendError(res, error);
       }
     };
     return true;

@@ -36,6 +36,11 @@ elseif ARGV[2] == 'del' then redis.call('del', KEYS[2]) end
 redis.call('del', KEYS[1])
 return 1`;
 
+// KEYS: lock. ARGV: token, lease in ms. The lease is renewed only while the lock holds our token.
+const RENEW = `
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('pexpire', KEYS[1], ARGV[2])`;
+
 /** A lock held by one message, and what was read with it. */
 interface Held {
   lock: string;
@@ -58,6 +63,7 @@ export class RedisConversationStore implements ConversationStore {
   ) {
     // EVALSHA, falling back to EVAL once per connection: the script is not sent with each message.
     redis.defineCommand('botverCommit', { numberOfKeys: 2, lua: COMMIT });
+    redis.defineCommand('botverRenew', { numberOfKeys: 1, lua: RENEW });
   }
 
   async get(key: string): Promise<Conversation | undefined> {
@@ -152,7 +158,7 @@ export class RedisConversationStore implements ConversationStore {
     const mine = held!;
     // A long message (a model still training) keeps its lease alive instead of losing the lock.
     const renew = setInterval(
-      () => mine.committed || void this.redis.pexpire(lock, this.options.leaseMs).catch(() => undefined),
+      () => mine.committed || void this.scripts.botverRenew(lock, token, this.options.leaseMs).catch(() => undefined),
       this.options.leaseMs / 3,
     );
     try {
@@ -171,8 +177,15 @@ export class RedisConversationStore implements ConversationStore {
 
   /** The COMMIT script (EVALSHA, see the constructor): 1 when done, 0 when the lock was not ours. */
   private commitScript(lock: string, conv: string, token: string, op: string, json: string): Promise<number> {
-    const redis = this.redis as Redis & { botverCommit(...args: (string | number)[]): Promise<number> };
-    return redis.botverCommit(lock, conv, token, op, json, this.options.idleMs);
+    return this.scripts.botverCommit(lock, conv, token, op, json, this.options.idleMs);
+  }
+
+  /** The client with the scripts defined in the constructor. */
+  private get scripts() {
+    return this.redis as Redis & {
+      botverCommit(...args: (string | number)[]): Promise<number>;
+      botverRenew(...args: (string | number)[]): Promise<number>;
+    };
   }
 
   private key(kind: 'conv' | 'lock', key: string): string {

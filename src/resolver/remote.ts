@@ -95,7 +95,7 @@ export class RemoteFollower {
   private async fetchOnce(): Promise<void> {
     const { mirror, logger, url } = this.options;
     const started = performance.now();
-    // The duration observed is the fetch's own (git's work), not the snapshot read after it.
+    // The duration observed is the fetch's own (git fetch and the refs read around it), not the snapshot read after it.
     let fetchMs: number | null = null;
     try {
       const { changed, ms } = await mirror.fetch();

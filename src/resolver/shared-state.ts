@@ -17,6 +17,9 @@ export const LOCK_LEASE_MS = 10_000;
 /** How long a message waits for the lock of its conversation: longer than a lease, so that a replica killed mid-message delays the next one, never fails it. */
 export const LOCK_WAIT_MS = 12_000;
 
+/** How long a Redis command may take before it fails (the dialog answers 503 STATE_UNAVAILABLE). */
+export const COMMAND_TIMEOUT_MS = 2_000;
+
 export interface SharedState {
   conversations: RedisConversationStore;
   /** The request log feed and usage of every replica. */
@@ -47,8 +50,9 @@ export async function connectShared(
     retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
   };
   // Auto-pipelining: the commands of all the messages in one tick go out in one write (one
-  // system call, one read for Redis) instead of one each.
-  const redis = new Redis(url, { ...options, enableAutoPipelining: true });
+  // system call, one read for Redis) instead of one each. A Redis that is connected but does not
+  // answer (paused, partitioned) fails a command after COMMAND_TIMEOUT_MS: 503, not a hang.
+  const redis = new Redis(url, { ...options, enableAutoPipelining: true, commandTimeout: COMMAND_TIMEOUT_MS });
   // The subscriber waits for Redis as long as it takes, and subscribes whenever it (re)connects.
   const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
   let lastError: string | null = null;
@@ -107,8 +111,12 @@ export async function connectShared(
             ],
           },
     close: async () => {
-      // The last entries of the feed (the server has answered its last request by now).
-      if (redis.status === 'ready') await fleet.flush();
+      // The last entries of the feed (the server has answered its last request by now), and the
+      // batches still being sent; bounded, as a Redis that does not answer must not hold the exit.
+      if (redis.status === 'ready') {
+        const deadline = new Promise((resolve) => setTimeout(resolve, COMMAND_TIMEOUT_MS).unref());
+        await Promise.race([fleet.close(), deadline]);
+      }
       redis.disconnect();
       subscriber.disconnect();
     },

@@ -25,6 +25,8 @@ export class FleetLog {
   dropped = 0;
   private batch: RequestLogEntry[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** Batches being sent. */
+  private readonly sending = new Set<Promise<void>>();
 
   constructor(
     private readonly redis: Redis,
@@ -44,13 +46,25 @@ export class FleetLog {
     }
   }
 
-  /** Sends the entries waiting (at shutdown, and by the timer). */
-  async flush(): Promise<void> {
+  /** Sends the entries waiting, and waits for every batch being sent (at shutdown). */
+  async close(): Promise<void> {
+    void this.flush();
+    await Promise.all(this.sending);
+  }
+
+  /** Sends the entries waiting as one batch (by the timer, or at BATCH_MAX entries). */
+  private flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const entries = this.batch;
     this.batch = [];
-    if (entries.length === 0) return;
+    if (entries.length === 0) return Promise.resolve();
+    const sent = this.send(entries).finally(() => this.sending.delete(sent));
+    this.sending.add(sent);
+    return sent;
+  }
+
+  private async send(entries: RequestLogEntry[]): Promise<void> {
     const pipeline = this.redis.pipeline();
     // Per day hash, per field: the batch's count.
     const counts = new Map<string, Map<string, number>>();
@@ -82,7 +96,8 @@ export class FleetLog {
     }
     try {
       const replies = await pipeline.exec();
-      if (replies?.some(([err]) => err)) this.dropped += entries.length;
+      // The first replies are the entries' XADDs; a count that failed loses only a count.
+      this.dropped += replies ? replies.slice(0, entries.length).filter(([err]) => err).length : entries.length;
     } catch {
       this.dropped += entries.length;
     }

@@ -16,7 +16,7 @@ export interface Monitoring {
   usage: Pick<UsageCounter, 'record' | 'query'>;
   metrics: Metrics;
   /** With --redis: the feed and usage of every replica (fleet-log.ts). */
-  fleet?: Pick<FleetLog, 'record' | 'query' | 'usage' | 'replica'>;
+  fleet?: Pick<FleetLog, 'record' | 'query' | 'usage' | 'replica' | 'dropped'>;
 }
 
 /** What a route leaves in res.locals for the entry (Express), or passes directly (fast path). */

@@ -196,6 +196,22 @@ export function addAdmissionMetrics(registry: Registry, stats: () => AdmissionSt
   });
 }
 
+/** `--redis`: request-log entries the fleet's feed lost while Redis was away (fleet-log.ts). */
+export function addFleetLogMetrics(registry: Registry, dropped: () => number): void {
+  if (registry.getSingleMetric('botver_fleet_log_dropped_total')) return;
+  let counted = 0;
+  new Counter({
+    name: 'botver_fleet_log_dropped_total',
+    help: "Request-log entries not written to the fleet's feed in Redis (Redis away); the replica's own log has them",
+    registers: [registry],
+    collect() {
+      const now = dropped();
+      if (now > counted) this.inc(now - counted);
+      counted = now;
+    },
+  });
+}
+
 /** `--remote`: the fetches from the Git host (remote.ts). */
 export function addFetchMetrics(registry: Registry, status: FetchStatus): void {
   if (registry.getSingleMetric('botver_fetch_last_success_timestamp_seconds')) return;

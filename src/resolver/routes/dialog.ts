@@ -53,9 +53,9 @@ export function dialogMessage(
     const body = dialogBody(rawBody);
     const key = `${keyPrefix}:${body.conversationId}`;
     return inTurn(key, async () => {
-      const answer = async (conversations: ConversationStore) => {
+      const answer = async (locked: ConversationStore | undefined) => {
         await nextTurn();
-        return turnOf(conversations, current, key, body, nextTurn);
+        return turnOf(locked ?? store, current, key, body, nextTurn);
       };
       // A shared store (Redis) also orders the messages other processes answer.
       return store.withLock ? store.withLock(key, answer) : answer(store);
@@ -63,7 +63,7 @@ export function dialogMessage(
   };
 
   async function turnOf(
-    store: ConversationStore,
+    conversations: ConversationStore,
     current: Served,
     key: string,
     body: DialogBody,
@@ -72,7 +72,7 @@ export function dialogMessage(
     // A stored state that breaks the limits (written by another resolver with other limits, or
     // by hand into a shared store) is dropped: the conversation starts over rather than failing
     // every later message until it expires.
-    const stored = await store.get(key);
+    const stored = await conversations.get(key);
     const previous = stored && usableState(stored) ? stored : undefined;
 
     // The commit answering: the conversation's own, else what the token serves now (or, while
@@ -116,8 +116,8 @@ export function dialogMessage(
     // Client memory was checked on arrival; the skill's `set` actions can still grow it.
     const problem = memoryProblem(conversation.memory, "the conversation's memory would be");
     if (problem) throw new HttpError(problem[0], `${problem[1]}; nothing was stored`);
-    if (turn.ended) await store.delete(key);
-    else await store.set(key, conversation);
+    if (turn.ended) await conversations.delete(key);
+    else await conversations.set(key, conversation);
     await nextTurn();
 
     const top = nlp.intents[0];
