@@ -320,7 +320,7 @@ describe('POST /v2/request', () => {
     const { dir, tokens } = await exampleWithTokens();
     const { url } = await serve(dir);
     const descriptions = exampleDescriptions();
-    const unsure = 'what pizzas are on the menu?'; // ask-menu, clearly but not fully sure
+    const unsure = 'what do you serve'; // ask-menu, clearly but not fully sure
     const sure = 'hello there';
 
     const before = await nlp(url, tokens.production, { text: unsure });
@@ -339,7 +339,7 @@ describe('POST /v2/request', () => {
       confidence: number;
       description: string | null;
     }[];
-    // Every intent NLP.js gave a score (not necessarily all of them), best first, each with its file's description.
+    // The intents the classifier gave a confidence of at least 0.01, best first, each with its file's description.
     expect(intents.length).toBeGreaterThanOrEqual(2);
     expect(new Set(intents.map((i) => i.slug)).size).toBe(intents.length);
     expect(intents.map((i) => i.confidence)).toEqual(intents.map((i) => i.confidence).sort((a, b) => b - a));
@@ -353,9 +353,9 @@ describe('POST /v2/request', () => {
       const r = await nlp(url, tokens.production, { text: unsure });
       return r.status === 200 && r.body.results.intents.length === 0 ? r : undefined;
     });
-    expect(
-      (await nlp(url, tokens.v1, { text: sure })).body.results.intents.map((i: any) => [i.slug, i.confidence]),
-    ).toEqual([['greetings', 1]]);
+    const sureIntents = (await nlp(url, tokens.v1, { text: sure })).body.results.intents;
+    expect(sureIntents.map((i: any) => i.slug)).toEqual(['greetings']);
+    expect(sureIntents[0].confidence).toBeGreaterThanOrEqual(0.99);
     // The entities do not depend on the threshold.
     const entities = await nlp(url, tokens.production, { text: 'what toppings, mushroom or ham?' });
     expect(Object.keys(entities.body.results.entities)).toEqual(['pizza-topping']);
@@ -755,7 +755,7 @@ describe('regressions', () => {
 });
 
 describe('languages', () => {
-  it('trains and answers in the bot language with its NLP.js stemmer (French here)', async () => {
+  it('trains and answers in the bot language with its stemmer (French here)', async () => {
     const bundle = {
       intents: [
         { slug: 'salutations', expressions: ['bonjour', 'salut', 'bonsoir à vous', 'bonjour tout le monde'] },
@@ -776,7 +776,8 @@ describe('languages', () => {
     const model = await NluModel.load(await trainModel({ bundle, language: 'fr' }));
     expect((await model.analyse('Bonjour', 'fr')).intents[0]?.slug).toBe('salutations');
     const order = await model.analyse('je voudrais commander deux pizzas', 'fr');
-    expect(order).toMatchObject({ language: 'fr', intents: [{ slug: 'commande' }] });
+    expect(order.language).toBe('fr');
+    expect(order.intents[0]?.slug).toBe('commande');
     // An unknown language is answered with the bot's.
     expect((await model.analyse('salut', 'xx')).language).toBe('fr');
   });

@@ -75,8 +75,7 @@ const LANGUAGES: Record<string, unknown> = {
 const localeOf = (language: string) => (Object.hasOwn(LANGUAGES, language) ? language : 'en');
 
 /** One sentiment analyzer for the process, with every language (it holds only word lists). */
-let sentiment: Promise<{ process(input: { locale: string; text: string }): Promise<SentimentResult> }> | null =
-  null;
+let sentiment: Promise<{ process(input: { locale: string; text: string }): Promise<SentimentResult> }> | null = null;
 interface SentimentResult {
   sentiment?: { score?: number };
 }

@@ -34,6 +34,8 @@ export const CALIBRATION = { a: 4, b: 1.8 };
 
 export interface LinearModelData {
   classes: string[];
+  /** How many examples it was trained on (the idf of an unseen feature depends on it). */
+  examples: number;
   /** Feature names, in the order of the weights' rows; the last row is the bias. */
   features: string[];
   /** Per feature, its inverse document frequency (base64 of a Float32Array). */
@@ -70,7 +72,8 @@ export function trainLinear(examples: Example[]): LinearModelData {
   // The examples as sparse rows (CSR), the bias feature last in each.
   const bias = features.length;
   const offsets = new Int32Array(n + 1);
-  const rows = docs.map((doc) => vectorize(doc, index, idf));
+  const unknownIdf = Math.log(1 + n) + 1;
+  const rows = docs.map((doc) => vectorize(doc, index, idf, unknownIdf));
   for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + rows[i]!.ids.length + 1;
   const ids = new Int32Array(offsets[n]!);
   const values = new Float64Array(offsets[n]!);
@@ -83,7 +86,7 @@ export function trainLinear(examples: Example[]): LinearModelData {
   }
   const y = Int32Array.from(examples, (e) => labels.get(e.label)!);
   const weights = solve({ n, k: classes.length, f: features.length + 1, offsets, ids, values, y });
-  return { classes, features, idf: base64(idf), weights: base64(weights) };
+  return { classes, examples: n, features, idf: base64(idf), weights: base64(weights) };
 }
 
 /** A trained model, ready to score texts. */
@@ -93,13 +96,19 @@ export class LinearModel {
   private readonly idf: Float32Array;
   private readonly weights: Float32Array;
   private readonly featurizers = new Map<string, Featurizer>();
+  /** The idf of a feature no training example had. */
+  private readonly unknownIdf: number;
 
   constructor(data: LinearModelData) {
     this.classes = data.classes;
     this.index = new Map(data.features.map((name, i) => [name, i]));
     this.idf = fromBase64(data.idf);
     this.weights = fromBase64(data.weights);
-    if (this.idf.length !== data.features.length || this.weights.length !== (data.features.length + 1) * data.classes.length)
+    this.unknownIdf = Math.log(1 + data.examples) + 1;
+    if (
+      this.idf.length !== data.features.length ||
+      this.weights.length !== (data.features.length + 1) * data.classes.length
+    )
       throw new Error('the model is damaged: its weights do not match its features');
   }
 
@@ -107,7 +116,7 @@ export class LinearModel {
   confidences(text: string, language: string): Float64Array {
     let featurizer = this.featurizers.get(language);
     if (!featurizer) this.featurizers.set(language, (featurizer = new Featurizer(language)));
-    const { ids, values } = vectorize(featurizer.features(text), this.index, this.idf);
+    const { ids, values } = vectorize(featurizer.features(text), this.index, this.idf, this.unknownIdf);
     const k = this.classes.length;
     const scores = new Float64Array(k);
     const w = this.weights;
@@ -128,20 +137,26 @@ export class LinearModel {
   }
 }
 
-/** A document's known features, TF-IDF weighted (sublinear counts) and scaled to length 1. */
+/**
+ * A document's known features, TF-IDF weighted (sublinear counts) and scaled so that all its
+ * features, known or not, have length 1. The features the model never saw count in that
+ * length (with the idf of the rarest): a message made mostly of words no intent has is a short
+ * vector and scores low on every intent, rather than being judged on the one word it shares
+ * with an intent.
+ */
 function vectorize(
   counts: Map<string, number>,
   index: Map<string, number>,
   idf: Float32Array,
+  unknownIdf: number,
 ): { ids: Int32Array; values: Float64Array } {
   const found: [number, number][] = [];
   let norm = 0;
   for (const [name, count] of counts) {
     const id = index.get(name);
-    if (id === undefined) continue;
-    const value = (1 + Math.log(count)) * idf[id]!;
-    found.push([id, value]);
+    const value = (1 + Math.log(count)) * (id === undefined ? unknownIdf : idf[id]!);
     norm += value * value;
+    if (id !== undefined) found.push([id, value]);
   }
   // In feature order: the weights are read row after row.
   found.sort((a, b) => a[0] - b[0]);
