@@ -1,0 +1,276 @@
+#!/usr/bin/env node
+// NLU at the size of real assistants (issue #11), in process (dist/nlu/engine.js: trainModel,
+// NluModel.analyse, the manifest's default threshold 0.5 applied as /v2/request applies it):
+//   1. Banking77 (Casanueva et al. 2020, CC BY 4.0; read from BOTVER_CORPORA/banking77, by
+//      default from a `corpora/banking77` folder found beside the checkout or one of its
+//      parents' sibling folders; nothing of it is copied here): 77 intents, 10,003 training expressions, the 3,080 test
+//      sentences; accuracy of the top intent, and at the threshold (no intent counts as wrong).
+//   2. Out of scope: (a) cross-domain: every sentence of the three Braun et al. corpora (Ubuntu,
+//      web applications, a travel chatbot; bench/.cache/nlu-corpora, see nlu.bench.js) sent to
+//      the Banking77 model; (b) Banking77-OOS-style: the model trained on two intents in three,
+//      the test sentences of the others are out of scope (hard: they are banking questions too).
+//   3. What each confidence band holds (in-scope Banking77 test): the mean confidence and the
+//      share that is right, so one can see what a threshold means.
+//   4. Training time (median of 3 after a warm-up for 1k; one run for the larger) and model
+//      size at 1,000 expressions (40 synthetic intents), 10,003 (Banking77) and 14,476 (150
+//      intents: Banking77's, and each again with its words reversed), with the time to load the
+//      model and analyse's p50/p99 on it.
+// Anchors (published, not re-run): Banking77 fine-tuned BERT 0.930, USE 0.928, USE+ConveRT
+// 0.934 (Casanueva et al.); 150-intent CLINC in-scope: Dialogflow 0.917, Rasa 0.915, linear
+// SVM 0.910, BERT 0.969; OOS recall Rasa 0.453 (Larson et al. 2019).
+//
+// Usage: node bench/nlu-scale.bench.js [--quick] [--enforce-targets]
+// Prints markdown tables and writes bench/results/nlu-scale.json.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mulberry32 } from './fixture.js';
+import { BenchError, benchArgs, finishReport, hostInfo, median, percentile, table } from './measure.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BANKING = join(process.env.BOTVER_CORPORA ?? findCorpora() ?? 'corpora', 'banking77');
+const BRAUN = join(ROOT, 'bench', '.cache', 'nlu-corpora');
+const { flag } = benchArgs();
+const QUICK = flag('--quick');
+const TARGETS = { banking: 0.9, oosRecall: 0.45, train15kMs: 10_000 };
+const f3 = (x) => x.toFixed(3);
+
+/** A `corpora` folder holding banking77, beside the checkout or an ancestor, or in a sibling of one. */
+function findCorpora() {
+  for (let dir = dirname(ROOT); dir !== dirname(dir); dir = dirname(dir)) {
+    const candidates = [
+      join(dir, 'corpora'),
+      ...readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => join(dir, e.name, 'corpora')),
+    ];
+    const found = candidates.find((c) => existsSync(join(c, 'banking77', 'train.csv')));
+    if (found) return found;
+  }
+  return null;
+}
+
+/** RFC 4180 CSV (quoted fields may hold commas, quotes and newlines); the header row dropped. */
+function csv(file) {
+  const text = readFileSync(file, 'utf8');
+  const rows = [];
+  let row = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch !== '"') field += ch;
+      else if (text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else quoted = false;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      row.push(field);
+      field = '';
+    } else if (ch === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+    } else if (ch !== '\r') field += ch;
+  }
+  if (field || row.length) rows.push([...row, field]);
+  return rows
+    .slice(1)
+    .map(([text, label]) => ({ text: /** @type {string} */ (text), label: /** @type {string} */ (label) }));
+}
+
+/** @param {{text: string, label: string}[]} examples */
+function bundleOf(examples) {
+  /** @type {Map<string, string[]>} */
+  const by = new Map();
+  for (const { text, label } of examples) by.set(label, [...(by.get(label) ?? []), text]);
+  return {
+    intents: [...by].map(([slug, expressions]) => ({ slug, expressions })),
+    entities: [],
+    skills: [],
+    tests: [],
+  };
+}
+
+async function main() {
+  if (!existsSync(join(BANKING, 'train.csv')))
+    throw new BenchError(`Banking77 is not in ${BANKING}: set BOTVER_CORPORA to the folder that holds banking77/`);
+  if (!existsSync(join(BRAUN, 'AskUbuntuCorpus.json')))
+    throw new BenchError(`the Braun corpora are not in ${BRAUN}: run bench/nlu.bench.js once to fetch them`);
+  const engine = await import(join(ROOT, 'dist', 'nlu', 'engine.js'));
+  const train = csv(join(BANKING, 'train.csv'));
+  const test = csv(join(BANKING, 'test.csv'));
+  const braun = ['ChatbotCorpus', 'AskUbuntuCorpus', 'WebApplicationCorpus'].flatMap((n) =>
+    JSON.parse(readFileSync(join(BRAUN, `${n}.json`), 'utf8')).sentences.map((s) => s.text),
+  );
+  const threshold = 0.5;
+  console.log('# botver NLU at scale\n');
+
+  const trainTimed = async (bundle) => {
+    const t0 = performance.now();
+    const json = await engine.trainModel({ bundle, language: 'en' });
+    const trainMs = performance.now() - t0;
+    const t1 = performance.now();
+    const model = await engine.NluModel.load(json);
+    return { model, json, trainMs, loadMs: performance.now() - t1 };
+  };
+  const topOf = async (model, text) => (await model.analyse(text, 'en')).intents[0];
+
+  // 1-3. Banking77
+  process.stdout.write('running: Banking77 (77 intents) ... ');
+  const bank = await trainTimed(bundleOf(train));
+  let top1 = 0;
+  let atThreshold = 0;
+  const bands = Array.from({ length: 5 }, () => ({ n: 0, right: 0, confidence: 0 }));
+  const latencies = [];
+  for (const { text, label } of test) {
+    const t0 = performance.now();
+    const best = await topOf(bank.model, text);
+    latencies.push(performance.now() - t0);
+    const right = best?.slug === label;
+    if (right) top1++;
+    if (right && best.confidence >= threshold) atThreshold++;
+    const band = bands[Math.min(4, Math.floor((best?.confidence ?? 0) * 5))];
+    band.n++;
+    band.confidence += best?.confidence ?? 0;
+    if (right) band.right++;
+  }
+  let crossRejected = 0;
+  for (const text of braun) if (((await topOf(bank.model, text))?.confidence ?? 0) < threshold) crossRejected++;
+  console.log(`${f3(atThreshold / test.length)} at the threshold`);
+
+  process.stdout.write('running: Banking77, two intents in three in scope, the others out of scope ... ');
+  const labels = [...new Set(train.map((e) => e.label))].sort();
+  const inScope = new Set(labels.filter((_, i) => i % 3 !== 2));
+  const split = await trainTimed(bundleOf(train.filter((e) => inScope.has(e.label))));
+  let splitRight = 0;
+  let splitIn = 0;
+  let splitOos = 0;
+  let splitRejected = 0;
+  for (const { text, label } of test) {
+    const best = await topOf(split.model, text);
+    const kept = best && best.confidence >= threshold;
+    if (inScope.has(label)) {
+      splitIn++;
+      if (kept && best.slug === label) splitRight++;
+    } else {
+      splitOos++;
+      if (!kept) splitRejected++;
+    }
+  }
+  console.log(`in scope ${f3(splitRight / splitIn)}, out-of-scope recall ${f3(splitRejected / splitOos)}`);
+
+  // 4. training at 1k, 10k, 15k
+  process.stdout.write('running: training 1,000 / 10,003 / 14,476 expressions ... ');
+  const rand = mulberry32(0x1000);
+  const words = ['cancel', 'book', 'change', 'find', 'pay', 'order', 'track', 'return', 'open', 'close'];
+  const nouns = ['flight', 'hotel', 'card', 'account', 'pizza', 'parcel', 'table', 'ticket'];
+  const thousand = bundleOf(
+    Array.from({ length: 1000 }, (_, i) => {
+      const label = `${words[i % 10]}-${nouns[Math.floor(i / 10) % 4]}`;
+      const filler = ['please', 'now', 'today', 'for me', 'quickly', ''][Math.floor(rand() * 6)];
+      return { text: `I want to ${label.replace('-', ' my ')} ${filler} ${Math.floor(rand() * 100)}`, label };
+    }),
+  );
+  const runs = [];
+  for (let i = 0; i < (QUICK ? 2 : 4); i++) runs.push((await trainTimed(thousand)).trainMs);
+  const doubled = [];
+  const byLabel = bundleOf(train).intents;
+  for (const intent of byLabel) {
+    doubled.push({ slug: intent.slug, expressions: intent.expressions.slice(0, 100) });
+    if (doubled.length < 150)
+      doubled.push({
+        slug: `${intent.slug}-reversed`,
+        expressions: intent.expressions.slice(0, 100).map((e) => `${e.split(' ').reverse().join(' ')} please now`),
+      });
+  }
+  const large = { intents: doubled.slice(0, 150), entities: [], skills: [], tests: [] };
+  const big = await trainTimed(large);
+  const bigLatency = [];
+  for (const { text } of test.slice(0, 1000)) {
+    const t0 = performance.now();
+    await big.model.analyse(text, 'en');
+    bigLatency.push(performance.now() - t0);
+  }
+  const count = (b) => b.intents.reduce((n, i) => n + i.expressions.length, 0);
+  console.log(`${Math.round(big.trainMs)} ms for ${count(large)}`);
+
+  const rows = {
+    accuracy: [
+      ['Banking77, top intent', f3(top1 / test.length), 'BERT 0.930, USE 0.928, USE+ConveRT 0.934', ''],
+      [
+        `Banking77 at the default threshold (${threshold}; below it, no intent: counted wrong)`,
+        f3(atThreshold / test.length),
+        '',
+        `≥ ${TARGETS.banking}: ${atThreshold / test.length >= TARGETS.banking ? 'met' : 'MISSED'}`,
+      ],
+      [
+        'out of scope, cross-domain: the 736 Braun sentences sent to the Banking77 model, recall',
+        f3(crossRejected / braun.length),
+        'Rasa 0.453 (CLINC)',
+        `≥ ${TARGETS.oosRecall}: ${crossRejected / braun.length >= TARGETS.oosRecall ? 'met' : 'MISSED'}`,
+      ],
+      ['Banking77-OOS style (51 intents in scope, 26 out): in-scope accuracy', f3(splitRight / splitIn), '', ''],
+      ['… out-of-scope recall (other banking questions: the hard case)', f3(splitRejected / splitOos), '', ''],
+    ],
+    bands: bands.map((b, i) => [
+      `${(i / 5).toFixed(1)}–${((i + 1) / 5).toFixed(1)}`,
+      b.n,
+      b.n ? f3(b.confidence / b.n) : '',
+      b.n ? f3(b.right / b.n) : '',
+    ]),
+    training: [
+      ['1,000 (40 intents)', `${Math.round(median(runs.slice(1)))} ms`, '', '', ''],
+      [
+        `${count(bundleOf(train)).toLocaleString('en')} (Banking77, 77 intents)`,
+        `${Math.round(bank.trainMs)} ms`,
+        `${(bank.json.length / 1e6).toFixed(1)} MB`,
+        `${Math.round(bank.loadMs)} ms`,
+        `${percentile(latencies, 50).toFixed(2)} / ${percentile(latencies, 99).toFixed(2)} ms`,
+      ],
+      [
+        `${count(large).toLocaleString('en')} (150 intents)`,
+        `${Math.round(big.trainMs)} ms`,
+        `${(big.json.length / 1e6).toFixed(1)} MB`,
+        `${Math.round(big.loadMs)} ms`,
+        `${percentile(bigLatency, 50).toFixed(2)} / ${percentile(bigLatency, 99).toFixed(2)} ms`,
+      ],
+    ],
+  };
+  console.log('\n## accuracy and out of scope\n');
+  console.log(table(['measure', 'botver', 'anchor', 'target'], rows.accuracy));
+  console.log('\n## what each confidence band holds (Banking77 test, top intent)\n');
+  console.log(table(['confidence', 'sentences', 'mean confidence', 'share right'], rows.bands));
+  console.log('\n## training (in process, one thread), model size, analyse\n');
+  console.log(table(['expressions', 'training', 'model (JSON)', 'load', 'analyse p50 / p99'], rows.training));
+
+  const missed = [];
+  if (atThreshold / test.length < TARGETS.banking) missed.push(`Banking77 ${f3(atThreshold / test.length)}`);
+  if (crossRejected / braun.length < TARGETS.oosRecall) missed.push('out-of-scope recall');
+  if (big.trainMs >= TARGETS.train15kMs) missed.push(`training 15k in ${Math.round(big.trainMs)} ms`);
+  const resultsDir = join(ROOT, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  finishReport({
+    file: join(resultsDir, 'nlu-scale.json'),
+    root: ROOT,
+    report: {
+      benchmark: 'nlu-scale',
+      generatedAt: new Date().toISOString(),
+      host: hostInfo(),
+      rows,
+      missedTargets: missed,
+    },
+    failures: [],
+    missed,
+    enforce: flag('--enforce-targets'),
+  });
+}
+
+main().catch((err) => {
+  console.error(err.stack ?? err);
+  process.exitCode = 1;
+});
