@@ -134,7 +134,7 @@ async function main() {
     const right = best?.slug === label;
     if (right) top1++;
     if (right && best.confidence >= threshold) atThreshold++;
-    const band = bands[Math.min(4, Math.floor((best?.confidence ?? 0) * 5))];
+    const band = /** @type {(typeof bands)[number]} */ (bands[Math.min(4, Math.floor((best?.confidence ?? 0) * 5))]);
     band.n++;
     band.confidence += best?.confidence ?? 0;
     if (right) band.right++;

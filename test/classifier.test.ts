@@ -65,7 +65,14 @@ describe('the intent classifier', () => {
     // The example bot: 8 intents of 4 to 10 expressions.
     const dir = join(ROOT, 'examples', 'awesome-bot', 'training', 'intents');
     const example = await model(readdirSync(dir).map((f) => parse(readFileSync(join(dir, f), 'utf8'))));
-    for (const text of ['play some jazz music', 'zorblat quimvex', 'tell me a joke', 'who won the football match']) {
+    for (const text of [
+      'play some jazz music',
+      'zorblat quimvex',
+      'tell me a joke',
+      'who won the football match',
+      'what is the capital of peru',
+      'can you help me with my taxes',
+    ]) {
       const analysis = await example.analyse(text);
       expect(nlpResults(analysis, 0.5).intents, text).toEqual([]);
       expect(analysis.intents.length, text).toBeGreaterThan(0); // listed, below the threshold
@@ -74,7 +81,7 @@ describe('the intent classifier', () => {
     const m = await model();
     const sure = await m.analyse('please book a flight to lisbon');
     expect(sure.intents[0]).toMatchObject({ slug: 'book-flight' });
-    expect(sure.intents[0]!.confidence).toBeGreaterThan(0.9);
+    expect(sure.intents[0]!.confidence).toBeGreaterThan(0.8);
     const confidences = sure.intents.map((i) => i.confidence);
     expect(confidences).toEqual([...confidences].sort((a, b) => b - a));
     expect(nlpResults(sure, 0.5).intents[0]?.slug).toBe('book-flight');
@@ -82,7 +89,7 @@ describe('the intent classifier', () => {
     expect(nlpResults(sure, 0).intents).toEqual(sure.intents);
   });
 
-  it('a training sentence is sure with 4 intents and with 100; unknown words score well below it', async () => {
+  it('confidences mean the same for 4 intents and for 100: a training sentence is sure, unknown words are not', async () => {
     const many = [
       ...TRAVEL,
       ...Array.from({ length: 96 }, (_, i) =>
@@ -95,7 +102,8 @@ describe('the intent classifier', () => {
     for (const intents of [TRAVEL, many]) {
       const m = await model(intents);
       expect((await top(m, 'book a flight to london'))!.confidence).toBeGreaterThan(0.9);
-      expect((await top(m, 'zorblat quimvex'))!.confidence).toBeLessThan(0.7);
+      expect((await top(m, 'zorblat quimvex'))!.confidence).toBeLessThan(0.5);
+      expect((await top(m, 'play some jazz music'))!.confidence).toBeLessThan(0.5);
     }
   });
 
