@@ -22,11 +22,23 @@
 // Usage: node bench/nlu-scale.bench.js [--quick] [--enforce-targets]
 // Prints markdown tables and writes bench/results/nlu-scale.json.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from './fixture.js';
-import { BenchError, benchArgs, finishReport, hostInfo, median, percentile, table } from './measure.js';
+import {
+  BENCH_ENV,
+  BenchError,
+  benchArgs,
+  finishReport,
+  freePort,
+  hostInfo,
+  median,
+  percentile,
+  table,
+} from './measure.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BANKING = join(process.env.BOTVER_CORPORA ?? findCorpora() ?? 'corpora', 'banking77');
@@ -81,6 +93,146 @@ function csv(file) {
   return rows
     .slice(1)
     .map(([text, label]) => ({ text: /** @type {string} */ (text), label: /** @type {string} */ (label) }));
+}
+
+/**
+ * The real path: the bundles as YAML intent files on version branches of a repository (the
+ * example bot's, its files removed: v2 = Banking77, served to staging; v1 = the 150 intents,
+ * served to production), `botver serve` in its own process, and POST /v2/request:
+ *   - from start to each model answering (the resolver trains them in its worker);
+ *   - every Banking77 test sentence, the top intent at the manifest's threshold;
+ *   - 16 connections on the 150-intent model, against a bare node:http server calling the
+ *     same model file (bench/bare-nlu-server.js), in alternating rounds.
+ */
+async function servedSection(banking, large, test, seconds) {
+  const { makeExampleRepo } = await import(join(ROOT, 'scripts', 'make-example-repo.js'));
+  const { commitFiles, openBotRepo } = await import(join(ROOT, 'dist', 'index.js'));
+  const { stringify } = await import('yaml');
+  const autocannon = (await import('autocannon')).default;
+  const tmp = mkdtempSync(join(os.tmpdir(), 'botver-bench-nlu-scale-'));
+  const children = [];
+  try {
+    const example = await makeExampleRepo({ dir: join(tmp, 'bot'), tokensFile: join(tmp, 'tokens.json') });
+    const repo = await openBotRepo({ repo: example.dir });
+    for (const [branch, bundle] of /** @type {const} */ ([
+      ['v2', banking],
+      ['v1', large],
+    ])) {
+      const listed = spawnSync('git', ['ls-tree', '-r', '--name-only', branch], { cwd: example.dir, encoding: 'utf8' });
+      /** @type {Record<string, string | null>} */
+      const files = Object.fromEntries(
+        listed.stdout
+          .trim()
+          .split('\n')
+          .filter((f) => /^(training|skills|tests)\//.test(f))
+          .map((f) => [f, null]),
+      );
+      for (const intent of bundle.intents) files[`training/intents/${intent.slug}.yaml`] = stringify(intent);
+      await commitFiles(repo, branch, files, `bench: ${bundle.intents.length} intents`);
+    }
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const started = performance.now();
+    const server = spawn(
+      process.execPath,
+      [join(ROOT, 'bin', 'botver.js'), 'serve', '--repo', example.dir, '--port', String(port)],
+      {
+        env: { ...process.env, ...BENCH_ENV, BOTVER_LOG_LEVEL: 'warn' },
+        stdio: 'ignore',
+      },
+    );
+    children.push(server);
+    const ask = (token, text) =>
+      fetch(`${url}/v2/request`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ text }),
+      }).catch(() => null);
+    const { staging, production } = example.tokens.environments;
+    /** @type {{banking?: number, large?: number}} */
+    const readyMs = {};
+    for (let i = 0; Object.keys(readyMs).length < 2; i++) {
+      if (i > 12_000) throw new BenchError('the models were not served within 2 minutes');
+      for (const [name, token] of [
+        ['banking', staging],
+        ['large', production],
+      ]) {
+        if (readyMs[/** @type {'banking' | 'large'} */ (name)] !== undefined) continue;
+        const res = await ask(token, 'hello');
+        if (res?.status === 200) readyMs[name] = performance.now() - started;
+        await res?.arrayBuffer();
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    let right = 0;
+    for (const { text, label } of test) {
+      const res = /** @type {Response} */ (await ask(staging, text));
+      if (res.status !== 200) throw new BenchError(`POST /v2/request answered ${res.status}`);
+      if ((await res.json()).results.intents[0]?.slug === label) right++;
+    }
+    const v1 = spawnSync('git', ['rev-parse', 'v1'], { cwd: example.dir, encoding: 'utf8' }).stdout.trim();
+    const modelFile = join(example.dir, '.git', 'botver', 'models', `${v1}.v4.json`);
+    const barePort = await freePort();
+    const bare = spawn(
+      process.execPath,
+      [join(ROOT, 'bench', 'bare-nlu-server.js'), '--port', String(barePort), '--model', modelFile],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    children.push(bare);
+    await new Promise((resolve) => bare.stdout.once('data', resolve));
+    const requests = test.slice(0, 200).map(({ text }) => ({
+      method: 'POST',
+      path: '/v2/request',
+      headers: { authorization: `Bearer ${production}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ text }),
+    }));
+    const load = async (/** @type {string} */ target) => {
+      /** @type {number[]} */
+      const latencies = [];
+      const r = await new Promise((done, fail) => {
+        const run = autocannon({ url: target, connections: 16, duration: seconds, requests }, (err, result) =>
+          err ? fail(err) : done(result),
+        );
+        run.on('response', (_c, _s, _b, ms) => latencies.push(ms));
+      });
+      if (r.non2xx || r.errors) throw new BenchError(`${target}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+      return { requests: r.requests.total, seconds: r.duration, latencies };
+    };
+    const targets = { resolver: url, bare: `http://127.0.0.1:${barePort}` };
+    /** @typedef {{requests: number, seconds: number, latencies: number[]}} Acc */
+    const acc = {
+      resolver: /** @type {Acc} */ ({ requests: 0, seconds: 0, latencies: [] }),
+      bare: /** @type {Acc} */ ({ requests: 0, seconds: 0, latencies: [] }),
+    };
+    await load(targets.resolver);
+    await load(targets.bare);
+    for (let round = 0; round < 2; round++)
+      for (const name of round % 2
+        ? /** @type {const} */ (['bare', 'resolver'])
+        : /** @type {const} */ (['resolver', 'bare'])) {
+        const r = await load(targets[name]);
+        const into = acc[name];
+        into.requests += r.requests;
+        into.seconds += r.seconds;
+        into.latencies.push(...r.latencies);
+      }
+    const figures = (a) => ({
+      rps: a.requests / a.seconds,
+      p50: percentile(a.latencies, 50),
+      p99: percentile(a.latencies, 99),
+    });
+    return {
+      readyMs,
+      bankingAccuracy: right / test.length,
+      resolver: figures(acc.resolver),
+      bare: figures(acc.bare),
+    };
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 /** @param {{text: string, label: string}[]} examples */
@@ -199,7 +351,31 @@ async function main() {
   const count = (b) => b.intents.reduce((n, i) => n + i.expressions.length, 0);
   console.log(`${Math.round(big.trainMs)} ms for ${count(large)}`);
 
+  process.stdout.write('running: the real path: YAML on version branches, botver serve, POST /v2/request ... ');
+  const served = await servedSection(bundleOf(train), large, test, QUICK ? 3 : 5);
+  console.log(`Banking77 ${f3(served.bankingAccuracy)}, p99 ${served.resolver.p99.toFixed(1)} ms`);
+
   const rows = {
+    served: [
+      [
+        'Banking77 through POST /v2/request (YAML on a version branch, the manifest threshold)',
+        f3(served.bankingAccuracy),
+        '',
+        `≥ ${TARGETS.banking}: ${served.bankingAccuracy >= TARGETS.banking ? 'met' : 'MISSED'}`,
+      ],
+      [
+        'from `botver serve` started to answering: Banking77 / 150 intents (both trained in its worker)',
+        `${((served.readyMs.banking ?? 0) / 1000).toFixed(1)} s / ${((served.readyMs.large ?? 0) / 1000).toFixed(1)} s`,
+        '',
+        '',
+      ],
+      [
+        'POST /v2/request on the 150-intent model, 16 connections: req/s, p50 / p99',
+        `${Math.round(served.resolver.rps)}, ${served.resolver.p50.toFixed(1)} / ${served.resolver.p99.toFixed(1)} ms`,
+        `bare node:http, same model: ${Math.round(served.bare.rps)}, ${served.bare.p50.toFixed(1)} / ${served.bare.p99.toFixed(1)} ms (${(served.resolver.rps / served.bare.rps).toFixed(2)}x)`,
+        `p99 < 15 ms: ${served.resolver.p99 < 15 ? 'met' : 'MISSED'}`,
+      ],
+    ],
     accuracy: [
       ['Banking77, top intent', f3(top1 / test.length), 'BERT 0.930, USE 0.928, USE+ConveRT 0.934', ''],
       [
@@ -241,7 +417,9 @@ async function main() {
       ],
     ],
   };
-  console.log('\n## accuracy and out of scope\n');
+  console.log('\n## through the resolver\n');
+  console.log(table(['measure', 'botver', 'anchor', 'target'], rows.served));
+  console.log('\n## accuracy and out of scope (in process)\n');
   console.log(table(['measure', 'botver', 'anchor', 'target'], rows.accuracy));
   console.log('\n## what each confidence band holds (Banking77 test, top intent)\n');
   console.log(table(['confidence', 'sentences', 'mean confidence', 'share right'], rows.bands));
@@ -251,6 +429,9 @@ async function main() {
   const missed = [];
   if (atThreshold / test.length < TARGETS.banking) missed.push(`Banking77 ${f3(atThreshold / test.length)}`);
   if (crossRejected / braun.length < TARGETS.oosRecall) missed.push('out-of-scope recall');
+  if (served.bankingAccuracy < TARGETS.banking)
+    missed.push(`Banking77 through /v2/request ${f3(served.bankingAccuracy)}`);
+  if (served.resolver.p99 >= 15) missed.push(`/v2/request p99 ${served.resolver.p99.toFixed(1)} ms`);
   if (big.trainMs >= TARGETS.train15kMs) missed.push(`training 15k in ${Math.round(big.trainMs)} ms`);
   const resultsDir = join(ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });

@@ -49,6 +49,54 @@ describe('botver test', () => {
     expect(r.stdout).toMatch(/staging \([0-9a-f]{7}\): \d+ passed, 1 failed/);
     expect((await botver(dir, 'test', 'production')).code).toBe(0);
   });
+
+  it('reports per-intent precision and recall and what was mistaken for what; a file may set a minimum intent accuracy', async () => {
+    const dir = await exampleBotRepo();
+    // Four utterances: two right, two taken for another intent than the one written.
+    const scored = (min: string) => `minIntentAccuracy: ${min}
+utterances:
+  - text: hello there
+    intent: greetings
+  - text: what is on the menu?
+    intent: ask-menu
+  - text: hi
+    intent: thanks
+  - text: good morning
+    intent: thanks
+`;
+    const repo = await openBotRepo({ repo: dir });
+    await commitFiles(repo, 'v2', { 'tests/scored.yaml': scored('0.5') }, 'scored together');
+    const passing = await botver(dir, 'test', 'v2');
+    expect(passing.code, passing.stdout).toBe(0);
+    expect(passing.stdout).toContain('pass  tests/scored.yaml: intent accuracy 50.0% (2 of 4), at least 50.0%');
+    expect(passing.stdout).toContain(
+      'pass  tests/scored.yaml: utterance 3 "hi"\n        intent greetings, expected thanks (counted in the file\'s accuracy)',
+    );
+    expect(passing.stdout).toMatch(/^intent +precision +recall +utterances$/m);
+    expect(passing.stdout).toMatch(/^thanks +\d+% +\d+% +\d+$/m);
+    expect(passing.stdout).toContain('thanks -> greetings: 2 ("hi", "good morning")');
+    const { reports } = await ok(dir, 'test', 'v2', '--json');
+    const report = reports[0];
+    expect(report.confusions).toEqual([
+      { expected: 'thanks', got: 'greetings', count: 2, texts: ['hi', 'good morning'] },
+    ]);
+    const byIntent = Object.fromEntries(report.intents.map((i: { intent: string }) => [i.intent, i]));
+    // greetings: smoke.yaml's utterances and scored.yaml's, 2 of them wrongly predicted.
+    expect(byIntent.greetings.recall).toBe(1);
+    expect(byIntent.greetings.precision).toBeCloseTo(byIntent.greetings.right / (byIntent.greetings.right + 2));
+    expect(byIntent.thanks).toMatchObject({
+      expected: 2 + byIntent.thanks.right,
+      predicted: byIntent.thanks.right,
+      recall: expect.any(Number),
+    });
+
+    await commitFiles(repo, 'v2', { 'tests/scored.yaml': scored('0.75') }, 'stricter');
+    const failing = await botver(dir, 'test', 'v2');
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).toContain(
+      'FAIL  tests/scored.yaml: intent accuracy 50.0% (2 of 4), at least 75.0%\n        2 of 4 utterances got their intent; at least 3 must',
+    );
+  });
 });
 
 describe('botver promote runs the tests first', () => {

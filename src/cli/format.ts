@@ -102,6 +102,31 @@ export function testReportText(r: TestReport): string {
     r.intentAccuracy === null
       ? ''
       : `, intent accuracy ${(r.intentAccuracy * 100).toFixed(1)}% (${r.utterances} utterances)`;
+  // Where the training data is thin: the intents not perfectly recognised, and what they were taken for.
+  const weak = r.intents.filter((i) => i.precision !== 1 || i.recall !== 1);
+  if (weak.length) {
+    const pct = (x: number | null) => (x === null ? '   -' : `${Math.round(x * 100)}%`.padStart(4));
+    const width = Math.max(6, ...weak.map((i) => i.intent.length));
+    lines.push('', `${'intent'.padEnd(width)}  precision  recall  utterances`);
+    for (const i of weak)
+      lines.push(
+        `${i.intent.padEnd(width)}  ${pct(i.precision).padStart(9)}  ${pct(i.recall).padStart(6)}  ${i.expected}`,
+      );
+    lines.push('', 'mistaken for (expected -> got: utterances):');
+    for (const c of r.confusions.slice(0, CONFUSIONS_SHOWN))
+      lines.push(
+        `  ${c.expected} -> ${c.got}: ${c.count} (${c.texts
+          .slice(0, 3)
+          .map((t) => JSON.stringify(t))
+          .join(', ')}${c.count > 3 ? ', …' : ''})`,
+      );
+    if (r.confusions.length > CONFUSIONS_SHOWN)
+      lines.push(`  … ${r.confusions.length - CONFUSIONS_SHOWN} more (--json has them all)`);
+    lines.push('');
+  }
   lines.push(`${r.ref} (${short(r.commit)}): ${r.passed} passed, ${r.failed} failed${accuracy}`);
   return `${lines.join('\n')}\n`;
 }
+
+/** Confusions listed in the text report. */
+const CONFUSIONS_SHOWN = 10;

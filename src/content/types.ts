@@ -253,6 +253,8 @@ interface TestFileBase {
   description?: string;
   /** Absent means the manifest's language. */
   language?: LanguageCode;
+  /** The share of utterances that must get their intent (the file's utterances scored together); absent: all. */
+  minIntentAccuracy?: number;
 }
 
 /** A test file with nothing to run would pass vacuously, so at least one list is required. */

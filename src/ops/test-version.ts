@@ -28,6 +28,30 @@ export interface TestReport {
   utterances: number;
   /** Share of utterances whose top intent was the expected one (null without utterances). */
   intentAccuracy: number | null;
+  /**
+   * Per intent named by an utterance or given to one ("none": no intent reached the
+   * threshold): how many utterances expected it, how many got it, and precision and recall
+   * (null where there is nothing to divide by). Sorted by intent.
+   */
+  intents: IntentScore[];
+  /** Which intents were taken for which, most frequent first, with the utterances. */
+  confusions: Confusion[];
+}
+
+export interface IntentScore {
+  intent: string;
+  expected: number;
+  predicted: number;
+  right: number;
+  precision: number | null;
+  recall: number | null;
+}
+
+export interface Confusion {
+  expected: string;
+  got: string;
+  count: number;
+  texts: string[];
 }
 
 export async function testVersion(repo: BotRepo, ref: string, commit?: string): Promise<TestReport> {
@@ -52,9 +76,12 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
   const checks: TestCheck[] = [];
   let utterances = 0;
   let intentsRight = 0;
+  const outcomes: { expected: string; got: string; text: string }[] = [];
   for (const [index, file] of content.bundle.tests.entries()) {
     const path = files.tests[index]!.path;
     const lang = file.language ?? language;
+    const scoredTogether = file.minIntentAccuracy !== undefined;
+    let fileRight = 0;
     for (const [i, u] of (file.utterances ?? []).entries()) {
       const nlp = platformNlp({
         text: u.text,
@@ -65,19 +92,38 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
       });
       const got = nlp.intents[0]?.slug ?? null;
       utterances++;
+      outcomes.push({ expected: u.intent ?? NONE, got: got ?? NONE, text: u.text });
       const problems: string[] = [];
-      if (got === u.intent) intentsRight++;
-      else problems.push(`intent ${got ?? 'none'}, expected ${u.intent ?? 'none'}`);
+      const missed = got === u.intent ? null : `intent ${got ?? 'none'}, expected ${u.intent ?? 'none'}`;
+      if (!missed) {
+        intentsRight++;
+        fileRight++;
+      } else if (!scoredTogether) problems.push(missed);
       for (const [slug, value] of Object.entries(u.entities ?? {})) {
         const found = (nlp.entities[slug] ?? []).map((e) => e.value);
         if (!found.includes(value))
           problems.push(`entity ${slug} ${found.length ? found.join(', ') : 'missing'}, expected ${value}`);
       }
+      // Scored together, a wrong intent alone is reported in the detail of a passing check.
+      const detail = [...problems, ...(scoredTogether && missed ? [`${missed} (counted in the file's accuracy)`] : [])];
       checks.push({
         file: path,
         name: `utterance ${i + 1} "${u.text}"`,
         passed: !problems.length,
-        ...(problems.length && { detail: problems.join('; ') }),
+        ...(detail.length && { detail: detail.join('; ') }),
+      });
+    }
+    const scored = file.utterances?.length ?? 0;
+    if (scoredTogether && scored > 0) {
+      const accuracy = fileRight / scored;
+      const min = file.minIntentAccuracy!;
+      checks.push({
+        file: path,
+        name: `intent accuracy ${(accuracy * 100).toFixed(1)}% (${fileRight} of ${scored}), at least ${(min * 100).toFixed(1)}%`,
+        passed: accuracy >= min,
+        ...(accuracy < min && {
+          detail: `${fileRight} of ${scored} utterances got their intent; at least ${Math.ceil(min * scored)} must`,
+        }),
       });
     }
     for (const conversation of file.conversations ?? []) {
@@ -119,5 +165,47 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
     failed,
     utterances,
     intentAccuracy: utterances ? intentsRight / utterances : null,
+    ...scoresOf(outcomes),
+  };
+}
+
+/** How an utterance without an intent (expected or given) is named in the scores. */
+const NONE = 'none';
+
+function scoresOf(outcomes: { expected: string; got: string; text: string }[]): {
+  intents: IntentScore[];
+  confusions: Confusion[];
+} {
+  const byIntent = new Map<string, IntentScore>();
+  const score = (intent: string) => {
+    let s = byIntent.get(intent);
+    if (!s) byIntent.set(intent, (s = { intent, expected: 0, predicted: 0, right: 0, precision: null, recall: null }));
+    return s;
+  };
+  const confusions = new Map<string, Confusion>();
+  for (const { expected, got, text } of outcomes) {
+    score(expected).expected++;
+    score(got).predicted++;
+    if (expected === got) score(expected).right++;
+    else {
+      const key = `${expected}\u0000${got}`;
+      const c = confusions.get(key) ?? { expected, got, count: 0, texts: [] };
+      c.count++;
+      c.texts.push(text);
+      confusions.set(key, c);
+    }
+  }
+  const intents = [...byIntent.values()]
+    .map((s) => ({
+      ...s,
+      precision: s.predicted ? s.right / s.predicted : null,
+      recall: s.expected ? s.right / s.expected : null,
+    }))
+    .sort((a, b) => a.intent.localeCompare(b.intent));
+  return {
+    intents,
+    confusions: [...confusions.values()].sort(
+      (a, b) => b.count - a.count || a.expected.localeCompare(b.expected) || a.got.localeCompare(b.got),
+    ),
   };
 }
