@@ -90,9 +90,14 @@ function csv(file) {
     } else if (ch !== '\r') field += ch;
   }
   if (field || row.length) rows.push([...row, field]);
-  return rows
-    .slice(1)
-    .map(([text, label]) => ({ text: /** @type {string} */ (text), label: /** @type {string} */ (label) }));
+  // Labels as intent slugs (lowercase, no underscore): Refund_not_showing_up -> refund-not-showing-up.
+  return rows.slice(1).map(([text, label]) => ({
+    text: /** @type {string} */ (text),
+    label: /** @type {string} */ (label)
+      .toLowerCase()
+      .replace(/[^a-z0-9.-]+/g, '-')
+      .replace(/-+$/, ''),
+  }));
 }
 
 /**
@@ -130,6 +135,10 @@ async function servedSection(banking, large, test, seconds) {
       for (const intent of bundle.intents) files[`training/intents/${intent.slug}.yaml`] = stringify(intent);
       await commitFiles(repo, branch, files, `bench: ${bundle.intents.length} intents`);
     }
+    const head = (branch) =>
+      spawnSync('git', ['rev-parse', branch], { cwd: example.dir, encoding: 'utf8' }).stdout.trim();
+    /** @type {Record<string, string>} */
+    const heads = { banking: head('v2'), large: head('v1') };
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const started = performance.now();
@@ -159,8 +168,9 @@ async function servedSection(banking, large, test, seconds) {
       ]) {
         if (readyMs[/** @type {'banking' | 'large'} */ (name)] !== undefined) continue;
         const res = await ask(token, 'hello');
-        if (res?.status === 200) readyMs[name] = performance.now() - started;
-        await res?.arrayBuffer();
+        // Answered by the model of the commit just made (not an older one while it trains).
+        const answered = res?.status === 200 ? (await res.json()).results.botver.commit : await res?.arrayBuffer();
+        if (answered === heads[name]) readyMs[/** @type {'banking' | 'large'} */ (name)] = performance.now() - started;
       }
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -170,8 +180,11 @@ async function servedSection(banking, large, test, seconds) {
       if (res.status !== 200) throw new BenchError(`POST /v2/request answered ${res.status}`);
       if ((await res.json()).results.intents[0]?.slug === label) right++;
     }
-    const v1 = spawnSync('git', ['rev-parse', 'v1'], { cwd: example.dir, encoding: 'utf8' }).stdout.trim();
-    const modelFile = join(example.dir, '.git', 'botver', 'models', `${v1}.v4.json`);
+    const v1 = heads.large;
+    const models = join(example.dir, '.git', 'botver', 'models');
+    const modelFile = join(models, `${v1}.v4.json`);
+    if (!existsSync(modelFile))
+      throw new BenchError(`no model file for v1 (${v1}) in ${models}: ${readdirSync(models).join(', ')}`);
     const barePort = await freePort();
     const bare = spawn(
       process.execPath,
@@ -181,7 +194,10 @@ async function servedSection(banking, large, test, seconds) {
       },
     );
     children.push(bare);
-    await new Promise((resolve) => bare.stdout.once('data', resolve));
+    await new Promise((resolve, reject) => {
+      bare.stdout.once('data', resolve);
+      bare.once('exit', (code) => reject(new BenchError(`the bare server exited (${code})`)));
+    });
     const requests = test.slice(0, 200).map(({ text }) => ({
       method: 'POST',
       path: '/v2/request',
