@@ -25,6 +25,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from './fixture.js';
@@ -278,13 +280,23 @@ async function main() {
   const threshold = 0.5;
   console.log('# botver NLU at scale\n');
 
+  // What a loaded model holds: heap and array buffers after a full collection, before and after.
+  setFlagsFromString('--expose-gc');
+  const gc = /** @type {() => void} */ (runInNewContext('gc'));
+  const held = () => {
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
   const trainTimed = async (bundle) => {
     const t0 = performance.now();
     const json = await engine.trainModel({ bundle, language: 'en' });
     const trainMs = performance.now() - t0;
+    const before = held();
     const t1 = performance.now();
     const model = await engine.NluModel.load(json);
-    return { model, json, trainMs, loadMs: performance.now() - t1 };
+    const loadMs = performance.now() - t1;
+    return { model, json, trainMs, loadMs, bytes: held() - before };
   };
   const topOf = async (model, text) => (await model.analyse(text, 'en')).intents[0];
 
@@ -416,11 +428,12 @@ async function main() {
       b.n ? f3(b.right / b.n) : '',
     ]),
     training: [
-      ['1,000 (40 intents)', `${Math.round(median(runs.slice(1)))} ms`, '', '', ''],
+      ['1,000 (40 intents)', `${Math.round(median(runs.slice(1)))} ms`, '', '', '', ''],
       [
         `${count(bundleOf(train)).toLocaleString('en')} (Banking77, 77 intents)`,
         `${Math.round(bank.trainMs)} ms`,
         `${(bank.json.length / 1e6).toFixed(1)} MB`,
+        `${(bank.bytes / 1e6).toFixed(1)} MB`,
         `${Math.round(bank.loadMs)} ms`,
         `${percentile(latencies, 50).toFixed(2)} / ${percentile(latencies, 99).toFixed(2)} ms`,
       ],
@@ -428,6 +441,7 @@ async function main() {
         `${count(large).toLocaleString('en')} (150 intents)`,
         `${Math.round(big.trainMs)} ms`,
         `${(big.json.length / 1e6).toFixed(1)} MB`,
+        `${(big.bytes / 1e6).toFixed(1)} MB`,
         `${Math.round(big.loadMs)} ms`,
         `${percentile(bigLatency, 50).toFixed(2)} / ${percentile(bigLatency, 99).toFixed(2)} ms`,
       ],
@@ -440,7 +454,9 @@ async function main() {
   console.log('\n## what each confidence band holds (Banking77 test, top intent)\n');
   console.log(table(['confidence', 'sentences', 'mean confidence', 'share right'], rows.bands));
   console.log('\n## training (in process, one thread), model size, analyse\n');
-  console.log(table(['expressions', 'training', 'model (JSON)', 'load', 'analyse p50 / p99'], rows.training));
+  console.log(
+    table(['expressions', 'training', 'model (JSON)', 'memory, loaded', 'load', 'analyse p50 / p99'], rows.training),
+  );
 
   const missed = [];
   if (atThreshold / test.length < TARGETS.banking) missed.push(`Banking77 ${f3(atThreshold / test.length)}`);

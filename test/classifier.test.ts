@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { MODEL_FORMAT, NluModel, OUT_OF_SCOPE, nlpResults, trainModel } from '../src/nlu/engine.js';
 import { normalize } from '../src/nlu/features.js';
-import { ROOT, git } from './helpers.js';
+import { starterContent } from '../src/ops/starter-content.js';
+import { openBotRepo } from '../src/ops/bot-repo.js';
+import { commitFiles } from '../src/ops/content-commit.js';
+import { ROOT, botver, exampleBotRepo, git } from './helpers.js';
 import { auth, captureLogger, exampleWithTokens, serve } from './resolver-helpers.js';
 
 // The intent classifier (linear-model.ts, features.ts) on a small synthetic bot: typos, word
@@ -59,6 +62,9 @@ describe('the intent classifier', () => {
     expect((await top(m, 'cancelling the reservations'))?.slug).toBe('cancel-booking'); // unseen forms
     expect((await top(m, 'luggages allowed?'))?.slug).toBe('baggage');
     expect(normalize('Réservé, À PARIS!')).toBe('reserve a paris');
+    // Accents go from Latin, Greek and Cyrillic letters only: other scripts' marks are letters' parts.
+    expect(normalize('Ελληνικά ёлка')).toBe('ελληνικα елка');
+    expect(normalize('हिन्दी किताब')).toBe('हिन्दी किताब'.normalize('NFKD'));
   });
 
   it('gives no intent above the threshold to a message that belongs to none, and lists the best ones below it', async () => {
@@ -107,6 +113,31 @@ describe('the intent classifier', () => {
     }
   });
 
+  it('a bot of one intent (what `botver init` makes) does not give it to a message of unknown words', async () => {
+    const starter = parse([...starterContent('bot')].find(([path]) => path.startsWith('training/intents/'))![1]);
+    const m = await model([starter]);
+    expect((await top(m, 'hello there'))!.confidence).toBeGreaterThan(0.5);
+    for (const text of ['asdf', 'zorblat quimvex', '👍', '?'])
+      expect(nlpResults(await m.analyse(text), 0.5).intents, text).toEqual([]);
+  });
+
+  it('refuses a damaged model, saying so', async () => {
+    const json = JSON.parse(
+      await trainModel({ bundle: { intents: TRAVEL, entities: [], skills: [], tests: [] }, language: 'en' }),
+    );
+    const damaged = async (change: (c: Record<string, unknown>) => void) => {
+      const copy = structuredClone(json);
+      change(copy.classifier);
+      return NluModel.load(JSON.stringify(copy));
+    };
+    await expect(damaged((c) => (c.weights = 'AAA'))).rejects.toThrow(/the model is damaged: an array of floats/);
+    await expect(damaged((c) => (c.weights = 'AAAAAA=='))).rejects.toThrow(/weights do not match its features/);
+    await expect(damaged((c) => delete c.examples)).rejects.toThrow(/no count of examples/);
+    await expect(damaged((c) => (c.features as string[]).push((c.features as string[])[0]!))).rejects.toThrow(
+      /listed twice/,
+    );
+  });
+
   it('answers each language of a bilingual bot with its own stemmer', async () => {
     const m = await model([
       ...TRAVEL,
@@ -142,6 +173,28 @@ describe('the intent classifier', () => {
     expect((await top(withExamples, 'book a flight to rome'))?.slug).toBe('book-flight');
     const listed = await withExamples.analyse('book a flight to rome');
     expect(listed.intents.map((i) => i.slug)).not.toContain(OUT_OF_SCOPE);
+  });
+
+  it(`validation refuses a skill triggered by "${OUT_OF_SCOPE}" and a test expecting it`, async () => {
+    const dir = await exampleBotRepo();
+    await commitFiles(
+      await openBotRepo({ repo: dir }),
+      'v2',
+      {
+        'training/intents/out-of-scope.yaml': 'slug: out-of-scope\nexpressions:\n  - tell me a joke\n',
+        'skills/joke.yaml': 'slug: joke\ntriggers:\n  - intent: out-of-scope\nactions:\n  - reply: I know no jokes\n',
+        'tests/oos.yaml': 'utterances:\n  - text: tell me a joke\n    intent: out-of-scope\n',
+      },
+      'out-of-scope misused',
+    );
+    const r = await botver(dir, 'validate', 'v2');
+    expect(r.code).toBe(1);
+    expect(r.stderr + r.stdout).toContain(
+      'v2:skills/joke.yaml:3:5 skill "joke" triggers on intent "out-of-scope", which is never answered',
+    );
+    expect(r.stderr + r.stdout).toContain(
+      'v2:tests/oos.yaml:3:5 a message out of scope gets no intent: expect "intent: null", not "out-of-scope"',
+    );
   });
 
   it('a model cached in an older format is not loaded: the resolver trains the commit again', async () => {

@@ -2,6 +2,7 @@ import type { Problem } from '../errors.js';
 import { problemAt } from '../yaml/file.js';
 import type { Bundle, ContentFile } from './bundle.js';
 import { entityRegexProblem } from './regex.js';
+import { OUT_OF_SCOPE } from './types.js';
 
 // Rules across a version's files: what a schema cannot see. Each returns problems at the
 // line at fault; only files that passed their schema are looked at, so the data is typed.
@@ -116,6 +117,16 @@ export function contentRuleProblems(bundle: Bundle): Problem[] {
     const skill = file.data;
     if (skill.fallback) fallbacks.push(file);
     (skill.triggers ?? []).forEach((trigger, i) => {
+      if (trigger.intent === OUT_OF_SCOPE) {
+        problems.push(
+          problemAt(
+            file.yaml,
+            ['triggers', i, 'intent'],
+            `skill "${skill.slug}" triggers on intent "${OUT_OF_SCOPE}", which is never answered (a message it wins has no intent): make the skill the fallback instead`,
+          ),
+        );
+        return;
+      }
       if (trigger.intent !== undefined && !knownIntent(trigger.intent)) {
         problems.push(
           problemAt(
@@ -173,6 +184,16 @@ export function contentRuleProblems(bundle: Bundle): Problem[] {
   for (const file of bundle.tests) {
     if (!file.valid) continue;
     (file.data.utterances ?? []).forEach((u, i) => {
+      if (u.intent === OUT_OF_SCOPE) {
+        problems.push(
+          problemAt(
+            file.yaml,
+            ['utterances', i, 'intent'],
+            `a message out of scope gets no intent: expect "intent: null", not "${OUT_OF_SCOPE}"`,
+          ),
+        );
+        return;
+      }
       if (u.intent !== null && !knownIntent(u.intent)) {
         problems.push(
           problemAt(file.yaml, ['utterances', i, 'intent'], `expected intent "${u.intent}" does not exist`),

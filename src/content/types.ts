@@ -89,6 +89,12 @@ export type ChannelType = 'webhook';
 // ---------------------------------------------------------------------------------------
 // Training data: training/intents/<slug>.yaml and training/entities/<slug>.yaml.
 
+/**
+ * The reserved intent of out-of-scope examples: messages the bot must not take for any intent.
+ * It is trained like an intent and never answered as one (docs/formats.md).
+ */
+export const OUT_OF_SCOPE = 'out-of-scope';
+
 export interface Intent {
   slug: Slug;
   description?: string;

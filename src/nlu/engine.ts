@@ -8,6 +8,7 @@ import { LangPt } from '@nlpjs/lang-pt';
 import { LangNl } from '@nlpjs/lang-nl';
 import { SentimentAnalyzer } from '@nlpjs/sentiment';
 import type { BundleData } from '../content/version-content.js';
+import { OUT_OF_SCOPE } from '../content/types.js';
 import { recogniseBuiltins } from './builtins.js';
 import { LinearModel, trainLinear, type LinearModelData } from './linear-model.js';
 import { RegexEntities, type RegexRule } from './regex-runner.js';
@@ -26,11 +27,7 @@ import { ValueListMatcher, type ValueList } from './value-lists.js';
 /** Bumped when what a model holds changes: older cached models are then retrained. */
 export const MODEL_FORMAT = 4;
 
-/**
- * The reserved intent of out-of-scope examples: messages the bot must not take for any intent.
- * It is trained like an intent and never answered as one (docs/formats.md).
- */
-export const OUT_OF_SCOPE = 'out-of-scope';
+export { OUT_OF_SCOPE } from '../content/types.js';
 
 /** Intents listed in an analysis: the best one, and the next ones as far as this confidence. */
 const LISTED_CONFIDENCE = 0.01;
@@ -84,7 +81,10 @@ function sentimentAnalyzer() {
     const container = await containerBootstrap();
     for (const lang of Object.values(LANGUAGES)) container.use(lang);
     return new SentimentAnalyzer({ container });
-  })();
+  })().catch((err) => {
+    sentiment = null; // the next message tries again
+    throw err;
+  });
   return sentiment;
 }
 

@@ -12,9 +12,6 @@ import { StemmerNl } from '@nlpjs/lang-nl';
 // unseen word forms and compounds still share most of them, the point of "subword semantic
 // hashing", Shridhar et al. 2019). Texts are lowercased and stripped of accents first.
 
-/** Languages with a stemmer here (NLP.js's); other languages' words are used unstemmed. */
-export const STEMMED_LANGUAGES = ['en', 'fr', 'es', 'de', 'it', 'pt', 'nl'] as const;
-
 const STEMMERS: Record<string, new () => { stem(word: string): string }> = {
   en: StemmerEn,
   fr: StemmerFr,
@@ -28,26 +25,34 @@ const STEMMERS: Record<string, new () => { stem(word: string): string }> = {
 const GRAM_SIZES = [3, 4];
 /** Distinct words whose features are remembered per language (the words of a bot, and more). */
 const WORD_CACHE = 50_000;
+/** Longer words are not remembered: one is thousands of n-grams, and no bot's word is that long. */
+const CACHED_WORD_LENGTH = 40;
 
-/** Lowercase, no accents, words of letters and digits separated by one space. */
+/**
+ * Lowercase, words of letters and digits separated by one space, and no accents on Latin,
+ * Greek and Cyrillic letters ("réservé" is "reserve"). Other scripts keep their combining
+ * marks: a Devanagari or Thai vowel sign is part of the word, not an accent.
+ */
 export function normalize(text: string): string {
   return text
-    .toLowerCase()
     .normalize('NFKD')
-    .replace(/\p{M}+/gu, '')
-    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .toLowerCase()
+    .replace(/(?<=[\p{sc=Latin}\p{sc=Greek}\p{sc=Cyrillic}])\p{M}+/gu, '')
+    .replace(/[^\p{L}\p{M}\p{N}]+/gu, ' ')
     .trim();
 }
 
 /** Features of texts in one language; remembers each word's, as words repeat across texts. */
 export class Featurizer {
-  private readonly stemmer: { stem(word: string): string } | null;
+  private readonly Stemmer: (new () => { stem(word: string): string }) | null;
+  private stemmer: { stem(word: string): string } | null;
   /** word -> [its stem's feature, its n-grams' features...] */
   private readonly words = new Map<string, string[]>();
 
+  /** `language`: one of STEMMERS' (the engine maps the others to English before this). */
   constructor(language: string) {
-    const Stemmer = Object.hasOwn(STEMMERS, language) ? STEMMERS[language]! : null;
-    this.stemmer = Stemmer ? new Stemmer() : null;
+    this.Stemmer = Object.hasOwn(STEMMERS, language) ? STEMMERS[language]! : null;
+    this.stemmer = this.Stemmer ? new this.Stemmer() : null;
   }
 
   /** The features of `text` with their counts. */
@@ -72,7 +77,12 @@ export class Featurizer {
     own = [`w${this.stem(word)}`];
     const padded = ` ${word} `;
     for (const n of GRAM_SIZES) for (let i = 0; i + n <= padded.length; i++) own.push(`c${padded.slice(i, i + n)}`);
-    if (this.words.size >= WORD_CACHE) this.words.clear();
+    if (word.length > CACHED_WORD_LENGTH) return own;
+    if (this.words.size >= WORD_CACHE) {
+      this.words.clear();
+      // NLP.js's stemmers remember every word they stem: a new one forgets them too.
+      this.stemmer = this.Stemmer ? new this.Stemmer() : null;
+    }
     this.words.set(word, own);
     return own;
   }

@@ -40,7 +40,10 @@ const RARE_FEATURES_FROM = 5_000;
  * point that keeps 98 % of Banking77's correct answers and rejects most messages of another
  * domain (README, "NLU"; bench/nlu.bench.js measures what each confidence band holds).
  */
-export const CALIBRATION = { a: 4, b: 1.8 };
+const CALIBRATION = { a: 4, b: 1.8 };
+
+/** The label of the example that says nothing: no intent's. */
+const NOTHING = -1;
 
 export interface LinearModelData {
   classes: string[];
@@ -79,23 +82,30 @@ export function trainLinear(examples: Example[]): LinearModelData {
   const classes = [...new Set(examples.map((e) => e.label))].sort();
   const labels = new Map(classes.map((c, i) => [c, i]));
 
-  // The examples as sparse rows (CSR), the bias feature last in each.
+  // The examples as sparse rows (CSR), the bias feature last in each; then one more example
+  // that says nothing (the bias alone), a negative of every intent: what a message of unknown
+  // words is. Without it a bot of one intent (what `botver init` makes) or of a few uneven
+  // ones gives its intent to anything, as nothing in its training says otherwise.
   const bias = features.length;
-  const offsets = new Int32Array(n + 1);
   const unknownIdf = Math.log(1 + n) + 1;
-  const rows = docs.map((doc) => vectorize(doc, index, idf, unknownIdf));
-  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + rows[i]!.ids.length + 1;
-  const ids = new Int32Array(offsets[n]!);
-  const values = new Float64Array(offsets[n]!);
-  for (let i = 0; i < n; i++) {
+  const rows = [
+    ...docs.map((doc) => vectorize(doc, index, idf, unknownIdf)),
+    { ids: new Int32Array(0), values: new Float64Array(0) },
+  ];
+  const m = rows.length;
+  const offsets = new Int32Array(m + 1);
+  for (let i = 0; i < m; i++) offsets[i + 1] = offsets[i]! + rows[i]!.ids.length + 1;
+  const ids = new Int32Array(offsets[m]!);
+  const values = new Float64Array(offsets[m]!);
+  for (let i = 0; i < m; i++) {
     const row = rows[i]!;
     ids.set(row.ids, offsets[i]!);
     values.set(row.values, offsets[i]!);
     ids[offsets[i + 1]! - 1] = bias;
     values[offsets[i + 1]! - 1] = 1;
   }
-  const y = Int32Array.from(examples, (e) => labels.get(e.label)!);
-  const weights = solve({ n, k: classes.length, f: features.length + 1, offsets, ids, values, y });
+  const y = Int32Array.from(rows, (_, i) => (i < n ? labels.get(examples[i]!.label)! : NOTHING));
+  const weights = solve({ n: m, k: classes.length, f: features.length + 1, offsets, ids, values, y });
   return { classes, examples: n, features, idf: base64(idf), weights: base64(weights) };
 }
 
@@ -112,10 +122,19 @@ export class LinearModel {
   private readonly shift: number;
 
   constructor(data: LinearModelData) {
+    const damaged = (why: string) => new Error(`the model is damaged: ${why}`);
+    if (!Array.isArray(data.classes) || !Array.isArray(data.features)) throw damaged('no classes or features');
+    if (!Number.isInteger(data.examples) || data.examples < 1) throw damaged('no count of examples');
     this.classes = data.classes;
     this.index = new Map(data.features.map((name, i) => [name, i]));
+    if (this.index.size !== data.features.length) throw damaged('a feature is listed twice');
     this.idf = fromBase64(data.idf);
     this.weights = fromBase64(data.weights);
+    if (
+      this.idf.length !== data.features.length ||
+      this.weights.length !== (data.features.length + 1) * data.classes.length
+    )
+      throw damaged('its weights do not match its features');
     this.unknownIdf = Math.log(1 + data.examples) + 1;
     // What a message of unknown words scores is an intent's bias: -1 or less when each intent
     // is a small part of the examples (a large bot), nearer 0 in a bot of a few intents, where
@@ -127,11 +146,6 @@ export class LinearModel {
     let biases = 0;
     for (let c = 0; c < k; c++) biases += this.weights[data.features.length * k + c]!;
     this.shift = 0.5 * Math.min(0, -1 - biases / k);
-    if (
-      this.idf.length !== data.features.length ||
-      this.weights.length !== (data.features.length + 1) * data.classes.length
-    )
-      throw new Error('the model is damaged: its weights do not match its features');
   }
 
   /** Every intent's confidence (0..1) for `text`, in the order of `classes`. */
@@ -234,7 +248,8 @@ function solve({ n, k, f, offsets, ids, values, y }: Problem): Float32Array {
   const shuffle = () => {
     for (let i = n - 1; i > 0; i--) {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      const j = seed % (i + 1);
+      // The high bits: an LCG's low bits cycle with a short period.
+      const j = Math.floor((seed / 2 ** 32) * (i + 1));
       const t = order[i]!;
       order[i] = order[j]!;
       order[j] = t;
@@ -249,9 +264,9 @@ function solve({ n, k, f, offsets, ids, values, y }: Problem): Float32Array {
     if (pg > pgMax[c]!) pgMax[c] = pg;
     if (pg < pgMin[c]!) pgMin[c] = pg;
     if (pg <= 1e-12 && pg >= -1e-12) return 0;
-    const next = Math.max(a - g / q[i]!, 0);
-    alpha[i * k + c] = next;
-    return (next - a) * sign;
+    alpha[i * k + c] = Math.max(a - g / q[i]!, 0);
+    // As stored (float32): the weights stay the sum of what the variables say.
+    return (alpha[i * k + c]! - a) * sign;
   };
 
   for (let full = 0; full < MAX_FULL_PASSES; full++) {
@@ -315,7 +330,8 @@ function base64(array: Float32Array): string {
 }
 
 function fromBase64(text: string): Float32Array {
-  const bytes = Buffer.from(text, 'base64');
+  const bytes = Buffer.from(typeof text === 'string' ? text : '', 'base64');
+  if (bytes.length % 4 !== 0) throw new Error('the model is damaged: an array of floats has a partial one');
   // A copy, aligned: the Buffer may share an unaligned slab.
   const out = new Float32Array(bytes.length / 4);
   new Uint8Array(out.buffer).set(bytes);

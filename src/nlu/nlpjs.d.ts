@@ -2,16 +2,8 @@
 declare module '@nlpjs/core' {
   export interface Container {
     use(plugin: unknown): void;
-    // biome-ignore lint/suspicious/noExplicitAny: NLP.js ships no types; callers pick what they use
-    get(name: string, settings?: unknown): any;
-    register(name: string, value: unknown, isSingleton?: boolean): void;
-    registerConfiguration(tag: string, configuration: Record<string, unknown>, overwrite?: boolean): void;
-    getConfiguration(tag: string): Record<string, unknown> | undefined;
   }
   export function containerBootstrap(): Promise<Container>;
-}
-declare module '@nlpjs/nlp' {
-  export const Nlp: unknown;
 }
 declare module '@nlpjs/lang-en-min' {
   export const LangEn: unknown;

@@ -1,26 +1,38 @@
 import type { TrainingInput } from './engine.js';
 
-// What a training will allocate outside the JavaScript heap, estimated before it starts. NLP.js's
-// classifier keeps, for each language, two Float32Arrays per intent as long as the number of
-// distinct features (about the distinct words): intents × words × 8 bytes. Those arrays live
-// outside V8's heap, so the training worker's heap limit does not cap them; a version with
-// thousands of intents and tens of thousands of distinct words would ask for gigabytes. Counting
-// distinct words (before stemming, so an over-estimate) bounds them with the same limit.
+// What a training will allocate outside the JavaScript heap, estimated before it starts. The
+// classifier (linear-model.ts) holds typed arrays: its weights, features × intents × 4 bytes;
+// each example's dual variable and candidate intents, examples × intents × 8; and the examples'
+// features. They live outside V8's heap, so the training worker's heap limit does not cap them;
+// a version with thousands of intents and tens of thousands of expressions would ask for
+// gigabytes. Features are counted from the words, before training: each distinct word brings
+// its stem and up to a dozen character n-grams (shared with other words: an over-estimate),
+// each pair of words a bigram.
 
-/** Bytes the classifier's weights of this training need, about (never less). */
-export function classifierBytes({ bundle, language }: TrainingInput): number {
-  const byLanguage = new Map<string, { intents: Set<string>; words: Set<string> }>();
+/** Features per distinct word, at most (its stem and its 3- and 4-letter pieces, for words of up to 7 letters). */
+const FEATURES_PER_WORD = 12;
+
+/** Bytes the classifier's arrays of this training need, about (never much less). */
+export function classifierBytes({ bundle }: TrainingInput): number {
+  const words = new Set<string>();
+  const intents = new Set<string>();
+  let examples = 0;
+  let tokens = 0;
   for (const intent of bundle.intents) {
-    const lang = intent.language ?? language;
-    let entry = byLanguage.get(lang);
-    if (!entry) byLanguage.set(lang, (entry = { intents: new Set(), words: new Set() }));
-    entry.intents.add(intent.slug);
-    for (const expression of intent.expressions)
-      for (const word of expression.toLowerCase().split(/[^\p{L}\p{N}]+/u)) if (word) entry.words.add(word);
+    intents.add(intent.slug);
+    for (const expression of intent.expressions) {
+      examples++;
+      for (const word of expression.toLowerCase().split(/[^\p{L}\p{N}]+/u)) {
+        if (!word) continue;
+        words.add(word);
+        tokens++;
+      }
+    }
   }
-  let bytes = 0;
-  for (const { intents, words } of byLanguage.values()) bytes += intents.size * words.size * 8;
-  return bytes;
+  const features = words.size * FEATURES_PER_WORD + tokens;
+  const k = intents.size;
+  // Weights (float32), dual variables and candidates (4 bytes each), examples' features (4 + 8 bytes).
+  return (features + 1) * k * 4 + (examples + 1) * k * 8 + tokens * FEATURES_PER_WORD * 12;
 }
 
 /** Why the training would not fit in `memoryMb`, or null when it fits. */
@@ -29,7 +41,7 @@ export function oversizedTraining(input: TrainingInput, memoryMb: number): strin
   if (bytes <= memoryMb * 1024 * 1024) return null;
   const mb = Math.ceil(bytes / (1024 * 1024));
   return (
-    `training would need about ${mb} MB for the classifier alone (intents × distinct words × 8 bytes), ` +
+    `training would need about ${mb} MB for the classifier alone (features × intents × 4 bytes, and examples × intents × 8), ` +
     `more than the training memory limit of ${memoryMb} MB: split the version's intents or vocabulary`
   );
 }
