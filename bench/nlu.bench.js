@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Benchmark of botver's NLU (dist/nlu/: NLP.js trained per version, POST /v2/request).
+// Benchmark of botver's NLU (dist/nlu/: the intent classifier trained per version, POST /v2/request).
 //
 // Sections:
 //   1. Intent accuracy on the three public corpora of Braun et al. 2017 (Chatbot, AskUbuntu,
@@ -19,7 +19,7 @@
 //      (scripts/make-example-repo.js), the resolver in its own process, every connection sending
 //      12 realistic sentences in turn; req/s, p50, p99, server CPU per answer. On the same server,
 //      in alternating rounds: the same bot with its value-list entities rewritten as regexes
-//      (committed onto v2, served to staging), which shows what NLP.js's fuzzy entity search
+//      (committed onto v2, served to staging), which shows what the fuzzy entity search
 //      costs; GET /v1/resolve for comparison; and model.analyse timed in-process (no HTTP).
 //   4. Memory per loaded model: a child process (node --expose-gc) loads K copies of each model
 //      (an almost empty one, the example bot's, the 1,000-expression one) and reports the heap
@@ -864,7 +864,7 @@ async function memoryChild(dir) {
   const keep = [];
   await collect();
   const start = snap();
-  // one of each first: module loading and NLP.js's one-off initialisation are not a model's
+  // one of each first: module loading and the sentiment analyzer's one-off set-up are not a model's
   for (const k of kinds) keep.push(await engine.NluModel.load(readFileSync(join(dir, k.file), 'utf8')));
   await collect();
   const warm = snap();
@@ -1305,8 +1305,8 @@ async function main() {
       ),
     );
     console.log(
-      `\nThe first model of each kind (module loading, NLP.js's one-off set-up) added ${fmtBytes(memory.firstLoads.heapBytes)} of heap and ${fmtBytes(memory.firstLoads.rssBytes)} of RSS in all; ` +
-        `every model has its own NLP.js container (the "almost empty" row is that fixed cost). RSS growth is coarser than heap growth (the heap does not give pages back at once).`,
+      `\nThe first model of each kind (module loading, the sentiment analyzer's one-off set-up) added ${fmtBytes(memory.firstLoads.heapBytes)} of heap and ${fmtBytes(memory.firstLoads.rssBytes)} of RSS in all ` +
+        `(the "almost empty" row is a model's fixed cost). RSS growth is coarser than heap growth (the heap does not give pages back at once).`,
     );
   }
 
