@@ -40,7 +40,7 @@ const longExpression = {
     (_, i) => LETTERS[i % 26]! + LETTERS[Math.floor(i / 26) % 26]!,
   ).join(' ')}"\n`,
 };
-/** 150 intents of 200 distinct words each: a classifier of 150 × 30,000 × 8 bytes (34 MB), outside the heap. */
+/** 150 intents of 200 distinct words each: estimated at 150 intents × 390,000 features × 4 bytes (234 MB), outside the heap. */
 const wideVocabulary = Object.fromEntries(
   Array.from({ length: 150 }, (_, i) => {
     const lines = Array.from({ length: 20 }, (_, j) =>

@@ -18,21 +18,27 @@ export function classifierBytes({ bundle }: TrainingInput): number {
   const intents = new Set<string>();
   let examples = 0;
   let tokens = 0;
+  // The examples' features: per expression, its distinct words' and its word pairs.
+  let entries = 0;
   for (const intent of bundle.intents) {
     intents.add(intent.slug);
     for (const expression of intent.expressions) {
       examples++;
+      const own = new Set<string>();
       for (const word of expression.toLowerCase().split(/[^\p{L}\p{N}]+/u)) {
         if (!word) continue;
         words.add(word);
+        own.add(word);
         tokens++;
+        entries++;
       }
+      entries += own.size * FEATURES_PER_WORD;
     }
   }
   const features = words.size * FEATURES_PER_WORD + tokens;
   const k = intents.size;
   // Weights (float32), dual variables and candidates (4 bytes each), examples' features (4 + 8 bytes).
-  return (features + 1) * k * 4 + (examples + 1) * k * 8 + tokens * FEATURES_PER_WORD * 12;
+  return (features + 1) * k * 4 + (examples + 1) * k * 8 + entries * 12;
 }
 
 /** Why the training would not fit in `memoryMb`, or null when it fits. */
