@@ -13,7 +13,9 @@ export function registerTest(program: BotverCommand, session: Session): void {
     .examples(
       ['botver test', 'botver test v2', 'botver test staging HEAD', 'botver test v2 --require-tests'],
       `With no ref, every version's head is tested. A ref may be a version, an environment (what it
-serves), or any commit. Models are trained once per commit and cached in <gitdir>/botver/models/.`,
+serves), or any commit. Models are trained once per commit and cached in <gitdir>/botver/models/.
+After the checks come the intents not perfectly recognised, with their precision and recall, and
+what was mistaken for what (all intents with --json).`,
     )
     .action(
       action(session, async ({ out, repo }, refs: string[], opts: { requireTests?: boolean }) => {
