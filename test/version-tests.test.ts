@@ -43,11 +43,27 @@ describe('botver test', () => {
     await commitFiles(await openBotRepo({ repo: dir }), 'v2', { 'tests/wrong.yaml': failingTest }, 'a wrong test');
     const r = await botver(dir, 'test', 'staging');
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(
-      'FAIL  tests/wrong.yaml: utterance 1 "hello there"\n        intent greetings, expected order-pizza',
+    // What came, with its confidence.
+    expect(r.stdout).toMatch(
+      /FAIL {2}tests\/wrong\.yaml: utterance 1 "hello there"\n {8}intent greetings \(0\.\d+\), expected order-pizza/,
     );
     expect(r.stdout).toMatch(/staging \([0-9a-f]{7}\): \d+ passed, 1 failed/);
     expect((await botver(dir, 'test', 'production')).code).toBe(0);
+  });
+
+  it('says why a message got no intent: below the threshold, or the out-of-scope examples won', async () => {
+    const dir = await exampleBotRepo();
+    const file = `utterances:
+  - text: will it rain on friday
+    intent: ask-menu
+  - text: zorblat quimvex
+    intent: greetings
+`;
+    await commitFiles(await openBotRepo({ repo: dir }), 'v2', { 'tests/why.yaml': file }, 'why none');
+    const r = await botver(dir, 'test', 'v2');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/intent none \(the out-of-scope examples won, 0\.\d+\), expected ask-menu/);
+    expect(r.stdout).toMatch(/intent none \(best [a-z-]+, 0\.\d+ < 0\.5\), expected greetings/);
   });
 
   it('reports per-intent precision and recall and what was mistaken for what; a file may set a minimum intent accuracy', async () => {
@@ -69,8 +85,8 @@ utterances:
     const passing = await botver(dir, 'test', 'v2');
     expect(passing.code, passing.stdout).toBe(0);
     expect(passing.stdout).toContain('pass  tests/scored.yaml: intent accuracy 50.0% (2 of 4), at least 50.0%');
-    expect(passing.stdout).toContain(
-      'pass  tests/scored.yaml: utterance 3 "hi"\n        intent greetings, expected thanks (counted in the file\'s accuracy)',
+    expect(passing.stdout).toMatch(
+      /pass {2}tests\/scored\.yaml: utterance 3 "hi"\n {8}intent greetings \(0\.\d+\), expected thanks \(counted in the file's accuracy\)/,
     );
     expect(passing.stdout).toMatch(/^intent +precision +recall +utterances$/m);
     expect(passing.stdout).toMatch(/^thanks +\d+% +\d+% +\d+$/m);

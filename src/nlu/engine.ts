@@ -51,6 +51,8 @@ export interface Analysis {
   entities: EntityMatch[];
   /** NLP.js's sentiment score (AFINN-based; 0 is neutral). */
   sentiment: number;
+  /** When the bot's out-of-scope examples won (and so no intent is listed): their confidence. */
+  outOfScope?: number;
 }
 
 export interface TrainingInput {
@@ -155,23 +157,25 @@ export class NluModel {
         ...(b.scalar !== undefined && { scalar: b.scalar }),
       });
     const felt = await (await sentimentAnalyzer()).process({ locale, text });
-    return { language: locale, intents: this.intents(text, locale), entities, sentiment: felt.sentiment?.score ?? 0 };
+    return { language: locale, ...this.intents(text, locale), entities, sentiment: felt.sentiment?.score ?? 0 };
   }
 
   /**
    * The best intents with their confidences. A message the out-of-scope examples claim, or
    * that no intent claims, lists none (the fallback answers it).
    */
-  private intents(text: string, locale: string): Analysis['intents'] {
-    if (!this.classifier) return [];
+  private intents(text: string, locale: string): Pick<Analysis, 'intents' | 'outOfScope'> {
+    if (!this.classifier) return { intents: [] };
     const confidences = this.classifier.confidences(text, locale);
     const { classes } = this.classifier;
     const ranked = [...confidences.keys()].sort((a, b) => confidences[b]! - confidences[a]!);
-    if (classes[ranked[0]!] === OUT_OF_SCOPE) return [];
-    return ranked
-      .filter((c, i) => classes[c] !== OUT_OF_SCOPE && (i === 0 || confidences[c]! >= LISTED_CONFIDENCE))
-      .slice(0, LISTED_INTENTS)
-      .map((c) => ({ slug: classes[c]!, confidence: round(confidences[c]!) }));
+    if (classes[ranked[0]!] === OUT_OF_SCOPE) return { intents: [], outOfScope: round(confidences[ranked[0]!]!) };
+    return {
+      intents: ranked
+        .filter((c, i) => classes[c] !== OUT_OF_SCOPE && (i === 0 || confidences[c]! >= LISTED_CONFIDENCE))
+        .slice(0, LISTED_INTENTS)
+        .map((c) => ({ slug: classes[c]!, confidence: round(confidences[c]!) })),
+    };
   }
 }
 

@@ -5,6 +5,7 @@ import { ModelStore, SILENT } from '../nlu/model-store.js';
 import { emptyState, runTurn, type DialogState, type NlpResults } from '../dialog/engine.js';
 import { InvalidContentError } from '../errors.js';
 import { DEFAULT_NLU_THRESHOLD, platformNlp } from '../nlu/platform-results.js';
+import type { Analysis } from '../nlu/engine.js';
 
 // `botver test [REF]`: a version's tests/*.yaml run against its own NLU model and skills,
 // exactly as the resolver would answer: utterances (expected intent and entities) and
@@ -83,18 +84,14 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
     const scoredTogether = file.minIntentAccuracy !== undefined;
     let fileRight = 0;
     for (const [i, u] of (file.utterances ?? []).entries()) {
-      const nlp = platformNlp({
-        text: u.text,
-        analysis: await model.analyse(u.text, lang),
-        threshold,
-        intents: content.bundle.intents,
-        botver,
-      });
+      const analysis = await model.analyse(u.text, lang);
+      const nlp = platformNlp({ text: u.text, analysis, threshold, intents: content.bundle.intents, botver });
       const got = nlp.intents[0]?.slug ?? null;
       utterances++;
       outcomes.push({ expected: u.intent ?? NONE, got: got ?? NONE, text: u.text });
       const problems: string[] = [];
-      const missed = got === u.intent ? null : `intent ${got ?? 'none'}, expected ${u.intent ?? 'none'}`;
+      const missed =
+        got === u.intent ? null : `intent ${gotText(analysis, got, threshold)}, expected ${u.intent ?? 'none'}`;
       if (!missed) {
         intentsRight++;
         fileRight++;
@@ -170,6 +167,14 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
     intentAccuracy: utterances ? intentsRight / utterances : null,
     ...scoresOf(outcomes),
   };
+}
+
+/** What the NLU made of an utterance, said with the confidence behind it (and why no intent, when none). */
+function gotText(analysis: Analysis, got: string | null, threshold: number): string {
+  const best = analysis.intents[0];
+  if (got !== null) return `${got} (${best!.confidence})`;
+  if (analysis.outOfScope !== undefined) return `none (the out-of-scope examples won, ${analysis.outOfScope})`;
+  return best ? `none (best ${best.slug}, ${best.confidence} < ${threshold})` : 'none';
 }
 
 /** How an utterance without an intent (expected or given) is named in the scores: no slug can be this. */
