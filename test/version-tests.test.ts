@@ -86,8 +86,9 @@ utterances:
     expect(passing.code, passing.stdout).toBe(0);
     expect(passing.stdout).toContain('pass  tests/scored.yaml: intent accuracy 50.0% (2 of 4), at least 50.0%');
     expect(passing.stdout).toMatch(
-      /pass {2}tests\/scored\.yaml: utterance 3 "hi"\n {8}intent greetings \(0\.\d+\), expected thanks \(counted in the file's accuracy\)/,
+      /miss {2}tests\/scored\.yaml: utterance 3 "hi"\n {8}intent greetings \(0\.\d+\), expected thanks \(counted in the file's accuracy\)/,
     );
+    expect(passing.stdout).toMatch(/: \d+ passed \(2 of them missed, counted in their file's accuracy\), 0 failed/);
     expect(passing.stdout).toMatch(/^intent +precision +recall +utterances$/m);
     expect(passing.stdout).toMatch(/^thanks +\d+% +\d+% +\d+$/m);
     expect(passing.stdout).toContain('thanks -> greetings: 2 ("hi", "good morning")');

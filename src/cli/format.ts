@@ -95,9 +95,12 @@ export function diffText(d: ContentDiff): string {
 
 /** One line per check (failures with what was expected), then the summary line. */
 export function testReportText(r: TestReport): string {
+  // "miss": passed, its wrong intent counted in its file's accuracy (minIntentAccuracy) instead.
   const lines = r.checks.map(
-    (c) => `${c.passed ? 'pass' : 'FAIL'}  ${c.file}: ${c.name}${c.detail ? `\n        ${c.detail}` : ''}`,
+    (c) =>
+      `${c.passed ? (c.missed ? 'miss' : 'pass') : 'FAIL'}  ${c.file}: ${c.name}${c.detail ? `\n        ${c.detail}` : ''}`,
   );
+  const misses = r.checks.filter((c) => c.missed).length;
   const accuracy =
     r.intentAccuracy === null
       ? ''
@@ -124,7 +127,8 @@ export function testReportText(r: TestReport): string {
       lines.push(`  … ${r.confusions.length - CONFUSIONS_SHOWN} more (--json has them all)`);
     lines.push('');
   }
-  lines.push(`${r.ref} (${short(r.commit)}): ${r.passed} passed, ${r.failed} failed${accuracy}`);
+  const missNote = misses ? ` (${misses} of them missed, counted in their file's accuracy)` : '';
+  lines.push(`${r.ref} (${short(r.commit)}): ${r.passed} passed${missNote}, ${r.failed} failed${accuracy}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -16,8 +16,10 @@ export interface TestCheck {
   /** "utterance 3" or "conversation <name>, step 2". */
   name: string;
   passed: boolean;
-  /** What was expected and what came, when it failed. */
+  /** What was expected and what came, when it failed (or was missed). */
   detail?: string;
+  /** Passed, but its intent was wrong: counted in its file's accuracy (minIntentAccuracy) instead. */
+  missed?: true;
 }
 
 export interface TestReport {
@@ -108,6 +110,7 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
         name: `utterance ${i + 1} "${u.text}"`,
         passed: !problems.length,
         ...(detail.length && { detail: detail.join('; ') }),
+        ...(!problems.length && missed && { missed: true as const }),
       });
     }
     const scored = file.utterances?.length ?? 0;
