@@ -8,6 +8,7 @@ import { DEFAULT_REMOTE } from '../git/branch-view.js';
 import { buildSnapshot, type ResolverState, type Snapshot, type SnapshotSource } from './snapshot.js';
 import { ContentCache, type VersionContent } from '../content/version-content.js';
 import { ContentLoader, type ContentLoaderOptions } from '../content/content-loader.js';
+import { CoalescedRun } from './coalesced-run.js';
 
 // Keeps the current snapshot in step with the repository. A refresh is cheap when nothing
 // moved (one read of the refs); it runs when fs.watch sees the refs change and on a poll as a
@@ -41,8 +42,10 @@ export class LiveSnapshot implements SnapshotSource {
   private readonly loader: ContentLoader;
   private fingerprint = '';
   private packs = new Set<string>();
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly refreshes = new CoalescedRun(
+    () => this.refreshOnce(),
+    () => this.stopped,
+  );
   private timer: NodeJS.Timeout | null = null;
   private settle: NodeJS.Timeout | null = null;
   private watchers: FSWatcher[] = [];
@@ -108,19 +111,7 @@ export class LiveSnapshot implements SnapshotSource {
 
   /** Brings the snapshot up to date with the refs; resolves once it is. Never throws. */
   refresh(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.refreshOnce();
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.refreshes.run();
   }
 
   private async refreshOnce(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { GitMirror } from '../git/mirror.js';
 import type { ReadyzProblem } from './routes/health.js';
+import { CoalescedRun } from './coalesced-run.js';
 
 // `botver serve --remote URL`: keeps the local mirror of the remote up to date. It fetches on
 // start, every interval (with jitter, so replicas started together do not fetch in step), and at
@@ -44,8 +45,11 @@ export class RemoteFollower {
     fetches: { ok: 0, failed: 0 },
     durations: [],
   };
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly fetches = new CoalescedRun(
+    () => this.fetchOnce(),
+    () => this.stopped,
+    () => this.scheduleNext(),
+  );
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -69,27 +73,18 @@ export class RemoteFollower {
   trigger(source: 'webhook' | 'peer' = 'webhook'): void {
     if (this.stopped) return;
     if (source === 'webhook') this.options.onWebhook?.();
-    if (this.running) this.again = true;
-    else void this.fetchNow();
+    void this.fetchNow();
   }
 
   /** Resolves when no fetch is running or pending (for tests and shutdown). */
-  async idle(): Promise<void> {
-    while (this.running) await this.running;
+  idle(): Promise<void> {
+    return this.fetches.idle();
   }
 
+  /** A fetch now, or once more after the one under way; the next is scheduled after them. */
   private fetchNow(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.fetchOnce();
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = null;
-      this.scheduleNext();
-    });
-    return this.running;
+    return this.fetches.run();
   }
 
   private async fetchOnce(): Promise<void> {
