@@ -8,18 +8,14 @@
 // Prints "bare server listening on http://H:P" once it listens; SIGTERM/SIGINT close it.
 
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import express from 'express';
+import { benchArgs, listenAsBareServer } from './measure.js';
 
-const argv = process.argv.slice(2);
-const opt = (f, fallback) => {
-  const i = argv.indexOf(f);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
-};
-const port = Number(opt('--port', '0'));
-const host = opt('--host', '127.0.0.1');
-const path = opt('--path', '/v1/resolve');
-const body = readFileSync(opt('--body'));
-const headers = JSON.parse(opt('--headers', '{}'));
+const { opt } = benchArgs();
+const path = opt('--path') ?? '/v1/resolve';
+const body = readFileSync(/** @type {string} */ (opt('--body')));
+const headers = JSON.parse(opt('--headers') ?? '{}');
 
 const app = express();
 // Same framework settings as the resolver's app (src/resolver/app.ts): no X-Powered-By, no
@@ -30,13 +26,4 @@ app.get(path, (_req, res) => {
   res.set(headers).send(body);
 });
 
-const server = app.listen(port, host, () => {
-  const a = /** @type {import('node:net').AddressInfo} */ (server.address());
-  process.stdout.write(`bare server listening on http://${a.address}:${a.port}\n`);
-});
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+listenAsBareServer(createServer(app));

@@ -228,6 +228,26 @@ export function benchArgs(argv = process.argv.slice(2)) {
   };
 }
 
+/**
+ * A baseline server of a bench (bare-server.js, bare-nlu-server.js): listens on the command
+ * line's --port and --host, says "bare server listening on URL" once it does (the bench waits
+ * for that line), and closes on SIGTERM or SIGINT.
+ * @param {import('node:http').Server} server
+ */
+export function listenAsBareServer(server) {
+  const { opt } = benchArgs();
+  server.listen(Number(opt('--port') ?? '0'), opt('--host') ?? '127.0.0.1', () => {
+    const a = /** @type {import('node:net').AddressInfo} */ (server.address());
+    process.stdout.write(`bare server listening on http://${a.address}:${a.port}\n`);
+  });
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
 /** A TCP port free right now on 127.0.0.1 (a server is then started on it). */
 export function freePort(host = '127.0.0.1') {
   return new Promise((done, fail) => {

@@ -319,23 +319,27 @@ async function main() {
   process.stdout.write('running: Banking77, two intents in three in scope, the others out of scope ... ');
   const labels = [...new Set(train.map((e) => e.label))].sort();
   const inScope = new Set(labels.filter((_, i) => i % 3 !== 2));
-  const split = await trainTimed(bundleOf(train.filter((e) => inScope.has(e.label))));
-  let splitRight = 0;
-  let splitIn = 0;
-  let splitOos = 0;
-  let splitRejected = 0;
-  for (const { text, label } of test) {
-    const best = await topOf(split.model, text);
-    const kept = best && best.confidence >= threshold;
-    if (inScope.has(label)) {
-      splitIn++;
-      if (kept && best.slug === label) splitRight++;
-    } else {
-      splitOos++;
-      if (!kept) splitRejected++;
+  /** In-scope accuracy (the right intent at the threshold) and out-of-scope recall (no intent) of a model. */
+  const openSet = async (model, sentences) => {
+    let inside = 0;
+    let right = 0;
+    let outsideCount = 0;
+    let rejected = 0;
+    for (const { text, label } of sentences) {
+      const best = await topOf(model, text);
+      const kept = best && best.confidence >= threshold;
+      if (inScope.has(label)) {
+        inside++;
+        if (kept && best.slug === label) right++;
+      } else {
+        outsideCount++;
+        if (!kept) rejected++;
+      }
     }
-  }
-  console.log(`in scope ${f3(splitRight / splitIn)}, out-of-scope recall ${f3(splitRejected / splitOos)}`);
+    return { accuracy: right / inside, recall: rejected / outsideCount };
+  };
+  const split = await openSet((await trainTimed(bundleOf(train.filter((e) => inScope.has(e.label))))).model, test);
+  console.log(`in scope ${f3(split.accuracy)}, out-of-scope recall ${f3(split.recall)}`);
 
   // The same, the bot given out-of-scope examples: the training expressions of half the
   // out-of-scope intents, as intent `out-of-scope`; measured on the test sentences of the other
@@ -343,27 +347,17 @@ async function main() {
   process.stdout.write('running: the same with out-of-scope examples (half the other intents) ... ');
   const outside = labels.filter((l) => !inScope.has(l));
   const shown = new Set(outside.filter((_, i) => i % 2 === 0));
-  const taught = await trainTimed(
+  const taughtModel = await trainTimed(
     bundleOf([
       ...train.filter((e) => inScope.has(e.label)),
       ...train.filter((e) => shown.has(e.label)).map((e) => ({ text: e.text, label: 'out-of-scope' })),
     ]),
   );
-  let taughtRight = 0;
-  let unseenOos = 0;
-  let taughtRejected = 0;
-  for (const { text, label } of test) {
-    if (shown.has(label)) continue;
-    const best = await topOf(taught.model, text);
-    const kept = best && best.confidence >= threshold;
-    if (inScope.has(label)) {
-      if (kept && best.slug === label) taughtRight++;
-    } else {
-      unseenOos++;
-      if (!kept) taughtRejected++;
-    }
-  }
-  console.log(`in scope ${f3(taughtRight / splitIn)}, out-of-scope recall ${f3(taughtRejected / unseenOos)}`);
+  const taught = await openSet(
+    taughtModel.model,
+    test.filter((e) => !shown.has(e.label)),
+  );
+  console.log(`in scope ${f3(taught.accuracy)}, out-of-scope recall ${f3(taught.recall)}`);
 
   // 4. training at 1k, 10k, 15k
   process.stdout.write('running: training 1,000 / 10,003 / 14,476 expressions ... ');
@@ -441,20 +435,20 @@ async function main() {
       ],
       [
         `Banking77-OOS style (${inScope.size} intents in scope, ${outside.length} out): in-scope accuracy`,
-        f3(splitRight / splitIn),
+        f3(split.accuracy),
         '',
         '',
       ],
-      ['… out-of-scope recall (other banking questions: the hard case)', f3(splitRejected / splitOos), '', ''],
+      ['… out-of-scope recall (other banking questions: the hard case)', f3(split.recall), '', ''],
       [
         `… with out-of-scope examples (the training expressions of ${shown.size} of the ${outside.length} other intents): in-scope accuracy`,
-        f3(taughtRight / splitIn),
+        f3(taught.accuracy),
         '',
         '',
       ],
       [
         `… out-of-scope recall on the other ${outside.length - shown.size} intents' sentences (kinds it was not shown)`,
-        f3(taughtRejected / unseenOos),
+        f3(taught.recall),
         '',
         '',
       ],
