@@ -40,7 +40,8 @@ export type ErrorCode =
   | 'MODEL_FAILED'
   | 'OVERLOADED'
   | 'STATE_UNAVAILABLE'
-  | 'CONVERSATION_BUSY';
+  | 'CONVERSATION_BUSY'
+  | 'REMOTE_REPOSITORY';
 
 /**
  * Exit code 2 means "the command line itself is wrong" (as commander's own usage errors); every
@@ -84,6 +85,7 @@ export const ERROR_TABLE: Record<ErrorCode, { exit: 1 | 2; http: number }> = {
   OVERLOADED: { exit: 1, http: 503 },
   STATE_UNAVAILABLE: { exit: 1, http: 503 },
   CONVERSATION_BUSY: { exit: 1, http: 503 },
+  REMOTE_REPOSITORY: { exit: 1, http: 409 },
 };
 
 /** The process exit code for `err`: its code's row in ERROR_TABLE, 1 for anything unexpected. */

@@ -271,7 +271,7 @@ describe('UsageCounter', () => {
 
   it('groups by UTC day (oldest first), route, status and intent', () => {
     const usage = new UsageCounter(entries);
-    expect(usage.query({}).days).toEqual([
+    expect(usage.query({}).days).toMatchObject([
       { day: '2024-04-30', total: 1, byRoute: { '/v1/resolve': 1 }, byStatus: { '401': 1 }, byIntent: {} },
       {
         day: '2024-05-01',
@@ -290,6 +290,32 @@ describe('UsageCounter', () => {
     ]);
   });
 
+  it('counts by environment and version, the NLU answers and fallbacks, and latency percentiles per day', () => {
+    const day = '2024-06-01T10:00:00.000Z';
+    const usage = new UsageCounter([
+      // 18 NLU answers on production v1: 3 of them without an intent (the fallback's)
+      ...Array.from({ length: 18 }, (_, i) =>
+        entry(0, { time: day, route: '/v2/request', intent: i < 3 ? null : 'greet', latencyMs: 4 }),
+      ),
+      entry(0, { time: day, route: '/build/v1/dialog', environment: 'staging', version: 'v2', intent: null, latencyMs: 40 }),
+      // an NLU route that failed is not an NLU answer; a resolve with no intent is not a fallback
+      entry(0, { time: day, route: '/v2/request', status: 503, latencyMs: 0.5 }),
+      entry(0, { time: day, environment: null, version: null, status: 401, latencyMs: 9000 }),
+    ]);
+    const [d] = usage.query({}).days;
+    expect(d).toMatchObject({
+      total: 21,
+      byEnvironment: { production: 19, staging: 1, '': 1 },
+      byVersion: { v1: 19, v2: 1, '': 1 },
+      nlu: 19,
+      fallbacks: 4,
+    });
+    // 18 of 21 at 4 ms (bucket <= 5), one at 40 (<= 50), one at 0.5 (<= 1), one past the last bound
+    expect(d!.latency).toEqual({ p50: 5, p95: 50, p99: 5000 });
+    expect(usage.query({ environment: 'staging' }).days[0]).toMatchObject({ nlu: 1, fallbacks: 1, latency: { p50: 50 } });
+    expect(usage.query({ environment: 'none' }).days).toEqual([]);
+  });
+
   it('filters by environment and version', () => {
     const usage = new UsageCounter();
     usage.replay(entries);
@@ -297,7 +323,7 @@ describe('UsageCounter', () => {
       ['2024-05-01', 2],
       ['2024-05-02', 1],
     ]);
-    expect(usage.query({ version: 'v2' }).days).toEqual([
+    expect(usage.query({ version: 'v2' }).days).toMatchObject([
       { day: '2024-05-02', total: 1, byRoute: { '/v1/resolve': 1 }, byStatus: { '404': 1 }, byIntent: {} },
     ]);
     expect(usage.query({ environment: 'staging', version: 'v1' }).days).toEqual([]);

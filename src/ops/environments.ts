@@ -3,6 +3,7 @@ import { generateToken, sha256Hex } from '../model/tokens.js';
 import { PRODUCTION, type ManifestDoc } from '../manifest/manifest.js';
 import { AlreadyExistsError, ConflictError, NotFoundError, RuleViolationError } from '../errors.js';
 import { type BotRepo, warningsField } from './bot-repo.js';
+import type { TestReport } from './test-version.js';
 
 export interface Link {
   version: string;
@@ -138,6 +139,8 @@ export interface PromoteOptions {
   skipTests?: boolean;
   /** Refuse when FROM has no tests (tests/*.yaml) instead of promoting with a warning. */
   requireTests?: boolean;
+  /** Given the report of FROM's tests once they ran, passed or failed (the console shows and keeps it). */
+  onTested?: (report: TestReport) => void;
 }
 
 export interface PromoteResult {
@@ -185,7 +188,15 @@ export async function promote(
     const source = await promotionSource(repo, fromName, manifest);
     // Loaded on demand: the NLU engine is heavy, and most callers of this module never test.
     const { gateOnTests } = await import('./test-gate.js');
-    const gate = await gateOnTests(repo, fromName, source.commit, options);
+    let gate: Awaited<ReturnType<typeof gateOnTests>>;
+    try {
+      gate = await gateOnTests(repo, fromName, source.commit, options);
+    } catch (err) {
+      const report = (err as { data?: { report?: TestReport } }).data?.report;
+      if (report) options.onTested?.(report);
+      throw err;
+    }
+    options.onTested?.(gate.report);
     warnings.push(...gate.warnings);
     testedCommit = source.commit;
   }

@@ -17,6 +17,9 @@ import { fetchProblem, type RemoteFollower } from './remote.js';
 import { Admission } from './admission.js';
 import { contentRoutes } from './routes/content.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminActionRoutes } from './routes/admin-actions.js';
+import { consoleRoutes } from './routes/console.js';
+import { TestResults, type AdminRepository } from './admin-repository.js';
 import { healthRoutes } from './routes/health.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { nlpRequest, nlpRoutes } from './routes/nlp.js';
@@ -51,6 +54,12 @@ export interface ResolverAppDeps {
   remote?: { follower: RemoteFollower; url: string; webhookSecret: string | undefined };
   /** With --redis: whether Redis is reachable, for /readyz. */
   redis?: { problem(): ReadyzProblem | null };
+  /** The repository served, for the admin routes' history, diffs and actions (the console's); without it they answer 503. */
+  repository?: AdminRepository;
+  /** Called after an admin action's commit, so that the next read sees it (LiveSnapshot.refresh). */
+  refresh?: () => Promise<void>;
+  /** The built console's folder (default: dist/console, see routes/console.ts); null: not served. */
+  consoleDir?: string | null;
 }
 
 export function createResolverApp(deps: ResolverAppDeps): Express {
@@ -75,7 +84,7 @@ function buildResolver(deps: ResolverAppDeps): {
   admission: Admission;
   bodyRoutes: FastBodyRoutes | null;
 } {
-  const { live, monitoring, logger, adminToken, nlu, conversations, remote, redis } = deps;
+  const { live, monitoring, logger, adminToken, nlu, conversations, remote, redis, repository, refresh } = deps;
   const admission = deps.admission ?? new Admission();
   const app = express();
   app.disable('x-powered-by');
@@ -123,7 +132,11 @@ function buildResolver(deps: ResolverAppDeps): {
     ]),
   );
   app.use(openapiRoutes());
-  app.use(adminRoutes(live, monitoring, adminToken));
+  const tests = new TestResults();
+  // Actions first: POST /v1/environments shares its path with the reads' GET.
+  app.use(adminActionRoutes({ adminToken, repository, tests, admission, refresh }));
+  app.use(adminRoutes({ live, monitoring, adminToken, repository, nlu, tests }));
+  app.use(consoleRoutes(deps.consoleDir));
   app.use(notFound);
   app.use(errorHandler(logger));
   return { app, admission, bodyRoutes };

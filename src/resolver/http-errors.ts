@@ -17,6 +17,8 @@ export class HttpError extends BotverError {
     headers: Record<string, string> = {},
     /** Only for a 4xx that Node or body-parser already chose (see errorHandler). */
     status: number = ERROR_TABLE[code].http,
+    /** More fields of the answer's `error` object (a refused promotion's test report, the commands to run). */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(code, message);
     this.status = status;
@@ -38,7 +40,7 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(
     res,
     err.status,
-    { error: { code: err.code, message: err.message } },
+    { error: { code: err.code, message: err.message, ...err.details } },
     {
       ...err.headers,
       'Cache-Control': 'no-store',
@@ -115,7 +117,11 @@ export function errorAnswer(err: unknown, logger: Logger, method: string | undef
     return new HttpError('BAD_REQUEST', (err as Error).message, {}, (err as { status: number }).status);
   // A library failure that is the client's doing (a bad query parameter, an unknown name) is
   // answered with its status from ERROR_TABLE; one that is the resolver's is logged, below.
-  if (err instanceof BotverError && httpStatusOf(err) < 500) return new HttpError(wireCode(err.code), err.message);
+  if (err instanceof BotverError && httpStatusOf(err) < 500) {
+    // A refused promotion carries the report of the tests that refused it.
+    const details = err.code === 'TESTS_FAILED' && err.data.report ? { report: err.data.report } : {};
+    return new HttpError(wireCode(err.code), err.message, {}, httpStatusOf(err), details);
+  }
   logger.error({ err, method, route }, 'request failed');
   return new HttpError('INTERNAL', 'the resolver failed to answer; the error is in its log');
 }

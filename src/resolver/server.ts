@@ -125,6 +125,13 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
     conversations,
     admission: options.admission,
     redis: shared ?? undefined,
+    repository: {
+      path: mirror ? mirror.gitdir : options.repo,
+      controlBranch,
+      remoteName: mirror ? MIRROR_REMOTE : options.remoteName,
+      remoteUrl: options.remote?.url ?? null,
+    },
+    refresh: () => live.refresh(),
     remote:
       follower && options.remote
         ? { follower, url: options.remote.url, webhookSecret: options.webhookSecret }

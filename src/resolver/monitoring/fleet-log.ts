@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { clampLimit, parseSince, type LogQuery, type RequestLogEntry } from './request-log.js';
-import { utcDay, type UsageDay, type UsageQuery } from './usage.js';
+import { clampLimit, entryFilter, parseSince, type LogQuery, type RequestLogEntry } from './request-log.js';
+import { countsOf, DayBuilder, utcDay, type UsageDay, type UsageQuery } from './usage.js';
 
 // With --redis, the request log feed and the usage counts of every replica together: each entry
 // is appended to a capped Redis stream (the newest DEFAULT_FLEET_ENTRIES, with the replica's
@@ -85,10 +85,7 @@ export class FleetLog {
       );
       const usage = `${this.prefix}usage:${utcDay(entry.time)}`;
       const series = JSON.stringify([entry.environment, entry.version]);
-      count(usage, `${series}\tt\t`);
-      count(usage, `${series}\tr\t${entry.route}`);
-      count(usage, `${series}\ts\t${entry.status}`);
-      if (typeof entry.intent === 'string') count(usage, `${series}\ti\t${entry.intent}`);
+      for (const key of countsOf(entry)) count(usage, `${series}\t${key}`);
     }
     for (const [usage, fields] of counts) {
       for (const [field, n] of fields) pipeline.hincrby(usage, field, n);
@@ -107,6 +104,7 @@ export class FleetLog {
   async query(q: LogQuery = {}): Promise<(RequestLogEntry & { replica?: string })[]> {
     const limit = clampLimit(q.limit);
     const since = q.since === undefined ? undefined : parseSince(q.since);
+    const matches = entryFilter(q);
     const out: (RequestLogEntry & { replica?: string })[] = [];
     let end = '+';
     for (;;) {
@@ -115,10 +113,9 @@ export class FleetLog {
         end = `(${id}`;
         const entry = JSON.parse(fields[1] ?? 'null') as (RequestLogEntry & { replica?: string }) | null;
         if (!entry) continue;
-        if (since !== undefined && Date.parse(entry.time) < since) return out; // older from here on
-        if (q.environment !== undefined && entry.environment !== q.environment) continue;
-        if (q.version !== undefined && entry.version !== q.version) continue;
-        if (q.intent !== undefined && entry.intent !== q.intent) continue;
+        const time = Date.parse(entry.time);
+        if (since !== undefined && time < since) return out; // older from here on
+        if (!matches(entry, time)) continue;
         out.push(entry);
         if (out.length >= limit) return out;
       }
@@ -137,24 +134,15 @@ export class FleetLog {
     } while (cursor !== '0');
     const days: UsageDay[] = [];
     for (const key of keys.sort()) {
-      const day: UsageDay = {
-        day: key.slice(`${this.prefix}usage:`.length),
-        total: 0,
-        byRoute: Object.create(null),
-        byStatus: Object.create(null),
-        byIntent: Object.create(null),
-      };
+      const day = new DayBuilder(key.slice(`${this.prefix}usage:`.length));
       for (const [field, count] of Object.entries(await this.redis.hgetall(key))) {
-        const [series, kind, name] = field.split('\t') as [string, string, string];
-        const [environment, version] = JSON.parse(series) as [string | null, string | null];
+        const tab = field.indexOf('\t');
+        const [environment, version] = JSON.parse(field.slice(0, tab)) as [string | null, string | null];
         if (q.environment !== undefined && environment !== q.environment) continue;
         if (q.version !== undefined && version !== q.version) continue;
-        const n = Number(count);
-        if (kind === 't') day.total += n;
-        const into = kind === 'r' ? day.byRoute : kind === 's' ? day.byStatus : kind === 'i' ? day.byIntent : null;
-        if (into) into[name] = (into[name] ?? 0) + n;
+        day.add(field.slice(tab + 1), Number(count), environment, version);
       }
-      if (day.total > 0) days.push(day);
+      if (day.day.total > 0) days.push(day.finish());
     }
     return { days };
   }

@@ -28,14 +28,28 @@ export interface Attribution {
   confidence?: number;
   skill?: string | null;
   text?: string;
+  /** Not bot traffic, whatever its route: the console's own files. */
+  unrecorded?: boolean;
 }
 
+// The admin routes (reads and the console's actions: those are recorded as commits) and the probes.
 const UNRECORDED = new Set([
   '/healthz',
   '/readyz',
   '/metrics',
+  '/v1/server',
   '/v1/environments',
+  '/v1/environments/:name',
+  '/v1/environments/:name/history',
+  '/v1/environments/:name/link',
+  '/v1/environments/:name/promote',
+  '/v1/environments/:name/rollback',
+  '/v1/environments/:name/token',
+  '/v1/environments/:name/channels',
+  '/v1/channels/:name',
   '/v1/versions',
+  '/v1/versions/:name/test',
+  '/v1/diff',
   '/v1/logs',
   '/v1/usage',
 ]);
@@ -54,6 +68,7 @@ export function recordWhenFinished(
     const pattern = route();
     if (UNRECORDED.has(pattern)) return;
     const a = attribution();
+    if (a.unrecorded) return;
     const entry: RequestLogEntry = {
       time,
       environment: a.environment ?? null,

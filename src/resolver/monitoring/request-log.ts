@@ -38,8 +38,12 @@ export interface LogQuery {
   environment?: string;
   version?: string;
   intent?: string;
+  /** An HTTP status ("404") or a class of them ("4xx"). */
+  status?: string;
   /** ISO 8601 or epoch milliseconds; entries at or after it. */
   since?: string;
+  /** ISO 8601 or epoch milliseconds; entries before it. */
+  until?: string;
   /** Default 100, at most 1000. */
   limit?: number;
 }
@@ -175,15 +179,14 @@ export class RequestLog {
   query(q: LogQuery = {}): RequestLogEntry[] {
     const limit = clampLimit(q.limit);
     const since = q.since === undefined ? undefined : parseSince(q.since);
+    const matches = entryFilter(q);
     const out: RequestLogEntry[] = [];
     for (let i = 0; i < this.size && out.length < limit; i++) {
       const at = (this.next - 1 - i + this.capacity) % this.capacity;
       const entry = this.ring[at];
       if (entry === undefined) continue;
-      if (q.environment !== undefined && entry.environment !== q.environment) continue;
-      if (q.version !== undefined && entry.version !== q.version) continue;
-      if (q.intent !== undefined && entry.intent !== q.intent) continue;
       if (since !== undefined && !(this.times[at]! >= since)) continue;
+      if (!matches(entry, this.times[at]!)) continue;
       out.push({ ...entry });
     }
     return out;
@@ -395,16 +398,26 @@ export function parseLogQuery(params: Record<string, unknown>): LogQuery {
   const environment = one('environment');
   const version = one('version');
   const intent = one('intent');
+  const status = one('status');
   const since = one('since');
+  const until = one('until');
   const limit = one('limit');
   if (environment !== undefined) q.environment = environment;
   if (version !== undefined) q.version = version;
   if (intent !== undefined) q.intent = intent;
-  if (since !== undefined) {
-    if (Number.isNaN(parseSince(since))) {
-      throw new UsageError(`"since" must be an ISO 8601 time or epoch milliseconds, got "${since}"`);
-    }
-    q.since = since;
+  if (status !== undefined) {
+    if (!/^[1-5](?:\d\d|xx)$/.test(status))
+      throw new UsageError(`"status" must be an HTTP status (404) or a class of them (4xx), got "${status}"`);
+    q.status = status;
+  }
+  for (const [name, value] of [
+    ['since', since],
+    ['until', until],
+  ] as const) {
+    if (value === undefined) continue;
+    if (Number.isNaN(parseSince(value)))
+      throw new UsageError(`"${name}" must be an ISO 8601 time or epoch milliseconds, got "${value}"`);
+    q[name] = value;
   }
   if (limit !== undefined) {
     if (!/^\d{1,9}$/.test(limit) || Number(limit) < 1) {
@@ -413,6 +426,23 @@ export function parseLogQuery(params: Record<string, unknown>): LogQuery {
     q.limit = Math.min(Number(limit), MAX_LIMIT);
   }
   return q;
+}
+
+/**
+ * Whether an entry (with its time in epoch ms) passes a query's filters other than `since`
+ * and `limit`, which the readers apply as they walk from the newest entry.
+ */
+export function entryFilter(q: LogQuery): (entry: RequestLogEntry, timeMs: number) => boolean {
+  const until = q.until === undefined ? undefined : parseSince(q.until);
+  const status = q.status;
+  const statusClass = status?.endsWith('xx') ? status[0] : undefined;
+  return (entry, timeMs) =>
+    (q.environment === undefined || entry.environment === q.environment) &&
+    (q.version === undefined || entry.version === q.version) &&
+    (q.intent === undefined || entry.intent === q.intent) &&
+    (status === undefined ||
+      (statusClass !== undefined ? String(entry.status)[0] === statusClass : String(entry.status) === status)) &&
+    (until === undefined || timeMs < until);
 }
 
 /** Epoch ms of an ISO 8601 time or of a string of digits (epoch ms); NaN when neither. */

@@ -2,38 +2,146 @@ import { Router, type Request } from 'express';
 import type { Monitoring } from '../monitoring/index.js';
 import { requireAdmin, notReady } from '../auth.js';
 import { methodNotAllowed } from '../http-errors.js';
-import { parseLogQuery } from '../monitoring/request-log.js';
-import { UsageError } from '../../errors.js';
-import type { Snapshot, SnapshotSource } from '../snapshot.js';
+import { MAX_LIMIT, parseLogQuery } from '../monitoring/request-log.js';
+import { formatProblem, UsageError } from '../../errors.js';
+import type { ServedEnvironment, Snapshot, SnapshotSource } from '../snapshot.js';
+import type { NluProvider } from '../../nlu/nlu-service.js';
+import { diffContent } from '../../ops/diff.js';
+import { environmentHistory } from '../../ops/history.js';
+import { openAdminRepo, type AdminRepository, type TestResults } from '../admin-repository.js';
 
-// Admin routes (BOTVER_ADMIN_TOKEN): the current snapshot, the request log feed and usage.
+// Admin routes (BOTVER_ADMIN_TOKEN), the reads: the server, the current snapshot's environments
+// and versions, diffs and history, the request log feed and usage. The actions are in
+// admin-actions.ts.
 
-export function adminRoutes(live: SnapshotSource, monitoring: Monitoring, adminToken: string | undefined): Router {
+export interface AdminDeps {
+  live: SnapshotSource;
+  monitoring: Monitoring;
+  adminToken: string | undefined;
+  /** Without it (an app built for a test without a repository), /v1/diff and history answer 503. */
+  repository?: AdminRepository;
+  nlu?: NluProvider;
+  tests: TestResults;
+}
+
+/** How far back `requestsLastHour` looks. */
+const HOUR_MS = 3_600_000;
+
+export function adminRoutes({ live, monitoring, adminToken, repository, nlu, tests }: AdminDeps): Router {
   const router = Router();
   const admin = requireAdmin(adminToken);
+  const repo = () => {
+    if (!repository) throw notReady('this resolver has no repository to read history and diffs from');
+    return openAdminRepo(repository);
+  };
   const current = (): Snapshot => {
     const snapshot = live.state.snapshot;
     if (!snapshot) throw notReady('the resolver has no valid manifest to serve yet; see /readyz');
     return snapshot;
   };
 
+  // With --redis, the feed and usage of the whole fleet; while Redis is away, this replica's own,
+  // and the answer says so (`scope`, `warning`).
+  const { fleet } = monitoring;
+  const fromFleet = async <T>(ask: (f: NonNullable<typeof fleet>) => Promise<T>, local: () => T) => {
+    if (!fleet) return { ...local(), scope: 'replica' as const };
+    try {
+      return { ...(await ask(fleet)), scope: 'fleet' as const };
+    } catch (err) {
+      return {
+        ...local(),
+        scope: 'replica' as const,
+        warning: `Redis is unavailable (${(err as Error).message}): this replica's own entries only`,
+      };
+    }
+  };
+
+  router
+    .route('/v1/server')
+    .get(admin, (_req, res) => {
+      const s = live.state.snapshot;
+      res.json({
+        bot: s?.bot ?? null,
+        manifestCommit: s?.manifestCommit ?? null,
+        controlBranch: repository?.controlBranch ?? null,
+        // Actions commit to a local repository; a mirror of a Git host is not botver's to write.
+        writable: !!repository && repository.remoteUrl === null,
+        remote: repository?.remoteUrl ?? null,
+      });
+    })
+    .all(methodNotAllowed('GET'));
+
+  /** Why an environment does not serve its current commit, in words, from the same sources as /readyz. */
+  const problemsOf = (e: ServedEnvironment): string[] => {
+    const mine = (scope: string, name: string) =>
+      (scope === 'environment' && name === e.name) || (scope === 'version' && name === e.version);
+    const out = live.state.problems
+      .filter((p) => mine(p.scope, p.name))
+      .flatMap((p) => p.errors.map((err) => `${p.scope} ${p.name}: ${formatProblem(err)}`));
+    for (const f of nlu?.failed() ?? []) {
+      const [scope, name] = f.key.split(':') as [string, string];
+      if (mine(scope, name)) out.push(`the NLU model of ${f.commit.slice(0, 7)} could not be trained: ${f.error}`);
+    }
+    return out;
+  };
+  const statusOf = (e: ServedEnvironment): string => {
+    const commit = e.content?.commit;
+    if (e.status === 'ok' && commit && (nlu?.training() ?? []).includes(commit)) return 'training';
+    if (e.status === 'ok' && (nlu?.waiting() ?? []).includes(`environment:${e.name}`)) return 'training';
+    return e.status;
+  };
+
   router
     .route('/v1/environments')
-    .get(admin, (_req, res) => {
+    .get(admin, async (_req, res) => {
       const s = current();
-      res.json({
-        bot: s.bot,
-        manifestCommit: s.manifestCommit,
-        environments: [...s.environments.values()].map((e) => ({
+      const since = new Date(Date.now() - HOUR_MS).toISOString();
+      const environments = [];
+      for (const e of s.environments.values()) {
+        // Counted from the feed, at most MAX_LIMIT: `requestsLastHourCapped` says when there were more.
+        const query = { environment: e.name, since, limit: MAX_LIMIT };
+        const { entries } = await fromFleet(
+          async (f) => ({ entries: await f.query(query) }),
+          () => ({ entries: monitoring.log.query(query) }),
+        );
+        environments.push({
           name: e.name,
           description: e.description,
           version: e.version,
+          pin: e.pinned,
           commit: e.content?.commit ?? null,
           pinned: e.pinned !== null,
-          status: e.status,
+          status: statusOf(e),
+          problems: problemsOf(e),
           channels: e.channels.map((c) => ({ name: c.name, type: c.type })),
-        })),
-      });
+          requestsLastHour: entries.length,
+          requestsLastHourCapped: entries.length >= MAX_LIMIT,
+          tests: tests.of(e.content?.commit ?? null),
+        });
+      }
+      res.json({ bot: s.bot, manifestCommit: s.manifestCommit, environments });
+    })
+    .all(methodNotAllowed('GET', 'POST'));
+
+  router
+    .route('/v1/environments/:name/history')
+    .get(admin, async (req, res) => {
+      const limit = oneParam(req, 'limit');
+      if (limit !== undefined && !/^[1-9]\d{0,3}$/.test(limit))
+        throw new UsageError(`"limit" must be an integer from 1 to 9999, got "${limit.slice(0, 20)}"`);
+      const name = String(req.params.name);
+      const changes = await environmentHistory(await repo(), name, { limit: limit ? Number(limit) : 50 });
+      res.json({ environment: name, changes });
+    })
+    .all(methodNotAllowed('GET'));
+
+  router
+    .route('/v1/diff')
+    .get(admin, async (req, res) => {
+      const from = oneParam(req, 'from');
+      const to = oneParam(req, 'to');
+      if (!from || !to) throw new UsageError('"from" and "to" are required: two versions or environments');
+      res.json(await diffContent(await repo(), from, to));
     })
     .all(methodNotAllowed('GET'));
 
@@ -53,26 +161,11 @@ export function adminRoutes(live: SnapshotSource, monitoring: Monitoring, adminT
           status: v.status,
           environments: [...s.environments.values()].filter((e) => e.version === v.name).map((e) => e.name),
           warnings: v.content?.problems.filter((p) => p.severity === 'warning').length ?? 0,
+          tests: tests.of(v.head),
         })),
       });
     })
     .all(methodNotAllowed('GET'));
-
-  // With --redis, the feed and usage of the whole fleet; while Redis is away, this replica's own,
-  // and the answer says so (`scope`, `warning`).
-  const { fleet } = monitoring;
-  const fromFleet = async <T>(ask: (f: NonNullable<typeof fleet>) => Promise<T>, local: () => T) => {
-    if (!fleet) return { ...local(), scope: 'replica' as const };
-    try {
-      return { ...(await ask(fleet)), scope: 'fleet' as const };
-    } catch (err) {
-      return {
-        ...local(),
-        scope: 'replica' as const,
-        warning: `Redis is unavailable (${(err as Error).message}): this replica's own entries only`,
-      };
-    }
-  };
 
   router
     .route('/v1/logs')
