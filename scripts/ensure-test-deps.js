@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Before `npm test`: the suite runs real parts, and two of them are Debian packages rather than npm
-// ones: git (every test) and redis-server (the replicas' shared state). When one is missing and
+// Before `npm test`: the suite runs real parts, and three of them are Debian packages rather than
+// npm ones: git (every test), redis-server (the replicas' shared state) and chromium (the console's
+// tests, driven by playwright-core, which downloads no browser of its own). When one is missing and
 // this runs as root with apt-get (CI's fresh machine, a container), it is installed; otherwise
 // the test run stops here with the command that installs it, instead of failing test by test.
 import { spawnSync } from 'node:child_process';
@@ -8,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 const PACKAGES = [
   { command: 'git', pkg: 'git' },
   { command: 'redis-server', pkg: 'redis-server' },
+  { command: 'chromium', pkg: 'chromium' },
 ];
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;

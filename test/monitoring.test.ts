@@ -297,7 +297,14 @@ describe('UsageCounter', () => {
       ...Array.from({ length: 18 }, (_, i) =>
         entry(0, { time: day, route: '/v2/request', intent: i < 3 ? null : 'greet', latencyMs: 4 }),
       ),
-      entry(0, { time: day, route: '/build/v1/dialog', environment: 'staging', version: 'v2', intent: null, latencyMs: 40 }),
+      entry(0, {
+        time: day,
+        route: '/build/v1/dialog',
+        environment: 'staging',
+        version: 'v2',
+        intent: null,
+        latencyMs: 40,
+      }),
       // an NLU route that failed is not an NLU answer; a resolve with no intent is not a fallback
       entry(0, { time: day, route: '/v2/request', status: 503, latencyMs: 0.5 }),
       entry(0, { time: day, environment: null, version: null, status: 401, latencyMs: 9000 }),
@@ -312,7 +319,11 @@ describe('UsageCounter', () => {
     });
     // 18 of 21 at 4 ms (bucket <= 5), one at 40 (<= 50), one at 0.5 (<= 1), one past the last bound
     expect(d!.latency).toEqual({ p50: 5, p95: 50, p99: 5000 });
-    expect(usage.query({ environment: 'staging' }).days[0]).toMatchObject({ nlu: 1, fallbacks: 1, latency: { p50: 50 } });
+    expect(usage.query({ environment: 'staging' }).days[0]).toMatchObject({
+      nlu: 1,
+      fallbacks: 1,
+      latency: { p50: 50 },
+    });
     expect(usage.query({ environment: 'none' }).days).toEqual([]);
   });
 

@@ -117,6 +117,9 @@ export function errorAnswer(err: unknown, logger: Logger, method: string | undef
     return new HttpError('BAD_REQUEST', (err as Error).message, {}, (err as { status: number }).status);
   // A library failure that is the client's doing (a bad query parameter, an unknown name) is
   // answered with its status from ERROR_TABLE; one that is the resolver's is logged, below.
+  // A ref another writer holds past the lock's wait: busy, not broken; try again.
+  if (err instanceof BotverError && err.code === 'REF_LOCKED')
+    return new HttpError('REF_LOCKED', err.message, { 'Retry-After': '1' });
   if (err instanceof BotverError && httpStatusOf(err) < 500) {
     // A refused promotion carries the report of the tests that refused it.
     const details = err.code === 'TESTS_FAILED' && err.data.report ? { report: err.data.report } : {};

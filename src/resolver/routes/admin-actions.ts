@@ -104,11 +104,14 @@ export function adminActionRoutes({ adminToken, repository, tests, admission, re
     action(
       (_req, b) =>
         `botver env create ${word(str(b, 'name'))} --version ${word(str(b, 'version'))}${b.pin === true ? ' --pin' : ''}`,
-      (repo, _req, b) =>
-        createEnvironment(repo, str(b, 'name'), str(b, 'version'), {
+      async (repo, _req, b) => {
+        // The pin as `pin`, as GET /v1/environments says it: `commit` is the commit made.
+        const { commit: pin, ...created } = await createEnvironment(repo, str(b, 'name'), str(b, 'version'), {
           pin: bool(b, 'pin'),
           ...(typeof b.description === 'string' && { description: b.description }),
-        }),
+        });
+        return { ...created, pin: pin ?? null };
+      },
     ),
   );
   router

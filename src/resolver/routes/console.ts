@@ -40,13 +40,14 @@ interface ConsoleFile {
 }
 
 /**
- * Where the built console is: dist/console beside the compiled library (dist/resolver/routes/)
- * or beside the CLI's bundle (dist/bin/); null when it was not built.
+ * Where the built console is: dist/console, seen from the CLI's bundle (dist/bin/) or from the
+ * compiled library (dist/resolver/routes/); null when it was not built. Only a built folder
+ * (with app.js) counts: from dist/bin/, "../../console/" is the console's source folder.
  */
 export function consoleDir(): string | null {
-  for (const up of ['../../console/', '../console/']) {
+  for (const up of ['../console/', '../../console/']) {
     const dir = fileURLToPath(new URL(up, import.meta.url));
-    if (existsSync(join(dir, 'index.html'))) return dir;
+    if (existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'app.js'))) return dir;
   }
   return null;
 }

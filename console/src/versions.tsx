@@ -1,0 +1,151 @@
+import { useState } from 'preact/hooks';
+import { type ApiError, enc, post } from './api';
+import { useData } from './data';
+import { DiffForm } from './diff';
+import { short, when } from './format';
+import { Page } from './page';
+import { href } from './router';
+import { reportsOf, TestReportView } from './report';
+import type { TestReport, Version } from './types';
+import { ActionError, Empty, ErrorText, Loading, StatusBadge, TableBox } from './ui';
+
+// The versions (branches): what each is, where it runs, its tests; and the way to a diff.
+
+function TestsCell({ v }: { v: Version }) {
+  const t = v.tests;
+  if (!t) return <span class="muted">not run</span>;
+  const failed = t.failed ?? 0;
+  const text = t.passed
+    ? `passed${t.total != null ? ` (${t.total})` : ''}`
+    : `failed ${failed}${t.total != null ? ` of ${t.total}` : ''}`;
+  return (
+    <span class={t.passed ? 'good' : 'bad'} title={t.at ? `at ${when(t.at)}` : undefined}>
+      {text}
+      {t.commit ? ` at ${short(t.commit)}` : ''}
+    </span>
+  );
+}
+
+export function VersionsPage() {
+  const { versions, error, bot, version: shown, setVersion, refresh } = useData();
+  const [running, setRunning] = useState<string | null>(null);
+  const [result, setResult] = useState<{ version: string; reports: TestReport[] } | null>(null);
+  const [runError, setRunError] = useState<ApiError | null>(null);
+
+  const runTests = async (name: string) => {
+    setRunning(name);
+    setResult(null);
+    setRunError(null);
+    try {
+      const answer = await post<unknown>(`/v1/versions/${enc(name)}/test`);
+      setResult({ version: name, reports: reportsOf(answer) });
+      void refresh();
+    } catch (err) {
+      const e = err as ApiError;
+      // Failing tests are a report too, not only an error.
+      if (e.report) setResult({ version: name, reports: reportsOf(e.report) });
+      else setRunError(e);
+    } finally {
+      setRunning(null);
+    }
+  };
+
+  const rows = versions?.filter((v) => !shown || v.name === shown) ?? null;
+  return (
+    <Page title="Versions" bot={bot}>
+      <ErrorText error={error} />
+      {!versions && !error && <Loading what="versions" />}
+      {shown && (
+        <p class="notice">
+          Showing version {shown} only.{' '}
+          <button type="button" class="link" onClick={() => setVersion('')}>
+            Show all versions
+          </button>
+        </p>
+      )}
+      {rows && rows.length === 0 && <Empty>No versions yet.</Empty>}
+      {rows && rows.length > 0 && (
+        <TableBox label="Versions table">
+          <table>
+            <caption>Versions of {bot || 'the bot'}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Head</th>
+                <th scope="col">Description</th>
+                <th scope="col">Created from</th>
+                <th scope="col">Environments</th>
+                <th scope="col">Status</th>
+                <th scope="col">Tests</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((v) => (
+                <tr key={v.name}>
+                  <th scope="row">{v.name}</th>
+                  <td>
+                    <code>{short(v.head ?? v.commit)}</code>
+                  </td>
+                  <td class="wrap">{v.description ?? ''}</td>
+                  <td>{v.createdFrom ?? '—'}</td>
+                  <td>
+                    {v.environments?.length
+                      ? v.environments.map((e, i) => (
+                          <span key={e}>
+                            {i > 0 && ', '}
+                            <a href={href('environments', e)}>{e}</a>
+                          </span>
+                        ))
+                      : '—'}
+                  </td>
+                  <td>
+                    <StatusBadge status={v.status} />
+                    {(v.warnings ?? 0) > 0 && <span class="muted"> {v.warnings} warnings</span>}
+                  </td>
+                  <td>
+                    <TestsCell v={v} />
+                  </td>
+                  <td>
+                    <button
+                      type="button"
+                      aria-label={`Run tests of ${v.name}`}
+                      disabled={running !== null}
+                      onClick={() => runTests(v.name)}
+                    >
+                      {running === v.name ? 'Running…' : 'Run tests'}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableBox>
+      )}
+      <div aria-live="polite">
+        {running && <p role="status">Running the tests of {running}…</p>}
+        {result &&
+          (result.reports.length ? (
+            result.reports.map((r) => (
+              <TestReportView
+                key={r.commit ?? r.ref}
+                report={r}
+                title={`Test report of ${r.ref ?? result.version}`}
+                level={2}
+              />
+            ))
+          ) : (
+            <p role="status">The tests of {result.version} ran; the server sent no report.</p>
+          ))}
+      </div>
+      <ActionError error={runError} level={2} />
+      <section aria-labelledby="compare-title">
+        <h2 id="compare-title">Compare two versions</h2>
+        <p class="muted">Any version or environment: see which intents, entities, skills and tests differ.</p>
+        <DiffForm from={shown} to="" />
+      </section>
+    </Page>
+  );
+}
