@@ -33,7 +33,13 @@ try {
 await resolver.nlu.idle(); // the example's NLU models: trained once, then loaded from the repository's cache
 const url = resolver.url;
 const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
-const lines = ['', `The example bot is served at ${url} from ${DIR}.`, ''];
+const lines = [
+  '',
+  `The example bot is served at ${url} from ${DIR}.`,
+  '',
+  `Console: ${url}/console/ (sign in with the admin token below, your name and e-mail)`,
+  '',
+];
 if (tokens) {
   lines.push(`Tokens (also in ${TOKENS}):`);
   for (const [name, token] of Object.entries(tokens.environments))

@@ -93,6 +93,9 @@ describe('npm start (scripts/start.js)', () => {
     expect(logs.entries).toContainEqual(
       expect.objectContaining({ environment: 'production', route: '/v1/resolve', status: 200 }),
     );
+    // The console it points at is served (the page itself is tested in a browser: console.test.ts).
+    const consoleUrl = /^Console: (\S+) /m.exec(text)?.[1];
+    expect(curl(`curl -s ${consoleUrl}`)).toContain('<title>');
     expect(curl(commands.find((l) => l.includes('/metrics'))!)).toContain(
       'botver_environment_info{environment="production",version="v1"',
     );

@@ -52,6 +52,9 @@ export function LineChart({
         scales: {
           // Half a day on each side: one day alone would otherwise get a range of years.
           x: { time: true, auto: false, range: [xs[0]! - 43_200, xs[xs.length - 1]! + 43_200] },
+          // From 0, a tenth above the highest value: counts, rates and latencies are never negative,
+          // and a series of zeros (no fallback at all) still gets a readable axis.
+          y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
         },
         axes: [
           {
@@ -61,7 +64,7 @@ export function LineChart({
             incrs: [1, 2, 7, 14, 30, 61, 91, 182, 365].map((d) => d * 86_400),
             values: (_u, ticks) => ticks.map((t) => dayLabel.format(t * 1000)),
           },
-          { stroke: '#333', grid: { stroke: '#e4e4e4' }, values: (_u, ticks) => ticks.map(format), size: 60 },
+          { stroke: '#333', grid: { stroke: '#e4e4e4' }, values: (_u, ticks) => ticks.map(format), size: 72 },
         ],
         series: [
           {},

@@ -103,7 +103,7 @@ const SECTIONS = [
 ] as const;
 
 function Lines({ items, sign }: { items: string[]; sign: '−' | '+' }) {
-  if (!items.length) return <span class="muted">—</span>;
+  if (!items.length) return null; // an empty cell: style.css draws a dash
   return (
     <ul class={`diff-lines ${sign === '+' ? 'plus' : 'minus'}`}>
       {items.map((x, i) => (

@@ -1,3 +1,4 @@
+import type { RefObject } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type ApiError, del, enc, get, post, put, withQuery } from './api';
 import { useData } from './data';
@@ -5,7 +6,7 @@ import { linkText, short, when } from './format';
 import { Page } from './page';
 import { reportsOf, TestReportView } from './report';
 import { go, href } from './router';
-import type { ActionResult, CommitInfo, Environment, HistoryChange, TestReport } from './types';
+import type { ActionResult, CommitInfo, CreateResult, Environment, HistoryChange, TestReport } from './types';
 import {
   ActionError,
   Committed,
@@ -38,7 +39,8 @@ export function EnvironmentsPage({ name }: { name: string }) {
   const { environments, versions, error, bot, refresh } = useData();
   const [busy, setBusy] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
-  const [historyKey, setHistoryKey] = useState(0);
+  /** Re-reads the shown environment's history (set by History). */
+  const reloadHistory = useRef<() => Promise<unknown>>(async () => {});
   const outcomeBox = useRef<HTMLDivElement>(null);
 
   const selected = environments?.find((e) => e.name === name) ?? (name ? undefined : environments?.[0]);
@@ -48,7 +50,10 @@ export function EnvironmentsPage({ name }: { name: string }) {
     if (outcome) outcomeBox.current?.scrollIntoView?.({ block: 'nearest' });
   }, [outcome]);
 
-  /** Runs one action: a busy message meanwhile, then its commit (or error), then fresh data. */
+  /**
+   * Runs one action: a busy message meanwhile, then fresh data and history, then its commit (or
+   * error), so that what the page says happened is already on it.
+   */
   const act = async (
     busyText: string,
     call: () => Promise<ActionResult>,
@@ -56,17 +61,17 @@ export function EnvironmentsPage({ name }: { name: string }) {
   ) => {
     setBusy(busyText);
     setOutcome(null);
+    let next: Outcome;
     try {
       const result = await call();
-      setOutcome({ commit: commitOf(result), warnings: result.warnings, ...then(result) });
+      next = { commit: commitOf(result), warnings: result.warnings, ...then(result) };
     } catch (err) {
       const e = err as ApiError;
-      setOutcome({ error: e, reports: e.report ? reportsOf(e.report) : undefined });
-    } finally {
-      setBusy(null);
-      setHistoryKey((k) => k + 1);
-      await refresh();
+      next = { error: e, reports: e.report ? reportsOf(e.report) : undefined };
     }
+    await Promise.all([refresh(), reloadHistory.current()]);
+    setBusy(null);
+    setOutcome(next);
   };
 
   return (
@@ -92,7 +97,7 @@ export function EnvironmentsPage({ name }: { name: string }) {
           versionNames={versions.map((v) => v.name)}
           busy={busy !== null}
           act={act}
-          historyKey={historyKey}
+          reloadHistory={reloadHistory}
         />
       )}
       {versions && (
@@ -102,7 +107,7 @@ export function EnvironmentsPage({ name }: { name: string }) {
           onCreate={(body) =>
             act(
               `Creating environment ${body.name}…`,
-              () => post('/v1/environments', body),
+              () => post<CreateResult>('/v1/environments', body),
               (r) => {
                 go('environments', body.name);
                 return r.token
@@ -138,6 +143,13 @@ function OutcomeView({ outcome, dismissSecret }: { outcome: Outcome; dismissSecr
         <SecretBox title={outcome.secret.title} value={outcome.secret.value} onDismiss={dismissSecret} level={2} />
       )}
     </>
+  );
+}
+
+/** Said before the click when the resolver follows a remote repository (the 409 then gives the commands). */
+function RemoteNote() {
+  return useData().writable ? null : (
+    <p class="remote-note">Remote repository: gives the commands to run instead of committing.</p>
   );
 }
 
@@ -192,14 +204,14 @@ function EnvironmentDetail({
   versionNames,
   busy,
   act,
-  historyKey,
+  reloadHistory,
 }: {
   env: Environment;
   environments: Environment[];
   versionNames: string[];
   busy: boolean;
   act: Act;
-  historyKey: number;
+  reloadHistory: RefObject<() => Promise<unknown>>;
 }) {
   const path = `/v1/environments/${enc(env.name)}`;
   const [linkTo, setLinkTo] = useState(env.version);
@@ -258,6 +270,7 @@ function EnvironmentDetail({
           }}
         >
           <h3 id={id('link')}>Link to a version</h3>
+          <RemoteNote />
           <label for="link-version">Version to link</label>
           <select id="link-version" value={linkTo} onChange={(e) => setLinkTo(e.currentTarget.value)}>
             {versionNames.map((v) => (
@@ -288,6 +301,7 @@ function EnvironmentDetail({
           }}
         >
           <h3 id={id('promote')}>Promote</h3>
+          <RemoteNote />
           <p class="muted">
             Links {env.name} to exactly the commit the source serves now, pinned, after its tests pass.
           </p>
@@ -321,6 +335,7 @@ function EnvironmentDetail({
 
         <section class="action" aria-labelledby={id('rollback')}>
           <h3 id={id('rollback')}>Roll back</h3>
+          <RemoteNote />
           <p class="muted">Restores the link {env.name} had before its latest change, as a new commit.</p>
           <button
             type="button"
@@ -333,6 +348,7 @@ function EnvironmentDetail({
 
         <section class="action" aria-labelledby={id('token')}>
           <h3 id={id('token')}>Token</h3>
+          <RemoteNote />
           <p class="muted">A new request token; the old one stops working at once.</p>
           <ConfirmButton
             label="Rotate token"
@@ -352,6 +368,7 @@ function EnvironmentDetail({
 
         <section class="action wide" aria-labelledby={id('channels')}>
           <h3 id={id('channels')}>Channels</h3>
+          <RemoteNote />
           {(env.channels?.length ?? 0) === 0 ? (
             <p class="muted">No channels.</p>
           ) : (
@@ -417,6 +434,7 @@ function EnvironmentDetail({
         {env.name !== 'production' && (
           <section class="action" aria-labelledby={id('delete')}>
             <h3 id={id('delete')}>Delete</h3>
+            <RemoteNote />
             <p class="muted">Removes {env.name} from the manifest; its token and channels stop working.</p>
             <ConfirmButton
               label="Delete environment"
@@ -438,25 +456,31 @@ function EnvironmentDetail({
         )}
       </div>
 
-      <History name={env.name} reload={historyKey} />
+      <History name={env.name} reloader={reloadHistory} />
     </section>
   );
 }
 
-function History({ name, reload }: { name: string; reload: number }) {
+function History({ name, reloader }: { name: string; reloader: RefObject<() => Promise<unknown>> }) {
   const [changes, setChanges] = useState<HistoryChange[] | null>(null);
   const [error, setError] = useState<Error | null>(null);
   useEffect(() => {
     let live = true;
-    setError(null);
-    get<{ changes: HistoryChange[] }>(withQuery(`/v1/environments/${enc(name)}/history`, { limit: 50 })).then(
-      (h) => live && setChanges(h.changes ?? []),
-      (e) => live && setError(e as Error),
-    );
+    const load = () =>
+      get<{ changes: HistoryChange[] }>(withQuery(`/v1/environments/${enc(name)}/history`, { limit: 50 })).then(
+        (h) => {
+          if (!live) return;
+          setChanges(h.changes ?? []);
+          setError(null);
+        },
+        (e) => live && setError(e as Error),
+      );
+    reloader.current = load;
+    void load();
     return () => {
       live = false;
     };
-  }, [name, reload]);
+  }, [name]);
   return (
     <section aria-labelledby="history-title">
       <h3 id="history-title">History of {name}</h3>
@@ -518,6 +542,7 @@ function CreateEnvironment({
   return (
     <section aria-labelledby="create-title">
       <h2 id="create-title">Create an environment</h2>
+      <RemoteNote />
       <form
         class="inline-form"
         aria-labelledby="create-title"

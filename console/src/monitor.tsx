@@ -8,10 +8,12 @@ import type { LogAnswer, LogEntry, UsageAnswer, UsageDay } from './types';
 import { Empty, ErrorText, Loading, TableBox } from './ui';
 
 // Monitor: the live request feed (polled every 2 s, newest first) and per-day charts of usage,
-// both narrowed by the same filters.
+// both narrowed by the same filters. Usage is re-read every 30 s, and soon after the feed shows
+// new requests (at most every 5 s), so that the charts keep up with the feed.
 
 const POLL_MS = 2000;
 const USAGE_MS = 30_000;
+const USAGE_AFTER_FEED_MS = 5000;
 const KEEP = 500;
 
 interface Filters {
@@ -44,6 +46,8 @@ export function MonitorPage() {
   });
   // The header's version switcher and this filter are one choice.
   useEffect(() => setFilters((f) => (f.version === shown ? f : { ...f, version: shown })), [shown]);
+  // Counts the feed's polls that brought new requests: the usage follows.
+  const [arrivals, setArrivals] = useState(0);
   const set = (k: keyof Filters, v: string) => {
     if (k === 'version') setVersion(v);
     setFilters((f) => ({ ...f, [k]: v }));
@@ -105,13 +109,13 @@ export function MonitorPage() {
           />
         </div>
       </form>
-      <Feed filters={filters} />
-      <Usage filters={filters} />
+      <Feed filters={filters} onArrivals={() => setArrivals((n) => n + 1)} />
+      <Usage filters={filters} arrivals={arrivals} />
     </Page>
   );
 }
 
-function Feed({ filters }: { filters: Filters }) {
+function Feed({ filters, onArrivals }: { filters: Filters; onArrivals: () => void }) {
   const [entries, setEntries] = useState<LogEntry[] | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const [warning, setWarning] = useState<string | null>(null);
@@ -119,11 +123,14 @@ function Feed({ filters }: { filters: Filters }) {
   const [updated, setUpdated] = useState<string | null>(null);
   const seen = useRef(new Set<string>());
   const newest = useRef<string | undefined>(undefined);
+  /** The first answer of a feed is what the usage already counts; later ones are arrivals. */
+  const polled = useRef(false);
 
   // New filters: a new feed.
   useEffect(() => {
     seen.current = new Set();
     newest.current = undefined;
+    polled.current = false;
     setEntries(null);
   }, [filters]);
 
@@ -157,6 +164,8 @@ function Feed({ filters }: { filters: Filters }) {
           return true;
         });
         for (const e of fresh) if (!newest.current || e.time > newest.current) newest.current = e.time;
+        if (fresh.length && polled.current) onArrivals();
+        polled.current = true;
         setEntries((old) => {
           const all = [...fresh, ...(old ?? [])].sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
           return all.slice(0, KEEP);
@@ -250,16 +259,22 @@ function requestsOf(d: UsageDay, f: Filters): number {
   return d.total;
 }
 
-function Usage({ filters }: { filters: Filters }) {
+function Usage({ filters, arrivals }: { filters: Filters; arrivals: number }) {
   const [usage, setUsage] = useState<UsageAnswer | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const { environment, version } = filters;
+  const reload = useRef(() => {});
 
   useEffect(() => {
     let live = true;
+    let last = 0;
+    let soon: ReturnType<typeof setTimeout> | undefined;
     setUsage(null);
-    const load = () =>
-      get<UsageAnswer>(withQuery('/v1/usage', { environment, version })).then(
+    const load = () => {
+      last = Date.now();
+      clearTimeout(soon);
+      soon = undefined;
+      return get<UsageAnswer>(withQuery('/v1/usage', { environment, version })).then(
         (u) => {
           if (!live) return;
           setUsage(u);
@@ -267,13 +282,22 @@ function Usage({ filters }: { filters: Filters }) {
         },
         (e) => live && setError(e as Error),
       );
+    };
+    // New requests in the feed: read again, at most every 5 s (arrivals meanwhile wait for it).
+    reload.current = () => {
+      soon ??= setTimeout(load, Math.max(0, last + USAGE_AFTER_FEED_MS - Date.now()));
+    };
     void load();
     const timer = setInterval(() => document.visibilityState === 'visible' && void load(), USAGE_MS);
     return () => {
       live = false;
       clearInterval(timer);
+      clearTimeout(soon);
     };
   }, [environment, version]);
+  useEffect(() => {
+    if (arrivals) reload.current();
+  }, [arrivals]);
 
   const charts = useMemo(() => {
     if (!usage) return null;

@@ -2,7 +2,7 @@ import { useData } from './data';
 import { count, short } from './format';
 import { Page } from './page';
 import { href } from './router';
-import { Empty, ErrorText, Loading, StatusBadge } from './ui';
+import { Empty, ErrorText, Loading, StatusBadge, TestsResult } from './ui';
 
 // One card per environment: what it serves, whether that is healthy, and how busy it is.
 
@@ -37,6 +37,10 @@ export function OverviewPage() {
                     <dt>Status</dt>
                     <dd>
                       <StatusBadge status={e.status} />
+                    </dd>
+                    <dt>Tests</dt>
+                    <dd>
+                      <TestsResult tests={e.tests} />
                     </dd>
                     <dt>Channels</dt>
                     <dd>{channels.length ? channels.map((c) => `${c.name} (${c.type})`).join(', ') : 'none'}</dd>

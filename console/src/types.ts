@@ -29,6 +29,8 @@ export interface Environment {
   requestsLastHour?: number;
   /** The count stopped at the log's capacity: there were at least that many. */
   requestsLastHourCapped?: boolean;
+  /** The latest test result known for the commit it serves; null: none. */
+  tests?: TestSummary | null;
 }
 
 export interface EnvironmentList {
@@ -38,10 +40,12 @@ export interface EnvironmentList {
 }
 
 export interface TestSummary {
+  ref?: string;
   commit?: string;
   passed: boolean;
   total?: number;
   failed?: number;
+  intentAccuracy?: number | null;
   summary?: string;
   at?: string;
 }
@@ -102,6 +106,13 @@ export interface ActionResult {
   tests?: unknown;
   warnings?: string[];
   [key: string]: unknown;
+}
+
+/** POST /v1/environments: `commit` is the commit made, `pin` the pinned commit (null: follows its branch). */
+export interface CreateResult extends ActionResult {
+  name?: string;
+  version?: string;
+  pin?: string | null;
 }
 
 export interface Link {

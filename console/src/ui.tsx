@@ -1,8 +1,8 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import type { ApiError } from './api';
-import { short } from './format';
-import type { CommitInfo } from './types';
+import { short, when } from './format';
+import type { CommitInfo, TestSummary } from './types';
 
 // Building blocks shared by the pages: loading/empty/error states, a scrolling table box, the
 // "committed" notice, the once-shown secret box and the commands box for a remote repository.
@@ -186,4 +186,18 @@ export function StatusBadge({ status }: { status?: string }) {
   const s = status ?? 'unknown';
   const tone = s === 'ok' ? 'ok' : s === 'unavailable' || s === 'failed' ? 'bad' : 'warn';
   return <span class={`badge ${tone}`}>{s}</span>;
+}
+
+/** "passed (N)", "failed F of N" or "not run"; with `commit`, "… at abc1234". */
+export function TestsResult({ tests: t, commit }: { tests?: TestSummary | null; commit?: boolean }) {
+  if (!t) return <span class="muted">not run</span>;
+  const text = t.passed
+    ? `passed${t.total != null ? ` (${t.total})` : ''}`
+    : `failed ${t.failed ?? 0}${t.total != null ? ` of ${t.total}` : ''}`;
+  return (
+    <span class={t.passed ? 'good' : 'bad'} title={t.at ? `at ${when(t.at)}` : undefined}>
+      {text}
+      {commit && t.commit ? ` at ${short(t.commit)}` : ''}
+    </span>
+  );
 }

@@ -2,29 +2,14 @@ import { useState } from 'preact/hooks';
 import { type ApiError, enc, post } from './api';
 import { useData } from './data';
 import { DiffForm } from './diff';
-import { short, when } from './format';
+import { short } from './format';
 import { Page } from './page';
 import { href } from './router';
 import { reportsOf, TestReportView } from './report';
-import type { TestReport, Version } from './types';
-import { ActionError, Empty, ErrorText, Loading, StatusBadge, TableBox } from './ui';
+import type { TestReport } from './types';
+import { ActionError, Empty, ErrorText, Loading, StatusBadge, TableBox, TestsResult } from './ui';
 
 // The versions (branches): what each is, where it runs, its tests; and the way to a diff.
-
-function TestsCell({ v }: { v: Version }) {
-  const t = v.tests;
-  if (!t) return <span class="muted">not run</span>;
-  const failed = t.failed ?? 0;
-  const text = t.passed
-    ? `passed${t.total != null ? ` (${t.total})` : ''}`
-    : `failed ${failed}${t.total != null ? ` of ${t.total}` : ''}`;
-  return (
-    <span class={t.passed ? 'good' : 'bad'} title={t.at ? `at ${when(t.at)}` : undefined}>
-      {text}
-      {t.commit ? ` at ${short(t.commit)}` : ''}
-    </span>
-  );
-}
 
 export function VersionsPage() {
   const { versions, error, bot, version: shown, setVersion, refresh } = useData();
@@ -106,7 +91,7 @@ export function VersionsPage() {
                     {(v.warnings ?? 0) > 0 && <span class="muted"> {v.warnings} warnings</span>}
                   </td>
                   <td>
-                    <TestsCell v={v} />
+                    <TestsResult tests={v.tests} commit />
                   </td>
                   <td>
                     <button
