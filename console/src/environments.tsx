@@ -506,7 +506,7 @@ function History({ name, reloader }: { name: string; reloader: RefObject<() => P
                   <td>
                     <time dateTime={c.date}>{when(c.date)}</time>
                   </td>
-                  <td>{c.author}</td>
+                  <td class="who">{c.author}</td>
                   <td>
                     {linkText(c.from)} → {linkText(c.to)}
                   </td>
