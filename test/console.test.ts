@@ -42,6 +42,14 @@ afterAll(async () => {
   await browser?.close();
 });
 
+/** One server for the tests that change nothing (sign-in, accessibility): a start saved. */
+let readOnly: Promise<{ url: string; tokens: ReturnType<typeof example>['tokens'] }> | undefined;
+const readOnlyServer = () =>
+  (readOnly ??= (async () => {
+    const { dir, tokens } = example();
+    return { url: (await botverServe(dir)).url, tokens };
+  })());
+
 /** Navigates inside the console (hash routes) and waits for the page's heading. */
 async function open(page: Page, hash: string, heading: string | RegExp) {
   await page.evaluate((h) => void (location.hash = h), hash);
@@ -50,8 +58,7 @@ async function open(page: Page, hash: string, heading: string | RegExp) {
 
 describe('the console in a browser', () => {
   it('refuses a wrong admin token, then signs in; the token lives in session storage only and is never shown', async () => {
-    const { dir, tokens } = example();
-    const { url } = await botverServe(dir);
+    const { url, tokens } = await readOnlyServer();
     const { page, problems } = await newPage(browser);
     await page.goto(`${url}/`); // redirected to /console/
     expect(new URL(page.url()).pathname).toBe('/console/');
@@ -234,8 +241,7 @@ describe('the console in a browser', () => {
   });
 
   it('passes axe-core with no serious violations and fits a phone, on every page; screenshots of each', async () => {
-    const { dir, tokens } = example();
-    const { url } = await botverServe(dir);
+    const { url, tokens } = await readOnlyServer();
     await getJson(`${url}/v1/resolve`, auth(tokens.production)); // something in the feed
     for (const viewport of [DESKTOP, PHONE]) {
       const { page, problems } = await newPage(browser, viewport);

@@ -415,9 +415,10 @@ describe('admin routes', () => {
         expect(r.body).toEqual(UNAUTHORIZED);
       }
       expect((await getJson(`${url}${route}`, auth(ADMIN_TOKEN, 'Token'))).status).toBe(200);
-      const res = await fetch(`${url}${route}`, { method: 'POST', headers: admin });
+      const res = await fetch(`${url}${route}`, { method: 'PUT', headers: admin });
       expect(res.status).toBe(405);
-      expect(res.headers.get('allow')).toBe('GET');
+      // POST /v1/environments creates one (the console's action, admin-actions.test.ts).
+      expect(res.headers.get('allow')).toBe(route === '/v1/environments' ? 'GET, POST' : 'GET');
     }
   });
 
@@ -439,12 +440,30 @@ describe('admin routes', () => {
           name: 'production',
           description: null,
           version: 'v1',
+          pin: null,
           commit: v1,
           pinned: false,
           status: 'ok',
+          problems: [],
           channels: [{ name: 'messenger', type: 'webhook' }],
+          requestsLastHour: 0,
+          requestsLastHourCapped: false,
+          tests: null,
         },
-        { name: 'staging', description: null, version: 'v2', commit: v2, pinned: false, status: 'ok', channels: [] },
+        {
+          name: 'staging',
+          description: null,
+          version: 'v2',
+          pin: null,
+          commit: v2,
+          pinned: false,
+          status: 'ok',
+          problems: [],
+          channels: [],
+          requestsLastHour: 0,
+          requestsLastHourCapped: false,
+          tests: null,
+        },
       ],
     });
     const secret = Object.values(channel).find((v) => typeof v === 'string' && v.startsWith('bvs_')) as string;
