@@ -40,7 +40,7 @@ async function call(
     ...(body !== undefined && { body: JSON.stringify(body) }),
   });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, text };
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null, text };
 }
 
 /** The last commit of main as native git sees it. */
@@ -175,13 +175,46 @@ describe('admin actions (the console)', () => {
         /token/,
       ],
     ];
+    const stale = { ...as(), 'X-Botver-Manifest-Commit': git(dir, 'rev-parse', 'main~1') };
+    refusals.push(
+      // A name that is not one is refused before it reaches the repository (or a command line).
+      ['POST', '/v1/environments', { name: '--push', version: 'v1' }, as(), 400, 'BAD_REQUEST', /--push/],
+      ['POST', '/v1/versions/..%2F..%2F..%2Fetc%2Fpasswd/test', {}, admin, 400, 'BAD_REQUEST', /passwd/],
+      // An author with a control character would make a commit git fsck refuses.
+      ['POST', '/v1/environments/production/rollback', {}, as('Eve\u0000 <e@x>'), 400, 'BAD_REQUEST', /Name <email>/],
+      // Decided on a screen that is out of date: another change landed since.
+      ['PUT', '/v1/environments/staging/link', { version: 'v1' }, stale, 409, 'CONFLICT', /moved to [0-9a-f]{7} since/],
+    );
     for (const [method, path, body, headers, status, code, message] of refusals) {
       const answer = await call(r.url, method, path, body, headers);
       expect([answer.status, answer.body.error.code], `${method} ${path}`).toEqual([status, code]);
       expect(answer.body.error.message).toMatch(message);
     }
+    // A path outside the repository is no version or environment of it: nothing is read.
+    const outside = await getJson(`${r.url}/v1/diff?from=${'../'.repeat(12)}etc/passwd&to=v1`, admin);
+    expect([outside.status, outside.body.error.code]).toEqual([404, 'NOT_FOUND']);
     expect(refsSnapshot(dir)).toBe(before);
     expect(git(dir, 'show', 'main:environments.yaml')).toBe(manifest);
+  });
+
+  it('two operators acting on the same screen: the second is refused, not applied on top of the first', async () => {
+    const { dir } = example();
+    const r = await serve(dir);
+    await call(r.url, 'POST', '/v1/environments/production/promote', { from: 'staging', skipTests: true });
+    const seen = git(dir, 'rev-parse', 'main');
+    const screen = (who: string) => ({ ...as(who), 'X-Botver-Manifest-Commit': seen });
+    // Both saw production on v2 and roll it back at once: one lands, the other is told to look again.
+    const answers = await Promise.all([
+      call(r.url, 'POST', '/v1/environments/production/rollback', {}, screen('Ann <ann@example.com>')),
+      call(r.url, 'POST', '/v1/environments/production/rollback', {}, screen('Bob <bob@example.com>')),
+    ]);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
+    expect(answers.find((a) => a.status === 409)!.body.error.code).toBe('CONFLICT');
+    expect(git(dir, 'rev-list', '--count', `${seen}..main`)).toBe('1');
+    expect(git(dir, 'show', 'main:environments.yaml')).toMatch(/production:\n\s+version: v1\n/);
+    // Answers that can hold a token are not cached.
+    const created = await call(r.url, 'POST', '/v1/environments', { name: 'qa', version: 'v1' });
+    expect(created.headers.get('cache-control')).toBe('no-store');
   });
 
   it("never logs the operator-facing secrets, and the console's calls are not bot traffic", async () => {
@@ -233,15 +266,39 @@ describe('admin actions on a resolver that follows a Git host', () => {
     // Nothing changed on the host.
     expect(git(root, '--git-dir', 'bot.git', 'for-each-ref')).toBe(before);
 
+    // Every action's commands, run in the same clone after the promotion, make the same change.
+    const more: [string, string, unknown][] = [
+      ['POST', '/v1/environments', { name: 'qa', version: 'v1', description: "QA's own", pin: true }],
+      ['PUT', '/v1/environments/qa/link', { version: 'v2' }],
+      ['POST', '/v1/environments/qa/rollback', {}],
+      ['POST', '/v1/environments/qa/token', {}],
+      ['POST', '/v1/environments/qa/channels', { name: 'web', type: 'webhook' }],
+      ['DELETE', '/v1/channels/web', undefined],
+      ['DELETE', '/v1/environments/qa', undefined],
+    ];
+    const later: string[] = [];
+    for (const [method, path, body] of more) {
+      const refused = await call(r.url, method, path, body);
+      expect([path, refused.status, refused.body.error.code]).toEqual([path, 409, 'REMOTE_REPOSITORY']);
+      later.push(refused.body.error.commands[1]);
+    }
+
     // The operator runs them (botver being this checkout's binary), then the host's webhook fires.
     const work = tempDir('botver-operator-');
-    const script = commands.join('\n').replace(/^botver /m, `"${process.execPath}" "${BIN}" `);
+    const script = [...commands, ...later].join('\n').replace(/^botver /gm, `"${process.execPath}" "${BIN}" `);
     // Not execFileSync: the Git host answers from this process.
     await promisify(execFile)('sh', ['-ec', script], { cwd: work, env: { ...process.env, ...TEST_ENV } });
-    const pushed = git(root, '--git-dir', 'bot.git', 'log', '-1', '--format=%an <%ae>%n%s', 'main').trim();
-    expect(pushed).toMatch(
-      /^Ann Operator <ann@example.com>\npromote production to v2@[0-9a-f]{7} \(was v1\), from staging$/,
-    );
+    const pushed = git(root, '--git-dir', 'bot.git', 'log', '-8', '--format=%an <%ae>|%s', 'main').trim().split('\n');
+    expect(pushed.map((l) => l.replace(/[0-9a-f]{7}/g, '<sha>'))).toEqual([
+      'Ann Operator <ann@example.com>|delete environment qa (was linked to v1@<sha>)',
+      'Ann Operator <ann@example.com>|disconnect channel web from environment qa',
+      'Ann Operator <ann@example.com>|connect channel web (webhook) to environment qa',
+      'Ann Operator <ann@example.com>|rotate the token of environment qa',
+      'Ann Operator <ann@example.com>|roll back qa to v1@<sha> (was v2), undoing <sha>',
+      'Ann Operator <ann@example.com>|link qa to v2 (was v1@<sha>)',
+      'Ann Operator <ann@example.com>|create environment qa linked to v1@<sha>',
+      'Ann Operator <ann@example.com>|promote production to v2@<sha> (was v1), from staging',
+    ]);
     const body = JSON.stringify({ ref: 'refs/heads/main' });
     const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
     await fetch(`${r.url}/v1/hooks/git`, {

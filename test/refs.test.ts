@@ -6,6 +6,7 @@ import { RefLockedError } from '../src/errors.js';
 import {
   acquireLock,
   deleteRef,
+  isSafeRefName,
   listRefs,
   readRef,
   RefMovedError,
@@ -72,6 +73,31 @@ function fsckClean(dir: string): void {
 }
 
 const packedRefs = (repo: NativeRepo) => readFileSync(join(repo.gitdir, 'packed-refs'), 'utf8');
+
+describe('ref names from outside', () => {
+  it('never reads or writes a path outside the repository: ".." and the like name no ref', async () => {
+    const repo = nativeRepo();
+    const outside = join(tempDir(), 'secret.txt');
+    writeFileSync(outside, 'not a ref, and private\n');
+    const up = `refs/heads/${'../'.repeat(12)}${outside.slice(1)}`;
+    for (const ref of [
+      up,
+      '../HEAD',
+      'refs/heads/.hidden',
+      'refs/heads//main',
+      '/etc/passwd',
+      'refs\\heads',
+      'refs/heads/a\0b',
+    ])
+      expect([ref, isSafeRefName(ref)]).toEqual([ref, false]);
+    // Without the check, the first would read secret.txt (and a bad value fails loudly, naming it).
+    expect(await readRef(repo.gitdir, up)).toBeNull();
+    await expect(updateRef(repo.gitdir, 'refs/heads/../../x', repo.c1, null)).rejects.toThrow(/not a valid ref name/);
+    expect(existsSync(join(repo.gitdir, 'x'))).toBe(false);
+    for (const ref of ['HEAD', 'refs/heads/main', 'refs/remotes/origin/team/topic-1.2'])
+      expect([ref, isSafeRefName(ref)]).toEqual([ref, true]);
+  });
+});
 
 describe('updateRef: compare-and-swap', () => {
   it('creates a ref that must not exist yet (expected null), nested folders included', async () => {

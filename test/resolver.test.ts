@@ -435,6 +435,7 @@ describe('admin routes', () => {
     expect(envs.body).toEqual({
       bot: 'awesome-bot',
       manifestCommit: main,
+      scope: 'replica',
       environments: [
         {
           name: 'production',

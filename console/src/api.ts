@@ -27,6 +27,17 @@ export const REFUSED = 'The admin token was refused.';
 let session: Session | null = null;
 let onRefused: () => void = () => {};
 
+/**
+ * The control-branch commit the page's data was read at: sent with every action
+ * (X-Botver-Manifest-Commit), so that an action decided on a stale screen (another operator
+ * acted meanwhile) is refused with CONFLICT instead of applied on top of what nobody saw.
+ */
+let basedOn: string | null = null;
+
+export function setBasedOn(manifestCommit: string | null): void {
+  basedOn = manifestCommit;
+}
+
 /** Sets who calls, and what happens when the server refuses the token (back to sign-in). */
 export function configure(s: Session | null, refused: () => void = onRefused): void {
   session = s;
@@ -43,7 +54,10 @@ export async function request<T>(
 ): Promise<T> {
   if (!as) throw new ApiError(401, 'UNAUTHORIZED', 'Sign in first.');
   const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${as.token}` };
-  if (method !== 'GET') headers['X-Botver-Author'] = author(as);
+  if (method !== 'GET') {
+    headers['X-Botver-Author'] = author(as);
+    if (basedOn) headers['X-Botver-Manifest-Commit'] = basedOn;
+  }
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res: Response;
   try {

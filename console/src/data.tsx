@@ -1,6 +1,6 @@
 import { createContext } from 'preact';
 import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks';
-import { type ApiError, get } from './api';
+import { type ApiError, get, setBasedOn } from './api';
 import type { Environment, EnvironmentList, ServerInfo, Version, VersionList } from './types';
 
 // What every page reads: the server, its environments and versions, loaded once and refreshed
@@ -43,6 +43,7 @@ export function useLoadData(): Data {
       const [e, v] = await Promise.all([get<EnvironmentList>('/v1/environments'), get<VersionList>('/v1/versions')]);
       setEnvironments(e);
       setVersions(v);
+      setBasedOn(e.manifestCommit ?? null);
       setError(null);
     } catch (err) {
       if ((err as ApiError).status !== 401) setError(err as Error);

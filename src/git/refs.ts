@@ -96,8 +96,25 @@ async function readPackedRefs(gitdir: string): Promise<Map<string, string>> {
   return refs;
 }
 
-/** The object id a (non-symbolic) ref holds, or null when it does not exist. */
+/**
+ * Whether `ref` is a name that stays inside the repository's folder: no ".." or "." part, no
+ * empty part (a leading, trailing or doubled "/"), no backslash or control character (git's
+ * own check-ref-format rules, the ones that matter for a path). A name from a request ("../../
+ * etc/passwd") is never joined to the git folder: it does not exist.
+ */
+export function isSafeRefName(ref: string): boolean {
+  if (ref === '' || ref.length > 1024 || /[\\\x00-\x1f\x7f]/.test(ref)) return false;
+  return ref.split('/').every((part) => part !== '' && !part.startsWith('.') && !part.endsWith('.lock'));
+}
+
+function refPathOf(gitdir: string, ref: string): string {
+  if (!isSafeRefName(ref)) throw new RangeError(`not a valid ref name: ${JSON.stringify(ref.slice(0, 100))}`);
+  return join(gitdir, ref);
+}
+
+/** The object id a (non-symbolic) ref holds, or null when it does not exist (or cannot: an unsafe name). */
 export async function readRef(gitdir: string, ref: string): Promise<string | null> {
+  if (!isSafeRefName(ref)) return null;
   try {
     const value = (await fsp.readFile(join(gitdir, ref), 'utf8')).trim();
     if (/^[0-9a-f]{40}$/.test(value)) return value;
@@ -170,7 +187,7 @@ export async function updateRef(
   expectedOld: string | null,
   options: LockOptions & { reflog?: ReflogEntry } = {},
 ): Promise<void> {
-  const refPath = join(gitdir, ref);
+  const refPath = refPathOf(gitdir, ref);
   const lock = await acquireLock(`${refPath}.lock`, options);
   try {
     const actual = await readRef(gitdir, ref);
@@ -188,7 +205,7 @@ export async function updateRef(
 
 /** Delete `ref` (loose and packed) if and only if it still holds `expectedOld`. */
 export async function deleteRef(gitdir: string, ref: string, expectedOld: string, options: LockOptions = {}) {
-  const refPath = join(gitdir, ref);
+  const refPath = refPathOf(gitdir, ref);
   const lock = await acquireLock(`${refPath}.lock`, options);
   try {
     const actual = await readRef(gitdir, ref);

@@ -34,6 +34,12 @@ export interface OpenOptions {
    * so identities come from --author or the git config files only.
    */
   env?: Env;
+  /**
+   * The control-branch commit the caller's decision was based on (what an operator's screen
+   * showed): a manifest change made when the branch is elsewhere is refused (CONFLICT) rather
+   * than applied on top of a change the caller has not seen. Default: none (apply to the head).
+   */
+  expectedControlCommit?: string;
 }
 
 export type { Env };
@@ -46,6 +52,7 @@ export interface ResolvedOpenOptions {
   lockTimeoutMs: number;
   remoteName: string;
   env: Env;
+  expectedControlCommit: string | undefined;
 }
 
 export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptions {
@@ -56,6 +63,7 @@ export function resolveOpenOptions(options: OpenOptions = {}): ResolvedOpenOptio
     lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
     remoteName: assertBranchName(options.remoteName || DEFAULT_REMOTE),
     env: options.env ?? {},
+    expectedControlCommit: options.expectedControlCommit,
   };
 }
 
@@ -185,6 +193,11 @@ export class BotRepo {
   ): Promise<T & { manifestCommit: string | null; warnings?: string[] }> {
     let result!: T;
     const { commit, warnings } = await this.commitToBranch(this.controlBranch, async (head) => {
+      const expected = this.options.expectedControlCommit;
+      if (expected && head !== expected)
+        throw new ConflictError(
+          `${this.controlBranch} moved to ${head?.slice(0, 7) ?? '(none)'} since ${expected.slice(0, 7)}, which this change was based on; look again and retry`,
+        );
       const base = await this.readManifest(head ?? undefined);
       const before = base.manifest.toString();
       // A second parse gives the change a document of its own; `base` stays the old state.

@@ -3,7 +3,7 @@ import { generateToken, sha256Hex } from '../model/tokens.js';
 import { PRODUCTION, type ManifestDoc } from '../manifest/manifest.js';
 import { AlreadyExistsError, ConflictError, NotFoundError, RuleViolationError } from '../errors.js';
 import { type BotRepo, warningsField } from './bot-repo.js';
-import type { TestReport } from './test-version.js';
+import type { TestOptions, TestReport } from './test-version.js';
 
 export interface Link {
   version: string;
@@ -134,7 +134,7 @@ export async function promotionSource(
   throw new NotFoundError('environment or version', fromName);
 }
 
-export interface PromoteOptions {
+export interface PromoteOptions extends TestOptions {
   /** Promote without running FROM's tests; the commit message says so. */
   skipTests?: boolean;
   /** Refuse when FROM has no tests (tests/*.yaml) instead of promoting with a warning. */

@@ -1,12 +1,12 @@
 import { TestsFailedError } from '../errors.js';
 import type { BotRepo } from './bot-repo.js';
-import { type TestReport, testVersion } from './test-version.js';
+import { type TestOptions, type TestReport, testVersion } from './test-version.js';
 
 // The policy around a version's tests, shared by `botver test` and `promote`: which commit a
 // ref stands for, what a version without tests means (a warning, or a refusal when tests are
 // required), and when a promotion is refused. Running the tests is test-version.ts's job.
 
-export interface TestPolicy {
+export interface TestPolicy extends TestOptions {
   /** A version without tests (tests/*.yaml) fails instead of passing with a warning. */
   requireTests?: boolean;
 }
@@ -46,7 +46,7 @@ export async function testRefs(repo: BotRepo, refs: string[], policy: TestPolicy
   }
   const run: TestRun = { reports: [], warnings: [], refusals: [], ok: true };
   for (const t of targets) {
-    const report = await testVersion(repo, t.ref, t.commit);
+    const report = await testVersion(repo, t.ref, t.commit, policy);
     run.reports.push(report);
     if (report.failed) run.ok = false;
     if (!report.checks.length) {
@@ -70,7 +70,7 @@ export async function gateOnTests(
   commit: string,
   policy: TestPolicy = {},
 ): Promise<{ report: TestReport; warnings: string[] }> {
-  const report = await testVersion(repo, from, commit);
+  const report = await testVersion(repo, from, commit, policy);
   if (report.failed) {
     throw new TestsFailedError(
       `refused: ${report.failed} of ${report.checks.length} tests of ${from} (${short(commit)}) fail; fix them or promote with --skip-tests`,

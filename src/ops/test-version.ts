@@ -57,7 +57,21 @@ export interface Confusion {
   texts: string[];
 }
 
-export async function testVersion(repo: BotRepo, ref: string, commit?: string): Promise<TestReport> {
+export interface TestOptions {
+  /**
+   * Train the version's model in a worker thread rather than in this one: what a server does
+   * (the resolver's console), so that its requests keep being answered meanwhile. A model
+   * already in the repository's model cache is loaded, not trained again. Default: this thread.
+   */
+  worker?: boolean;
+}
+
+export async function testVersion(
+  repo: BotRepo,
+  ref: string,
+  commit?: string,
+  options: TestOptions = {},
+): Promise<TestReport> {
   const at = commit ?? (await repo.git.resolveCommit(ref));
   const { manifest } = await repo.readManifest();
   // The manifest's limits, as the resolver applies them.
@@ -71,7 +85,7 @@ export async function testVersion(repo: BotRepo, ref: string, commit?: string): 
   const content = { bundle: bundleData(files) };
   const language = manifest.data.language ?? 'en';
   const threshold = manifest.data.nluThreshold ?? DEFAULT_NLU_THRESHOLD;
-  const store = new ModelStore({ gitdir: repo.git.gitdir, logger: SILENT, inline: true });
+  const store = new ModelStore({ gitdir: repo.git.gitdir, logger: SILENT, inline: !options.worker });
   const model = await store.get(at, () => ({ bundle: content.bundle, language }));
   await store.close();
 

@@ -1,4 +1,5 @@
-import { openBotRepo, type BotRepo } from '../ops/bot-repo.js';
+import { BotRepo } from '../ops/bot-repo.js';
+import type { GitRepo } from '../git/repo.js';
 import type { TestReport } from '../ops/test-version.js';
 import { HttpError } from './http-errors.js';
 
@@ -9,8 +10,11 @@ import { HttpError } from './http-errors.js';
 // actions are answered with the CLI commands to run in a clone instead (REMOTE_REPOSITORY).
 
 export interface AdminRepository {
-  /** The repository served: the work tree or bare repository of --repo, or the mirror of --remote. */
-  path: string;
+  /**
+   * The repository served (the work tree or bare repository of --repo, or the mirror of
+   * --remote), opened once: its object cache serves every admin request.
+   */
+  git: GitRepo;
   controlBranch: string;
   /** The remote whose tracking branches stand in for missing version branches. */
   remoteName: string;
@@ -18,8 +22,8 @@ export interface AdminRepository {
   remoteUrl: string | null;
 }
 
-/** "Name <email>", as git writes an identity. */
-const AUTHOR = /^[^<>\n\r]+ <[^<>\s]+>$/;
+/** "Name <email>", as git writes an identity; no control character (a NUL breaks the commit object). */
+const AUTHOR = /^[^<>\x00-\x1f\x7f]+ <[^<>\s\x00-\x1f\x7f]+>$/;
 export const AUTHOR_HEADER = 'x-botver-author';
 
 /**
@@ -47,13 +51,19 @@ export function operatorOf(header: string | string[] | undefined): string {
   return author;
 }
 
-/** The repository opened for one admin request; `author` for the commits an action makes. */
-export function openAdminRepo(repository: AdminRepository, author?: string): Promise<BotRepo> {
-  return openBotRepo({
-    repo: repository.path,
+/**
+ * The repository for one admin request: `author` for the commits an action makes, and the
+ * control-branch commit the operator's decision was based on, if the request said which.
+ */
+export function adminRepo(
+  repository: AdminRepository,
+  change: { author?: string; expectedControlCommit?: string } = {},
+): BotRepo {
+  return new BotRepo(repository.git, {
+    repo: repository.git.gitdir,
     controlBranch: repository.controlBranch,
     remoteName: repository.remoteName,
-    ...(author && { author }),
+    ...change,
   });
 }
 
@@ -76,7 +86,17 @@ export interface TestSummary {
 export class TestResults {
   private readonly byCommit = new Map<string, TestSummary>();
 
+  /** The test run in progress: runs wait for each other (each trains a model in a worker). */
+  private running: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly capacity = 500) {}
+
+  /** Runs `work` once the test runs before it have ended. */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.running.then(work, work);
+    this.running = run.catch(() => undefined);
+    return run;
+  }
 
   record(report: TestReport): TestSummary {
     const summary: TestSummary = {

@@ -40,7 +40,7 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(
     res,
     err.status,
-    { error: { code: err.code, message: err.message, ...err.details } },
+    { error: { ...err.details, code: err.code, message: err.message } },
     {
       ...err.headers,
       'Cache-Control': 'no-store',

@@ -126,7 +126,7 @@ export async function startResolver(written: ResolverOptions): Promise<RunningRe
     admission: options.admission,
     redis: shared ?? undefined,
     repository: {
-      path: mirror ? mirror.gitdir : options.repo,
+      git,
       controlBranch,
       remoteName: mirror ? MIRROR_REMOTE : options.remoteName,
       remoteUrl: options.remote?.url ?? null,

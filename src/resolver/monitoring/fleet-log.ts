@@ -1,5 +1,12 @@
 import type { Redis } from 'ioredis';
-import { clampLimit, entryFilter, parseSince, type LogQuery, type RequestLogEntry } from './request-log.js';
+import {
+  clampLimit,
+  entryFilter,
+  parseSince,
+  type LogQuery,
+  type RequestLogEntry,
+  type SpanCounts,
+} from './request-log.js';
 import { countsOf, DayBuilder, utcDay, type UsageDay, type UsageQuery } from './usage.js';
 
 // With --redis, the request log feed and the usage counts of every replica together: each entry
@@ -120,6 +127,26 @@ export class FleetLog {
         if (out.length >= limit) return out;
       }
       if (page.length < PAGE) return out;
+    }
+  }
+
+  /** The fleet's entries at or after `sinceMs` per environment, as RequestLog.countSince counts them. */
+  async countSince(sinceMs: number): Promise<SpanCounts> {
+    const counts = new Map<string | null, number>();
+    let seen = 0;
+    let end = '+';
+    for (;;) {
+      const page = await this.redis.xrevrange(`${this.prefix}log`, end, '-', 'COUNT', PAGE);
+      for (const [id, fields] of page) {
+        end = `(${id}`;
+        const entry = JSON.parse(fields[1] ?? 'null') as RequestLogEntry | null;
+        if (!entry) continue;
+        if (Date.parse(entry.time) < sinceMs) return { counts, partial: false };
+        seen++;
+        counts.set(entry.environment, (counts.get(entry.environment) ?? 0) + 1);
+      }
+      // The stream is trimmed to about `capacity` entries: all of it in the span means there were more.
+      if (page.length < PAGE) return { counts, partial: seen >= this.capacity };
     }
   }
 

@@ -12,11 +12,11 @@ import { routeOf } from '../http-errors.js';
 
 /** What the app records requests into and reports from (RequestLog, UsageCounter and createMetrics give it). */
 export interface Monitoring {
-  log: Pick<RequestLog, 'record' | 'query' | 'file' | 'fileError' | 'droppedLines'>;
+  log: Pick<RequestLog, 'record' | 'query' | 'countSince' | 'file' | 'fileError' | 'droppedLines'>;
   usage: Pick<UsageCounter, 'record' | 'query'>;
   metrics: Metrics;
   /** With --redis: the feed and usage of every replica (fleet-log.ts). */
-  fleet?: Pick<FleetLog, 'record' | 'query' | 'usage' | 'replica' | 'dropped'>;
+  fleet?: Pick<FleetLog, 'record' | 'query' | 'countSince' | 'usage' | 'replica' | 'dropped'>;
 }
 
 /** What a route leaves in res.locals for the entry (Express), or passes directly (fast path). */

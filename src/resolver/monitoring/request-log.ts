@@ -48,6 +48,13 @@ export interface LogQuery {
   limit?: number;
 }
 
+/** What RequestLog.countSince and FleetLog.countSince answer. */
+export interface SpanCounts {
+  counts: Map<string | null, number>;
+  /** The log does not reach back that far: the counts are those of what it holds. */
+  partial: boolean;
+}
+
 export interface RequestLogOptions {
   /** Entries kept in memory (and loaded back from `file`). Default 10 000. */
   capacity?: number;
@@ -190,6 +197,22 @@ export class RequestLog {
       out.push({ ...entry });
     }
     return out;
+  }
+
+  /**
+   * Entries at or after `sinceMs` per environment (null: no environment), newest first until an
+   * older one; `partial` when the log is full and all of it is that recent (there were more).
+   */
+  countSince(sinceMs: number): SpanCounts {
+    const counts = new Map<string | null, number>();
+    let seen = 0;
+    for (; seen < this.size; seen++) {
+      const at = (this.next - 1 - seen + this.capacity) % this.capacity;
+      const entry = this.ring[at];
+      if (!(this.times[at]! >= sinceMs)) break;
+      if (entry) counts.set(entry.environment, (counts.get(entry.environment) ?? 0) + 1);
+    }
+    return { counts, partial: seen === this.size && this.size === this.capacity };
   }
 
   /** Every entry in memory, oldest first (e.g. to seed a UsageCounter). */

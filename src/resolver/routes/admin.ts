@@ -2,13 +2,13 @@ import { Router, type Request } from 'express';
 import type { Monitoring } from '../monitoring/index.js';
 import { requireAdmin, notReady } from '../auth.js';
 import { methodNotAllowed } from '../http-errors.js';
-import { MAX_LIMIT, parseLogQuery } from '../monitoring/request-log.js';
+import { parseLogQuery } from '../monitoring/request-log.js';
 import { formatProblem, UsageError } from '../../errors.js';
 import type { ServedEnvironment, Snapshot, SnapshotSource } from '../snapshot.js';
 import type { NluProvider } from '../../nlu/nlu-service.js';
 import { diffContent } from '../../ops/diff.js';
 import { environmentHistory } from '../../ops/history.js';
-import { openAdminRepo, type AdminRepository, type TestResults } from '../admin-repository.js';
+import { adminRepo, type AdminRepository, type TestResults } from '../admin-repository.js';
 
 // Admin routes (BOTVER_ADMIN_TOKEN), the reads: the server, the current snapshot's environments
 // and versions, diffs and history, the request log feed and usage. The actions are in
@@ -32,7 +32,7 @@ export function adminRoutes({ live, monitoring, adminToken, repository, nlu, tes
   const admin = requireAdmin(adminToken);
   const repo = () => {
     if (!repository) throw notReady('this resolver has no repository to read history and diffs from');
-    return openAdminRepo(repository);
+    return adminRepo(repository);
   };
   const current = (): Snapshot => {
     const snapshot = live.state.snapshot;
@@ -95,31 +95,34 @@ export function adminRoutes({ live, monitoring, adminToken, repository, nlu, tes
     .route('/v1/environments')
     .get(admin, async (_req, res) => {
       const s = current();
-      const since = new Date(Date.now() - HOUR_MS).toISOString();
-      const environments = [];
-      for (const e of s.environments.values()) {
-        // Counted from the feed, at most MAX_LIMIT: `requestsLastHourCapped` says when there were more.
-        const query = { environment: e.name, since, limit: MAX_LIMIT };
-        const { entries } = await fromFleet(
-          async (f) => ({ entries: await f.query(query) }),
-          () => ({ entries: monitoring.log.query(query) }),
-        );
-        environments.push({
-          name: e.name,
-          description: e.description,
-          version: e.version,
-          pin: e.pinned,
-          commit: e.content?.commit ?? null,
-          pinned: e.pinned !== null,
-          status: statusOf(e),
-          problems: problemsOf(e),
-          channels: e.channels.map((c) => ({ name: c.name, type: c.type })),
-          requestsLastHour: entries.length,
-          requestsLastHourCapped: entries.length >= MAX_LIMIT,
-          tests: tests.of(e.content?.commit ?? null),
-        });
-      }
-      res.json({ bot: s.bot, manifestCommit: s.manifestCommit, environments });
+      // One pass over the feed (the fleet's with --redis) for every environment's last hour.
+      const since = Date.now() - HOUR_MS;
+      const hour = await fromFleet(
+        (f) => f.countSince(since),
+        () => monitoring.log.countSince(since),
+      );
+      const environments = [...s.environments.values()].map((e) => ({
+        name: e.name,
+        description: e.description,
+        version: e.version,
+        pin: e.pinned,
+        commit: e.content?.commit ?? null,
+        pinned: e.pinned !== null,
+        status: statusOf(e),
+        problems: problemsOf(e),
+        channels: e.channels.map((c) => ({ name: c.name, type: c.type })),
+        requestsLastHour: hour.counts.get(e.name) ?? 0,
+        // The feed does not reach back an hour (it holds its capacity's newest entries): at least this many.
+        requestsLastHourCapped: hour.partial,
+        tests: tests.of(e.content?.commit ?? null),
+      }));
+      res.json({
+        bot: s.bot,
+        manifestCommit: s.manifestCommit,
+        environments,
+        scope: hour.scope,
+        ...('warning' in hour && { warning: hour.warning }),
+      });
     })
     .all(methodNotAllowed('GET', 'POST'));
 

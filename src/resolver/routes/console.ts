@@ -56,7 +56,8 @@ function loadFiles(dir: string): Map<string, ConsoleFile> {
   const files = new Map<string, ConsoleFile>();
   for (const name of readdirSync(dir)) {
     const type = TYPES[extname(name)];
-    if (!type) continue;
+    // manifest.json lists the built files' sizes for the bench: not part of the page.
+    if (!type || name === 'manifest.json') continue;
     const body = readFileSync(join(dir, name));
     const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
     files.set(name, { type, body, gzip: gzipSync(body), etag });
@@ -75,7 +76,9 @@ export function consoleRoutes(dir: string | null = consoleDir()): Router {
     if (path !== '/' && path !== '/console' && !path.startsWith('/console/')) return next();
     res.locals.unrecorded = true; // the console's files are not bot traffic
     if (req.method !== 'GET' && req.method !== 'HEAD') return allowGet(req, res, next);
-    if (path === '/' || path === '/console') return void res.redirect(path === '/' ? 302 : 301, '/console/');
+    // Relative (from "/" and from "/console" alike): behind a proxy that serves the resolver under
+    // a path prefix, the prefix is kept.
+    if (path === '/' || path === '/console') return void res.redirect(path === '/' ? 302 : 301, 'console/');
     const name = path === '/console/' ? 'index.html' : path.slice('/console/'.length);
     const file = files.get(name);
     if (!file) {
