@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -143,6 +144,144 @@ describe('the console in a browser', () => {
     );
     await waitForCommit(url, tokens.production, v1);
     await expect(history.getByRole('row').filter({ hasText: 'Ada Lovelace' }).count()).resolves.toBe(2);
+    expectNoProblems(problems);
+  });
+
+  it('creates an environment, rotates its token, adds and removes a channel, deletes it: each secret shown once and working, gone after Dismiss; each a commit by the operator', async () => {
+    const { dir, tokens } = example();
+    const { url } = await botverServe(dir);
+    const { page, problems } = await newPage(browser);
+    await signIn(page, url);
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await open(page, '#/environments', 'Environments');
+
+    const statusOf = async (token: string) => (await fetch(`${url}/v1/resolve`, { headers: auth(token) })).status;
+    const webhook = async (channel: string, secret: string) =>
+      (
+        await fetch(`${url}/v1/channels/${channel}/webhook`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', ...auth(secret) },
+          body: JSON.stringify({ message: { type: 'text', content: 'hello there' }, conversation_id: 'c1' }),
+        })
+      ).status;
+    const answers = (what: string, code: number, status: () => Promise<number>) =>
+      eventually(`${what} answered ${code}`, async () => ((await status()) === code ? true : undefined));
+
+    // Every secret the page has shown so far; none may be in its HTML except the one whose box is up.
+    const shown: string[] = [];
+    const neverShown = [ADMIN_TOKEN, ...Object.values(tokens)];
+    const expectSecretsInHtml = async (allowed: string | null) => {
+      const html = await page.content();
+      for (const secret of [...shown, ...neverShown]) {
+        if (secret === allowed) expect(html).toContain(secret);
+        else expect(html, 'a token or secret whose box is not shown is in the page').not.toContain(secret);
+      }
+      // Nothing else that looks like a token (bvt_) or a channel secret (bvs_).
+      expect(html.match(/bv[ts]_[\w-]{20,}/g) ?? []).toEqual(allowed ? [allowed] : []);
+    };
+    /** The box "<title> (shown once)": its value, once, then Dismiss drops it from the page. */
+    const secretBox = async (title: string) => {
+      const box = page.getByRole('region', { name: `${title} (shown once)` });
+      await box.getByText(/^This is shown once/).waitFor();
+      const value = (await box.locator('code.secret-value').textContent())?.trim() ?? '';
+      expect(value).toMatch(/^bv[ts]_[\w-]{43}$/);
+      shown.push(value);
+      await expectSecretsInHtml(value);
+      return {
+        value,
+        dismiss: async () => {
+          await box.getByRole('button', { name: 'Dismiss' }).click();
+          await box.waitFor({ state: 'detached' });
+          await expectSecretsInHtml(null);
+        },
+      };
+    };
+    /** The page says "Committed abc1234: SUBJECT", and native git has that commit on main, by the operator. */
+    const commits: string[] = [];
+    const expectCommitted = async (subject: string) => {
+      const said = page.getByRole('status').filter({ hasText: `: ${subject}` });
+      await said.waitFor();
+      const [hash, author, message] = git(dir, 'log', '-1', '--format=%H%n%an <%ae>%n%s', 'main').split('\n');
+      expect({ author, message }).toEqual({ author: OPERATOR, message: subject });
+      expect(await said.textContent()).toBe(`Committed ${hash!.slice(0, 7)}: ${subject}`);
+      commits.push(hash!);
+    };
+    const manifest = () => git(dir, 'show', 'main:environments.yaml');
+    const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+    // Create: the token box, a token that works at once; the repository stores only its SHA-256.
+    const create = page.getByRole('form', { name: 'Create an environment' });
+    await create.getByLabel('New environment name').fill('qa');
+    await create.getByLabel('Version of the new environment').selectOption('v2');
+    await create.getByRole('button', { name: 'Create environment' }).click();
+    await expectCommitted('create environment qa linked to v2');
+    expect(new URL(page.url()).hash).toBe('#/environments/qa');
+    const created = await secretBox('Token of environment qa');
+    await answers('the new token', 200, () => statusOf(created.value));
+    expect(manifest()).toContain(`tokenSha256: ${sha256(created.value)}`);
+    expect(manifest()).not.toContain(created.value);
+    await created.dismiss();
+
+    // Rotate: asked first (Cancel changes nothing), then a new token once; the old one is refused.
+    const env = page.getByRole('region', { name: 'Environment qa' });
+    const head = git(dir, 'rev-parse', 'main');
+    await env.getByRole('button', { name: 'Rotate token' }).click();
+    await env.getByText(/^Rotate the token of qa\?/).waitFor();
+    await env.getByRole('button', { name: 'Cancel' }).click();
+    expect(git(dir, 'rev-parse', 'main')).toBe(head);
+    expect(await statusOf(created.value)).toBe(200);
+    await env.getByRole('button', { name: 'Rotate token' }).click();
+    await env.getByRole('button', { name: 'Yes, rotate the token' }).click();
+    await expectCommitted('rotate the token of environment qa');
+    const rotated = await secretBox('New token of environment qa');
+    expect(rotated.value).not.toBe(created.value);
+    await answers('the old token', 401, () => statusOf(created.value));
+    await answers('the rotated token', 200, () => statusOf(rotated.value));
+    expect(manifest()).toContain(`tokenSha256: ${sha256(rotated.value)}`);
+    expect(manifest()).not.toContain(sha256(created.value));
+    await screenshot(page, 'token-rotated');
+    await rotated.dismiss();
+
+    // A channel: its secret once, which the channel's webhook accepts.
+    await env.getByLabel('Channel name').fill('qa-chat');
+    await env.getByRole('button', { name: 'Add channel' }).click();
+    await expectCommitted('connect channel qa-chat (webhook) to environment qa');
+    const channel = await secretBox('Secret of channel qa-chat');
+    expect(channel.value).toMatch(/^bvs_/);
+    await answers('the channel secret', 200, () => webhook('qa-chat', channel.value));
+    expect(manifest()).toContain(`secretSha256: ${sha256(channel.value)}`);
+    expect(manifest()).not.toContain(channel.value);
+    await channel.dismiss();
+    await env.getByRole('list', { name: 'Channels of qa' }).getByText('qa-chat (webhook)').waitFor();
+
+    // Remove it: asked first; then the secret is refused.
+    await env.getByRole('button', { name: 'Remove channel qa-chat' }).click();
+    const removeIt = env.getByRole('button', { name: 'Yes, remove qa-chat' });
+    await removeIt.waitFor();
+    expect(git(dir, 'rev-parse', 'main')).toBe(commits.at(-1));
+    await removeIt.click();
+    await expectCommitted('disconnect channel qa-chat from environment qa');
+    await env.getByText('No channels.').waitFor();
+    await answers('the removed channel secret', 401, () => webhook('qa-chat', channel.value));
+    expect(manifest()).not.toContain(sha256(channel.value));
+
+    // Delete: asked first; then back to the list, and the token is refused.
+    await env.getByRole('button', { name: 'Delete environment' }).click();
+    const deleteIt = env.getByRole('button', { name: 'Yes, delete qa' });
+    await deleteIt.waitFor();
+    expect(git(dir, 'rev-parse', 'main')).toBe(commits.at(-1));
+    await deleteIt.click();
+    await expectCommitted('delete environment qa (was linked to v2)');
+    expect(new URL(page.url()).hash).toBe('#/environments');
+    await expect(page.getByRole('link', { name: 'qa', exact: true }).count()).resolves.toBe(0);
+    await answers('the deleted environment token', 401, () => statusOf(rotated.value));
+    await expectSecretsInHtml(null);
+
+    // Native git: the five commits, in order, each by the operator, one after another on main.
+    expect(git(dir, 'log', '-5', '--reverse', '--format=%H', 'main').split('\n')).toEqual(commits);
+    expect(git(dir, 'log', '-5', '--format=%an <%ae>', 'main').split('\n')).toEqual(Array(5).fill(OPERATOR));
+    expect(manifest()).not.toMatch(/^ {2}qa:/m);
+    expect(manifest()).not.toContain(sha256(rotated.value));
     expectNoProblems(problems);
   });
 
