@@ -5,8 +5,9 @@ import { DiffPage } from './diff';
 import { EnvironmentsPage } from './environments';
 import { MonitorPage } from './monitor';
 import { OverviewPage } from './overview';
+import { Page } from './page';
 import { href, useRoute } from './router';
-import { clearSession, loadSession, type Session, saveSession } from './session';
+import { clearSession, clearToken, loadSession, type Session, saveSession } from './session';
 import { SignIn } from './signin';
 import { VersionsPage } from './versions';
 
@@ -28,9 +29,10 @@ export function App() {
   });
   const [notice, setNotice] = useState<string>();
 
-  // Any 401 later on (token rotated on the server): back to sign-in, saying why.
+  // Any 401 later on (token rotated on the server): back to sign-in, saying why; the name and
+  // e-mail stay (prefilled), only the token is forgotten.
   function refused() {
-    clearSession();
+    clearToken();
     configure(null);
     setNotice(`${REFUSED} Sign in again.`);
     setSession(null);
@@ -120,12 +122,11 @@ function Console({ session, onSignOut }: { session: Session; onSignOut: () => vo
         {route.page === 'environments' && <EnvironmentsPage name={route.param} />}
         {route.page === 'monitor' && <MonitorPage />}
         {!['overview', 'versions', 'diff', 'environments', 'monitor'].includes(route.page) && (
-          <>
-            <h1>Page not found</h1>
+          <Page title="Page not found" bot={data.bot}>
             <p>
               There is no page “{route.page}”. Go to the <a href={href('overview')}>overview</a>.
             </p>
-          </>
+          </Page>
         )}
       </main>
     </DataContext.Provider>

@@ -143,17 +143,24 @@ export function BarList({
   title,
   items,
   id,
+  empty = 'No intents detected yet.',
+  note,
 }: {
   title: string;
   items: { label: string; value: number }[];
   id: string;
+  /** Said when there are no items. */
+  empty?: string;
+  /** A short remark under the heading, e.g. what the counts leave out. */
+  note?: string;
 }) {
   const max = Math.max(1, ...items.map((i) => i.value));
   return (
     <section class="chart" aria-labelledby={`${id}-title`}>
       <h3 id={`${id}-title`}>{title}</h3>
+      {note && <p class="muted chart-note">{note}</p>}
       {items.length === 0 ? (
-        <p class="empty">No intents detected yet.</p>
+        <p class="empty">{empty}</p>
       ) : (
         <ol class="bars" aria-labelledby={`${id}-title`}>
           {items.map((i) => (

@@ -15,8 +15,11 @@ export function DiffForm({ from, to }: { from: string; to: string }) {
   const { versions, environments } = useData();
   const [a, setA] = useState(from);
   const [b, setB] = useState(to);
+  const [problem, setProblem] = useState<string | null>(null);
   useEffect(() => setA(from), [from]);
   useEffect(() => setB(to), [to]);
+  // A new choice: the complaint about the old one goes.
+  useEffect(() => setProblem(null), [a, b]);
   const options = (
     <>
       <option value="">Choose…</option>
@@ -42,7 +45,8 @@ export function DiffForm({ from, to }: { from: string; to: string }) {
       aria-label="Compare"
       onSubmit={(e) => {
         e.preventDefault();
-        if (a && b) go('diff', '', { from: a, to: b });
+        if (a && a === b) setProblem('Choose two different ones.');
+        else if (a && b) go('diff', '', { from: a, to: b });
       }}
     >
       <div class="field">
@@ -60,6 +64,11 @@ export function DiffForm({ from, to }: { from: string; to: string }) {
       <button type="submit" disabled={!a || !b}>
         Compare
       </button>
+      {problem && (
+        <p class="error compare-problem" role="alert">
+          {problem}
+        </p>
+      )}
     </form>
   );
 }

@@ -15,6 +15,7 @@ import {
   Empty,
   ErrorText,
   Loading,
+  focusResult,
   SecretBox,
   StatusBadge,
   TableBox,
@@ -28,8 +29,11 @@ interface Outcome {
   commit?: CommitInfo | null;
   warnings?: string[];
   reports?: TestReport[];
-  /** A new token or channel secret: kept here until dismissed, nowhere else. */
-  secret?: { title: string; value: string };
+  /**
+   * A new token or channel secret: kept here until dismissed, nowhere else. `origin`: the id of
+   * the control to focus after Dismiss (else the page's heading).
+   */
+  secret?: { title: string; value: string; kind: 'token' | 'secret'; origin?: string };
   error?: ApiError;
 }
 
@@ -42,13 +46,26 @@ export function EnvironmentsPage({ name }: { name: string }) {
   /** Re-reads the shown environment's history (set by History). */
   const reloadHistory = useRef<() => Promise<unknown>>(async () => {});
   const outcomeBox = useRef<HTMLDivElement>(null);
+  /** Counts the actions that finished: each moves the focus to its result once. */
+  const [finished, setFinished] = useState(0);
 
   const selected = environments?.find((e) => e.name === name) ?? (name ? undefined : environments?.[0]);
 
-  // Bring the result of an action into view: it is announced (role=status/alert) as well.
+  // Bring the result of an action into view and focus it (the button that was pressed is
+  // disabled or gone meanwhile); it is announced (role=status/alert) as well.
   useEffect(() => {
-    if (outcome) outcomeBox.current?.scrollIntoView?.({ block: 'nearest' });
-  }, [outcome]);
+    if (!finished) return;
+    outcomeBox.current?.scrollIntoView?.({ block: 'nearest' });
+    focusResult(outcomeBox.current);
+  }, [finished]);
+
+  // The secret's value leaves the page; the focus goes back to what produced it, or the heading.
+  const dismissSecret = () => {
+    const origin = outcome?.secret?.origin ? document.getElementById(outcome.secret.origin) : null;
+    const target = origin && !(origin as HTMLButtonElement).disabled ? origin : document.querySelector('main h1');
+    (target as HTMLElement | null)?.focus();
+    setOutcome((o) => o && { ...o, secret: undefined });
+  };
 
   /**
    * Runs one action: a busy message meanwhile, then fresh data and history, then its commit (or
@@ -72,20 +89,25 @@ export function EnvironmentsPage({ name }: { name: string }) {
     await Promise.all([refresh(), reloadHistory.current()]);
     setBusy(null);
     setOutcome(next);
+    setFinished((n) => n + 1);
   };
 
   return (
     <Page title="Environments" bot={bot}>
       <ErrorText error={error} />
       {!environments && !error && <Loading what="environments" />}
-      <div ref={outcomeBox} class="outcome" aria-live="polite">
-        {busy && (
-          <p class="notice" role="status">
-            {busy}
-          </p>
-        )}
-        {outcome && (
-          <OutcomeView outcome={outcome} dismissSecret={() => setOutcome({ ...outcome, secret: undefined })} />
+      <div ref={outcomeBox} class="outcome">
+        <div aria-live="polite">
+          {busy && (
+            <p class="notice" role="status">
+              {busy}
+            </p>
+          )}
+          {outcome && <OutcomeView outcome={outcome} />}
+        </div>
+        {/* Outside the live region: a screen reader must not read the value out. */}
+        {outcome?.secret && (
+          <SecretBox title={outcome.secret.title} value={outcome.secret.value} onDismiss={dismissSecret} level={2} />
         )}
       </div>
       {environments && <EnvironmentTable environments={environments} selected={selected?.name ?? ''} />}
@@ -111,7 +133,7 @@ export function EnvironmentsPage({ name }: { name: string }) {
               (r) => {
                 go('environments', body.name);
                 return r.token
-                  ? { secret: { title: `Token of environment ${body.name}`, value: String(r.token) } }
+                  ? { secret: { title: `Token of environment ${body.name}`, value: String(r.token), kind: 'token' } }
                   : {};
               },
             )
@@ -122,7 +144,8 @@ export function EnvironmentsPage({ name }: { name: string }) {
   );
 }
 
-function OutcomeView({ outcome, dismissSecret }: { outcome: Outcome; dismissSecret: () => void }) {
+/** What is announced of an action's outcome (the secret itself is not: only that it is shown). */
+function OutcomeView({ outcome }: { outcome: Outcome }) {
   return (
     <>
       {outcome.error ? <ActionError error={outcome.error} level={2} /> : <Committed commit={outcome.commit ?? null} />}
@@ -139,9 +162,7 @@ function OutcomeView({ outcome, dismissSecret }: { outcome: Outcome; dismissSecr
           level={2}
         />
       ))}
-      {outcome.secret && (
-        <SecretBox title={outcome.secret.title} value={outcome.secret.value} onDismiss={dismissSecret} level={2} />
-      )}
+      {outcome.secret && <p class="visually-hidden">A new {outcome.secret.kind} is shown below, once.</p>}
     </>
   );
 }
@@ -351,6 +372,7 @@ function EnvironmentDetail({
           <RemoteNote />
           <p class="muted">A new request token; the old one stops working at once.</p>
           <ConfirmButton
+            id="rotate-token"
             label="Rotate token"
             confirmLabel="Yes, rotate the token"
             question={`Rotate the token of ${env.name}? Bots using the old token are refused until they get the new one.`}
@@ -360,7 +382,16 @@ function EnvironmentDetail({
                 `Rotating the token of ${env.name}…`,
                 () => post(`${path}/token`, {}),
                 (r) =>
-                  r.token ? { secret: { title: `New token of environment ${env.name}`, value: String(r.token) } } : {},
+                  r.token
+                    ? {
+                        secret: {
+                          title: `New token of environment ${env.name}`,
+                          value: String(r.token),
+                          kind: 'token',
+                          origin: 'rotate-token',
+                        },
+                      }
+                    : {},
               )
             }
           />
@@ -400,7 +431,16 @@ function EnvironmentDetail({
                 () => post(`${path}/channels`, { name: n, type: 'webhook' }),
                 (r) => {
                   setChannel('');
-                  return r.secret ? { secret: { title: `Secret of channel ${n}`, value: String(r.secret) } } : {};
+                  return r.secret
+                    ? {
+                        secret: {
+                          title: `Secret of channel ${n}`,
+                          value: String(r.secret),
+                          kind: 'secret',
+                          origin: 'channel-name',
+                        },
+                      }
+                    : {};
                 },
               );
             }}
@@ -484,6 +524,10 @@ function History({ name, reloader }: { name: string; reloader: RefObject<() => P
   return (
     <section aria-labelledby="history-title">
       <h3 id="history-title">History of {name}</h3>
+      <p class="muted">
+        Changes of the link (version or pin) of {name}, newest first. Token and channel changes are not link changes and
+        are not listed (as in botver history).
+      </p>
       <ErrorText error={error} />
       {!changes && !error && <Loading what="history" />}
       {changes?.length === 0 && <Empty>No changes yet.</Empty>}
@@ -506,7 +550,7 @@ function History({ name, reloader }: { name: string; reloader: RefObject<() => P
                   <td>
                     <time dateTime={c.date}>{when(c.date)}</time>
                   </td>
-                  <td class="who">{c.author}</td>
+                  <td class="author">{c.author}</td>
                   <td>
                     {linkText(c.from)} → {linkText(c.to)}
                   </td>

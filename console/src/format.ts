@@ -5,10 +5,11 @@ export function short(commit: string | null | undefined): string {
   return commit ? commit.slice(0, 7) : '—';
 }
 
-const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
+/** "7 Dec 2026, 05:37:09 CET": with the zone's short name, so that a time is never ambiguous. */
+const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'long' });
 const timeOnly = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
-/** A date and time in the operator's time zone; the raw text when it does not parse. */
+/** A date and time in the operator's time zone, named; the raw text when it does not parse. */
 export function when(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : dateTime.format(d);

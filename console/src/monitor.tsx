@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { get, withQuery } from './api';
 import { BarList, LineChart, type Series } from './charts';
 import { useData } from './data';
-import { clock, count, ms, percent, short } from './format';
+import { clock, count, ms, percent, plural, short } from './format';
 import { Page } from './page';
 import type { LogAnswer, LogEntry, UsageAnswer, UsageDay } from './types';
 import { Empty, ErrorText, Loading, TableBox } from './ui';
@@ -29,6 +29,14 @@ interface Filters {
 const keyOf = (e: LogEntry) =>
   `${e.time}|${e.method}|${e.route}|${e.status}|${e.latencyMs}|${e.environment}|${e.version}|${e.intent ?? ''}`;
 
+/** The Intent filter's word for "answers with no intent" (the log's `intent: null`). */
+const NO_INTENT = 'none';
+
+const filtered = (f: Filters) => Boolean(f.environment || f.version || f.intent || f.status || f.since);
+
+/** Said when a list is empty: whether anything could show without the filters. */
+const emptyText = (f: Filters) => (filtered(f) ? 'No requests match these filters.' : 'No requests yet.');
+
 function sinceIso(local: string): string | undefined {
   if (!local) return undefined;
   const d = new Date(local);
@@ -48,6 +56,8 @@ export function MonitorPage() {
   useEffect(() => setFilters((f) => (f.version === shown ? f : { ...f, version: shown })), [shown]);
   // Counts the feed's polls that brought new requests: the usage follows.
   const [arrivals, setArrivals] = useState(0);
+  /** The intents the usage has seen, offered by the Intent filter. */
+  const [intents, setIntents] = useState<string[]>([]);
   const set = (k: keyof Filters, v: string) => {
     if (k === 'version') setVersion(v);
     setFilters((f) => ({ ...f, [k]: v }));
@@ -85,10 +95,21 @@ export function MonitorPage() {
           <label for="f-intent">Intent</label>
           <input
             id="f-intent"
+            list="f-intent-known"
             value={filters.intent}
             placeholder="any"
+            aria-describedby="f-intent-help"
             onChange={(e) => set('intent', e.currentTarget.value.trim())}
           />
+          <datalist id="f-intent-known">
+            {intents.map((i) => (
+              <option key={i} value={i} />
+            ))}
+            <option value={NO_INTENT}>answers with no intent</option>
+          </datalist>
+          <span id="f-intent-help" class="muted hint">
+            “{NO_INTENT}”: answers with no intent
+          </span>
         </div>
         <div class="field">
           <label for="f-status">Status</label>
@@ -110,7 +131,7 @@ export function MonitorPage() {
         </div>
       </form>
       <Feed filters={filters} onArrivals={() => setArrivals((n) => n + 1)} />
-      <Usage filters={filters} arrivals={arrivals} />
+      <Usage filters={filters} arrivals={arrivals} onIntents={setIntents} />
     </Page>
   );
 }
@@ -146,24 +167,27 @@ function Feed({ filters, onArrivals }: { filters: Filters; onArrivals: () => voi
       }
       try {
         // `since` is inclusive: the newest entries come again and are dropped as seen.
+        // The server matches `intent` exactly: "none" (no intent) is filtered here instead.
+        const noIntent = filters.intent === NO_INTENT;
         const answer = await get<LogAnswer>(
           withQuery('/v1/logs', {
             environment: filters.environment,
             version: filters.version,
-            intent: filters.intent,
+            intent: noIntent ? undefined : filters.intent,
             status: filters.status,
             since: newest.current ?? sinceIso(filters.since),
             limit: newest.current ? 1000 : 100,
           }),
         );
         if (!live) return;
-        const fresh = (answer.entries ?? []).filter((e) => {
+        const unseen = (answer.entries ?? []).filter((e) => {
           const k = keyOf(e);
           if (seen.current.has(k)) return false;
           seen.current.add(k);
           return true;
         });
-        for (const e of fresh) if (!newest.current || e.time > newest.current) newest.current = e.time;
+        for (const e of unseen) if (!newest.current || e.time > newest.current) newest.current = e.time;
+        const fresh = noIntent ? unseen.filter((e) => e.intent === null) : unseen;
         if (fresh.length && polled.current) onArrivals();
         polled.current = true;
         setEntries((old) => {
@@ -200,7 +224,7 @@ function Feed({ filters, onArrivals }: { filters: Filters; onArrivals: () => voi
       {warning && <p class="notice warn">{warning}</p>}
       <ErrorText error={error} />
       {!entries && !error && <Loading what="requests" />}
-      {entries?.length === 0 && <Empty>No requests yet.</Empty>}
+      {entries?.length === 0 && <Empty>{emptyText(filters)}</Empty>}
       {entries && entries.length > 0 && (
         <TableBox label="Request feed">
           <table class="feed">
@@ -220,20 +244,22 @@ function Feed({ filters, onArrivals }: { filters: Filters; onArrivals: () => voi
             <tbody>
               {entries.map((e) => (
                 <tr key={keyOf(e)}>
-                  <td>
+                  <td class="c-time">
                     <time dateTime={e.time}>{clock(e.time)}</time>
                   </td>
-                  <td>{e.environment ?? '—'}</td>
-                  <td>{e.version ?? '—'}</td>
-                  <td>
+                  <td class="c-env">{e.environment ?? '—'}</td>
+                  <td class="c-version">{e.version ?? '—'}</td>
+                  <td class="c-commit">
                     <code>{short(e.commit)}</code>
                   </td>
-                  <td>
+                  <td class="c-route">
                     {e.method} {e.route}
                   </td>
-                  <td class={e.status >= 500 ? 'bad' : e.status >= 400 ? 'warn-text' : undefined}>{e.status}</td>
-                  <td class="num">{ms(e.latencyMs)}</td>
-                  <td>
+                  <td class={`c-status${e.status >= 500 ? ' bad' : e.status >= 400 ? ' warn-text' : ''}`}>
+                    {e.status}
+                  </td>
+                  <td class="c-latency num">{ms(e.latencyMs)}</td>
+                  <td class="c-intent">
                     {e.intent ?? (e.intent === null ? <span class="muted">none</span> : '')}
                     {e.confidence != null && <span class="muted"> {percent(e.confidence)}</span>}
                   </td>
@@ -251,6 +277,8 @@ const statusMatches = (code: string, filter: string) => !filter || code === filt
 
 /** A day's requests as the filters count them (usage has no intent-by-status breakdown). */
 function requestsOf(d: UsageDay, f: Filters): number {
+  // Answers with no intent are the NLU's fallbacks (byIntent counts only detected intents).
+  if (f.intent === NO_INTENT) return d.fallbacks ?? 0;
   if (f.intent) return d.byIntent?.[f.intent] ?? 0;
   if (f.status)
     return Object.entries(d.byStatus ?? {})
@@ -259,7 +287,15 @@ function requestsOf(d: UsageDay, f: Filters): number {
   return d.total;
 }
 
-function Usage({ filters, arrivals }: { filters: Filters; arrivals: number }) {
+function Usage({
+  filters,
+  arrivals,
+  onIntents,
+}: {
+  filters: Filters;
+  arrivals: number;
+  onIntents: (intents: string[]) => void;
+}) {
   const [usage, setUsage] = useState<UsageAnswer | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const { environment, version } = filters;
@@ -279,6 +315,7 @@ function Usage({ filters, arrivals }: { filters: Filters; arrivals: number }) {
           if (!live) return;
           setUsage(u);
           setError(null);
+          onIntents([...new Set((u.days ?? []).flatMap((d) => Object.keys(d.byIntent ?? {})))].sort());
         },
         (e) => live && setError(e as Error),
       );
@@ -323,7 +360,7 @@ function Usage({ filters, arrivals }: { filters: Filters; arrivals: number }) {
     for (const d of days)
       for (const [k, n] of Object.entries(d.byIntent ?? {})) intents.set(k, (intents.get(k) ?? 0) + n);
     const top = [...intents]
-      .filter(([k]) => !filters.intent || k === filters.intent)
+      .filter(([k]) => !filters.intent || (filters.intent !== NO_INTENT && k === filters.intent))
       .sort((a, b) => b[1] - a[1])
       .slice(0, 10)
       .map(([label, value]) => ({ label, value }));
@@ -347,7 +384,7 @@ function Usage({ filters, arrivals }: { filters: Filters; arrivals: number }) {
       {usage?.warning && <p class="notice warn">{usage.warning}</p>}
       <ErrorText error={error} />
       {!usage && !error && <Loading what="usage" />}
-      {charts && charts.days.length === 0 && <Empty>No requests yet.</Empty>}
+      {charts && charts.days.length === 0 && <Empty>{emptyText(filters)}</Empty>}
       {charts && charts.days.length > 0 && (
         <div class="charts">
           <LineChart
@@ -356,11 +393,21 @@ function Usage({ filters, arrivals }: { filters: Filters; arrivals: number }) {
             days={charts.labels}
             series={charts.requests}
             format={(n) => count(n)}
-            summary={`${count(charts.total)} requests ${range}${
+            summary={`${plural(charts.total, 'request')} ${range}${
               charts.requests.length > 1 ? `; lines: ${charts.requests.map((s) => s.label).join(', ')}` : ''
-            }.`}
+            }.${filters.intent && filters.status ? ' Of every status: usage per day does not break intents down by status.' : ''}`}
           />
-          <BarList id="chart-intents" title="Top intents" items={charts.top} />
+          <BarList
+            id="chart-intents"
+            title="Top intents"
+            items={charts.top}
+            empty={filters.intent === NO_INTENT ? 'Answers with no intent: see the fallback rate.' : undefined}
+            note={
+              filters.status
+                ? 'Counts requests of every status: usage per day does not break intents down by status.'
+                : undefined
+            }
+          />
           {charts.hasNlu ? (
             <LineChart
               id="chart-fallback"

@@ -30,7 +30,10 @@ export function TestReportView({ report, title, level = 3 }: { report: TestRepor
   const ok = failed === 0;
   return (
     <section class={`report ${ok ? 'ok' : 'bad'}`} aria-label={title}>
-      <H>{title}</H>
+      {/* Focused when it is the result of "Run tests" (focusResult). */}
+      <H tabIndex={-1} data-focus="">
+        {title}
+      </H>
       <p>
         <strong>{ok ? 'Passed' : 'Failed'}:</strong> {plural(passed, 'check')} passed, {failed} failed
         {total ? ` of ${total}` : ''}

@@ -30,6 +30,20 @@ export function saveSession(s: Session): void {
   sessionStorage.setItem(EMAIL, s.email);
 }
 
+/** Who signed in last in this tab (kept when only the token is dropped), to prefill the form. */
+export function loadIdentity(): Pick<Session, 'name' | 'email'> {
+  return { name: read(NAME), email: read(EMAIL) };
+}
+
+/** A refused token: forget it, keep who the operator is. */
+export function clearToken(): void {
+  try {
+    sessionStorage.removeItem(TOKEN);
+  } catch {
+    // nothing stored
+  }
+}
+
 export function clearSession(): void {
   try {
     sessionStorage.clear();

@@ -1,14 +1,15 @@
 import { useEffect, useState } from 'preact/hooks';
 import { type ApiError, REFUSED, request } from './api';
-import { emailProblem, nameProblem, type Session } from './session';
+import { emailProblem, loadIdentity, nameProblem, type Session } from './session';
 
 // Sign-in: the admin token (BOTVER_ADMIN_TOKEN) and who the operator is, for the commits the
 // console makes. The token is checked against the server before it is kept.
 
 export function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => void; notice?: string }) {
   const [token, setToken] = useState('');
-  const [name, setName] = useState('');
-  const [email, setEmail] = useState('');
+  // After a refused token the name and e-mail are still known: only the token is asked again.
+  const [name, setName] = useState(() => loadIdentity().name);
+  const [email, setEmail] = useState(() => loadIdentity().email);
   const [error, setError] = useState<string | null>(notice ?? null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {

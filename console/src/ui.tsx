@@ -19,11 +19,22 @@ export function Empty({ children }: { children: ComponentChildren }) {
   return <p class="empty">{children}</p>;
 }
 
-export function ErrorText({ error }: { error: unknown }) {
+/**
+ * Focus on an action's result inside `box`, so a keyboard user continues from there: the
+ * once-shown secret's heading if there is one, else the first result (status, error, report).
+ */
+export function focusResult(box: HTMLElement | null): void {
+  const target =
+    box?.querySelector<HTMLElement>('[data-focus="first"]') ?? box?.querySelector<HTMLElement>('[data-focus]');
+  target?.focus();
+}
+
+/** `result`: an action's outcome, which takes the focus (see focusResult). */
+export function ErrorText({ error, result }: { error: unknown; result?: boolean }) {
   if (!error) return null;
   const message = error instanceof Error ? error.message : String(error);
   return (
-    <p class="error" role="alert">
+    <p class="error" role="alert" tabIndex={result ? -1 : undefined} data-focus={result ? '' : undefined}>
       {message}
     </p>
   );
@@ -48,7 +59,7 @@ export function commitOf(result: { commit?: CommitInfo | string | null; manifest
 /** "Committed abc1234: <message>", or that nothing needed a commit. */
 export function Committed({ commit }: { commit: CommitInfo | null }) {
   return (
-    <p class="notice" role="status">
+    <p class="notice" role="status" tabIndex={-1} data-focus="">
       {commit ? (
         <>
           Committed <code>{short(commit.id)}</code>
@@ -89,7 +100,9 @@ export function SecretBox({
   };
   return (
     <section class="secret" aria-labelledby={id}>
-      <H id={id}>{title} (shown once)</H>
+      <H id={id} tabIndex={-1} data-focus="first">
+        {title} (shown once)
+      </H>
       <p>This is shown once: copy it now and keep it safe. botver stores only its SHA-256.</p>
       <p>
         <code class="secret-value">{value}</code>
@@ -113,7 +126,9 @@ export function Commands({ commands, intro, level = 3 }: { commands: string[]; i
   const H = level === 2 ? 'h2' : 'h3';
   return (
     <section class="commands" aria-labelledby={id}>
-      <H id={id}>Commands to run</H>
+      <H id={id} tabIndex={-1} data-focus="">
+        Commands to run
+      </H>
       <p>
         {intro ??
           'This resolver follows a remote Git repository, so the console cannot commit. Run these commands in a clone, then push:'}
@@ -128,17 +143,20 @@ export function ActionError({ error, level }: { error: ApiError | Error | null; 
   if (!error) return null;
   const commands = (error as ApiError).commands;
   if (commands?.length) return <Commands commands={commands} level={level} />;
-  return <ErrorText error={error} />;
+  return <ErrorText error={error} result />;
 }
 
 /** A button that asks once more, in the page, before a destructive action. */
 export function ConfirmButton({
+  id,
   label,
   confirmLabel,
   question,
   disabled,
   onConfirm,
 }: {
+  /** The first button's id (to bring the focus back to it later). */
+  id?: string;
   label: string;
   confirmLabel: string;
   question: string;
@@ -157,7 +175,7 @@ export function ConfirmButton({
   }, [asking]);
   if (!asking)
     return (
-      <button ref={first} type="button" class="danger" disabled={disabled} onClick={() => setAsking(true)}>
+      <button ref={first} id={id} type="button" class="danger" disabled={disabled} onClick={() => setAsking(true)}>
         {label}
       </button>
     );

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { type ApiError, enc, post } from './api';
 import { useData } from './data';
 import { DiffForm } from './diff';
@@ -7,7 +7,7 @@ import { Page } from './page';
 import { href } from './router';
 import { reportsOf, TestReportView } from './report';
 import type { TestReport } from './types';
-import { ActionError, Empty, ErrorText, Loading, StatusBadge, TableBox, TestsResult } from './ui';
+import { ActionError, Empty, ErrorText, focusResult, Loading, StatusBadge, TableBox, TestsResult } from './ui';
 
 // The versions (branches): what each is, where it runs, its tests; and the way to a diff.
 
@@ -16,6 +16,12 @@ export function VersionsPage() {
   const [running, setRunning] = useState<string | null>(null);
   const [result, setResult] = useState<{ version: string; reports: TestReport[] } | null>(null);
   const [runError, setRunError] = useState<ApiError | null>(null);
+  /** Counts finished runs: each moves the focus to its report (or error), the button being disabled meanwhile. */
+  const [finished, setFinished] = useState(0);
+  const results = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (finished) focusResult(results.current);
+  }, [finished]);
 
   const runTests = async (name: string) => {
     setRunning(name);
@@ -32,6 +38,7 @@ export function VersionsPage() {
       else setRunError(e);
     } finally {
       setRunning(null);
+      setFinished((n) => n + 1);
     }
   };
 
@@ -56,21 +63,32 @@ export function VersionsPage() {
             <thead>
               <tr>
                 <th scope="col">Name</th>
+                {/* Right after the name: on a phone the button shows without scrolling the table. */}
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
                 <th scope="col">Head</th>
                 <th scope="col">Description</th>
                 <th scope="col">Created from</th>
                 <th scope="col">Environments</th>
                 <th scope="col">Status</th>
                 <th scope="col">Tests</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
               </tr>
             </thead>
             <tbody>
               {rows.map((v) => (
                 <tr key={v.name}>
                   <th scope="row">{v.name}</th>
+                  <td>
+                    <button
+                      type="button"
+                      aria-label={`Run tests of ${v.name}`}
+                      disabled={running !== null}
+                      onClick={() => runTests(v.name)}
+                    >
+                      {running === v.name ? 'Running…' : 'Run tests'}
+                    </button>
+                  </td>
                   <td>
                     <code>{short(v.head ?? v.commit)}</code>
                   </td>
@@ -93,39 +111,33 @@ export function VersionsPage() {
                   <td>
                     <TestsResult tests={v.tests} commit />
                   </td>
-                  <td>
-                    <button
-                      type="button"
-                      aria-label={`Run tests of ${v.name}`}
-                      disabled={running !== null}
-                      onClick={() => runTests(v.name)}
-                    >
-                      {running === v.name ? 'Running…' : 'Run tests'}
-                    </button>
-                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </TableBox>
       )}
-      <div aria-live="polite">
-        {running && <p role="status">Running the tests of {running}…</p>}
-        {result &&
-          (result.reports.length ? (
-            result.reports.map((r) => (
-              <TestReportView
-                key={r.commit ?? r.ref}
-                report={r}
-                title={`Test report of ${r.ref ?? result.version}`}
-                level={2}
-              />
-            ))
-          ) : (
-            <p role="status">The tests of {result.version} ran; the server sent no report.</p>
-          ))}
+      <div ref={results}>
+        <div aria-live="polite">
+          {running && <p role="status">Running the tests of {running}…</p>}
+          {result &&
+            (result.reports.length ? (
+              result.reports.map((r) => (
+                <TestReportView
+                  key={r.commit ?? r.ref}
+                  report={r}
+                  title={`Test report of ${r.ref ?? result.version}`}
+                  level={2}
+                />
+              ))
+            ) : (
+              <p role="status" tabIndex={-1} data-focus="">
+                The tests of {result.version} ran; the server sent no report.
+              </p>
+            ))}
+        </div>
+        <ActionError error={runError} level={2} />
       </div>
-      <ActionError error={runError} level={2} />
       <section aria-labelledby="compare-title">
         <h2 id="compare-title">Compare two versions</h2>
         <p class="muted">Any version or environment: see which intents, entities, skills and tests differ.</p>
