@@ -1,32 +1,17 @@
 import { execFile, execFileSync, type ExecFileSyncOptions } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { run } from '../src/cli/program.js';
 import { initBotRepo, type InitResult } from '../src/ops/init.js';
-import { openBotRepo } from '../src/ops/bot-repo.js';
-import { commitFiles } from '../src/ops/content-commit.js';
-import { createVersion } from '../src/ops/versions.js';
-import { createEnvironment } from '../src/ops/environments.js';
+import { buildExampleBot, exampleFiles, ROOT, TEST_ENV } from './example-template.js';
 
 // Real repositories in temporary folders, native git to cross-check, botver run either
 // in-process (fast, same code path as the binary) or as a real process (concurrency, crashes).
 
-export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+export { ROOT, TEST_ENV, exampleFiles };
 export const BIN = join(ROOT, 'bin', 'botver.js');
-
-/** A pinned identity and no user/system git config, for botver and native git alike. */
-export const TEST_ENV = {
-  GIT_AUTHOR_NAME: 'Test Author',
-  GIT_AUTHOR_EMAIL: 'author@example.com',
-  GIT_COMMITTER_NAME: 'Test Committer',
-  GIT_COMMITTER_EMAIL: 'committer@example.com',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  BOTVER_CONTROL_BRANCH: '',
-};
 Object.assign(process.env, TEST_ENV);
 
 const made: string[] = [];
@@ -148,27 +133,9 @@ export function manifestAt(repo: string, ref = 'main'): string {
   });
 }
 
-/** examples/awesome-bot's training/, skills/ and tests/ files: repository path -> text. */
-export function exampleFiles(): Map<string, string> {
-  const example = join(ROOT, 'examples', 'awesome-bot');
-  const files = new Map<string, string>();
-  const walk = (dir: string, prefix: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) walk(join(dir, entry.name), `${prefix}/${entry.name}`);
-      else files.set(`${prefix}/${entry.name}`, readFileSync(join(dir, entry.name), 'utf8'));
-    }
-  };
-  for (const top of ['training', 'skills', 'tests']) walk(join(example, top), top);
-  return files;
-}
-
 /** The example bot: v1 with its content, v2 copied from v1, production -> v1, staging -> v2. */
 export async function exampleBotRepo(prefix = 'botver-example-'): Promise<string> {
   const dir = tempDir(prefix);
-  await initBotRepo({ repo: dir, bot: 'awesome-bot', language: 'en', empty: true });
-  const repo = await openBotRepo({ repo: dir });
-  await commitFiles(repo, 'v1', exampleFiles(), 'import examples/awesome-bot');
-  await createVersion(repo, 'v2', 'v1', 'work in progress');
-  await createEnvironment(repo, 'staging', 'v2');
+  await buildExampleBot(dir);
   return dir;
 }

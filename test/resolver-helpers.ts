@@ -3,12 +3,13 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
-import { afterEach, expect } from 'vitest';
+import { afterEach, expect, inject } from 'vitest';
 import { startResolver, type ResolverOptions, type RunningResolver } from '../src/resolver/server.js';
 import { createLogger } from '../src/resolver/monitoring/logger.js';
 import { openBotRepo } from '../src/ops/bot-repo.js';
 import { commitFiles } from '../src/ops/content-commit.js';
-import { TEST_ENV, exampleBotRepo, git, ok, sharedRepo } from './helpers.js';
+import { TEST_ENV, git, tempDir } from './helpers.js';
+import { buildExampleWithTokens, type Tokens } from './example-template.js';
 
 // A real resolver on 127.0.0.1 (port 0) over a real repository, closed after each test, and
 // the real clients to talk to it: fetch for ordinary requests, node:http for paths fetch
@@ -64,56 +65,30 @@ export function captureLogger(level = 'trace') {
   };
 }
 
-export interface Tokens {
-  production: string;
-  staging: string;
-  v1: string;
-  v2: string;
-}
+export type { Tokens };
 
 /**
  * The example bot (v1 with content, v2 copied from v1, production -> v1, staging -> v2) with
  * every token known: they are rotated through the CLI, the only way to learn a token again.
  */
 export async function exampleWithTokens(): Promise<{ dir: string; tokens: Tokens }> {
-  const dir = await exampleBotRepo();
-  const rotate = async (flag: string, name: string) =>
-    ((await ok(dir, 'token', 'rotate', flag, name, '--json')) as { token: string }).token;
-  const tokens: Tokens = {
-    production: await rotate('--env', 'production'),
-    staging: await rotate('--env', 'staging'),
-    v1: await rotate('--version', 'v1'),
-    v2: await rotate('--version', 'v2'),
-  };
-  return { dir, tokens };
+  const dir = tempDir('botver-example-');
+  return { dir, tokens: await buildExampleWithTokens(dir) };
 }
 
 /**
- * exampleWithTokens built once per test file, each test getting its own copy (same tokens):
- * call at the top of a test file, then `const { dir, tokens } = example();` in a test.
- * With `trained`, a resolver serves the template once first, so every copy starts with the NLU
+ * The example bot with its tokens, each test getting its own copy of the run's template (built
+ * once by test/global-setup.ts; same tokens everywhere): call at the top of a test file, then
+ * `const { dir, tokens } = example();` in a test. With `trained`, the copy starts with the NLU
  * models of its commits in its model cache, as a restarted server has them (new commits train).
  */
 export function sharedExampleWithTokens(options: { trained?: boolean } = {}): () => { dir: string; tokens: Tokens } {
-  let tokens: Tokens | undefined;
-  const copy = sharedRepo(async () => {
-    const built = await exampleWithTokens();
-    tokens = built.tokens;
-    if (options.trained) {
-      const resolver = await startResolver({
-        repo: built.dir,
-        port: 0,
-        host: '127.0.0.1',
-        logger: createLogger({ level: 'silent' }),
-      });
-      await resolver.nlu.idle();
-      await resolver.close();
-    }
-    return built.dir;
-  });
   return () => {
-    const dir = copy('botver-example-');
-    return { dir, tokens: tokens! };
+    const { plain, trained, tokens } = inject('example');
+    const dir = tempDir('botver-example-');
+    // cp -a: several times faster than fs.cpSync on a repository's many small files.
+    execFileSync('cp', ['-a', `${options.trained ? trained : plain}/.`, dir]);
+    return { dir, tokens };
   };
 }
 
