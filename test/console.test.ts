@@ -347,6 +347,12 @@ describe('the console in a browser', () => {
       const texts = await feed.getByRole('row').allTextContents();
       return texts.length === 2 && texts[1]!.includes('production') ? true : undefined;
     });
+    // ... and the chart counts v1's one request of the day.
+    await eventually('the chart data of v1', async () =>
+      /^\d{4}-\d\d-\d\d\t1$/m.test((shown = await requestsData())) ? true : undefined,
+    ).catch((err) => {
+      throw new Error(`${err.message}; the table said: ${shown}`);
+    });
     // By status: nothing failed.
     await page.getByLabel('Status').selectOption('5xx');
     await page.getByText('No requests match these filters.').first().waitFor();
