@@ -305,14 +305,14 @@ async function crashLoop(options: LoopOptions) {
   fsckClean(dir, '--full');
 }
 
-// Minimums that hold on a loaded two-core machine (other test files running alongside): the
-// loop keeps aiming at a window until it has them, within maxRuns.
+// Minimums that hold on a loaded two-core machine (other test files running alongside): each
+// target twice, then the loop keeps aiming at a window until it has them, within maxRuns.
 describe('botver killed with SIGKILL inside each write window', () => {
   it('bare repository: refs always point at complete commits, fsck clean, botver carries on', async () => {
-    await crashLoop({ bare: true, minimumPerWindow: 2, minRuns: 12, maxRuns: 40 });
+    await crashLoop({ bare: true, minimumPerWindow: 2, minRuns: 8, maxRuns: 40 });
   }, 120_000);
 
   it('work tree repository with main checked out: same, and the work tree follows unless a lock was left', async () => {
-    await crashLoop({ bare: false, minimumPerWindow: 2, minRuns: 12, maxRuns: 40 });
+    await crashLoop({ bare: false, minimumPerWindow: 2, minRuns: 8, maxRuns: 40 });
   }, 120_000);
 });
