@@ -9,8 +9,6 @@ import { openBotRepo } from '../src/ops/bot-repo.js';
 import { commitFiles } from '../src/ops/content-commit.js';
 import { createVersion } from '../src/ops/versions.js';
 import { createEnvironment } from '../src/ops/environments.js';
-import { startResolver } from '../src/resolver/server.js';
-import { createLogger } from '../src/resolver/monitoring/logger.js';
 
 // The example bot every resolver test starts from, built once for the whole run by
 // test/global-setup.ts (no test hooks here: it runs before any test file): the repository with
@@ -96,6 +94,9 @@ export async function buildTemplates(): Promise<{ templates: ExampleTemplates; r
   const tokens = await buildExampleWithTokens(plain);
   execFileSync('cp', ['-a', plain, trained]);
   // A resolver serves the copy once, so that its model cache holds the NLU models of its commits.
+  // Imported here: every test file imports this module (through helpers.ts), few need a server.
+  const { startResolver } = await import('../src/resolver/server.js');
+  const { createLogger } = await import('../src/resolver/monitoring/logger.js');
   const resolver = await startResolver({
     repo: trained,
     port: 0,
