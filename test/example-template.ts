@@ -3,7 +3,6 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from '../src/cli/program.js';
 import { initBotRepo } from '../src/ops/init.js';
 import { openBotRepo } from '../src/ops/bot-repo.js';
 import { commitFiles } from '../src/ops/content-commit.js';
@@ -62,6 +61,8 @@ export async function buildExampleWithTokens(dir: string): Promise<Tokens> {
   await buildExampleBot(dir);
   const rotate = async (flag: string, name: string) => {
     let out = '';
+    // Loaded on first use: the whole CLI, which a test file that never calls it need not import.
+    const { run } = await import('../src/cli/program.js');
     const code = await run(['--repo', dir, 'token', 'rotate', flag, name, '--json'], {
       stdout: (t) => void (out += t),
       stderr: () => {},

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { run } from '../src/cli/program.js';
 import { initBotRepo, type InitResult } from '../src/ops/init.js';
 import { buildExampleBot, exampleFiles, ROOT, TEST_ENV } from './example-template.js';
 
@@ -84,6 +83,8 @@ export async function botver(repo: string | null, ...args: string[]): Promise<Cl
   let stdout = '';
   let stderr = '';
   const argv = repo ? ['--repo', repo, ...args] : args;
+  // Loaded on first use: the whole CLI, which a test file that never calls it need not import.
+  const { run } = await import('../src/cli/program.js');
   const code = await run(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
   return { code, stdout, stderr };
 }
