@@ -16,7 +16,7 @@
 // Prints markdown tables and writes bench/results/console.json.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,7 +89,7 @@ async function startServe(repo) {
 async function main() {
   const tmp = mkdtempSync(join(os.tmpdir(), 'botver-bench-console-'));
   const { repo, tokensFile } = exampleRepo(tmp);
-  const tokens = JSON.parse((await import('node:fs')).readFileSync(tokensFile, 'utf8'));
+  const tokens = JSON.parse(readFileSync(tokensFile, 'utf8'));
   const { child, url } = await startServe(repo);
   const failures = [];
   const missed = [];

@@ -2,7 +2,6 @@
 //   app.js     console/src/main.tsx and its imports (preact, uPlot), one minified ES module
 //   app.css    console/style.css after uPlot's stylesheet, minified
 //   index.html copied as is (it only links the two files: the page's CSP allows nothing inline)
-//   manifest.json  the files with their sizes and gzip sizes (read by the bench)
 // No source maps: they would double what ships in the package.
 import { build, transform } from 'esbuild';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
@@ -40,11 +39,9 @@ writeFileSync(`${outdir}app.css`, css.code);
 
 copyFileSync(path('console/index.html'), `${outdir}index.html`);
 
-// Sizes as served: the resolver sends each file gzipped with zlib's default level.
-const files = ['index.html', 'app.js', 'app.css'].map((name) => {
-  const body = readFileSync(`${outdir}${name}`);
-  return { name, bytes: body.length, gzip: gzipSync(body).length };
-});
-const total = files.reduce((sum, f) => sum + f.gzip, 0);
-writeFileSync(`${outdir}manifest.json`, `${JSON.stringify({ files, gzipTotal: total }, null, 2)}\n`);
+// Sizes as served (the resolver gzips with zlib's default level); bench/console.bench.js measures them over HTTP.
+const files = ['index.html', 'app.js', 'app.css'].map((name) => ({
+  name,
+  gzip: gzipSync(readFileSync(`${outdir}${name}`)).length,
+}));
 console.log(`console: ${files.map((f) => `${f.name} ${(f.gzip / 1024).toFixed(1)} KB gz`).join(', ')}`);

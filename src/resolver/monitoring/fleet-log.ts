@@ -9,6 +9,9 @@ import {
 } from './request-log.js';
 import { countsOf, DayBuilder, utcDay, type UsageDay, type UsageQuery } from './usage.js';
 
+/** An entry of the fleet's feed: the replica that answered it beside it. */
+type FleetEntry = RequestLogEntry & { replica?: string };
+
 // With --redis, the request log feed and the usage counts of every replica together: each entry
 // is appended to a capped Redis stream (the newest DEFAULT_FLEET_ENTRIES, with the replica's
 // name), and counted in one hash per UTC day (kept 400 days). /v1/logs and /v1/usage on any
@@ -107,47 +110,47 @@ export class FleetLog {
     }
   }
 
-  /** The fleet's entries matching every filter, newest first, as RequestLog.query answers. */
-  async query(q: LogQuery = {}): Promise<(RequestLogEntry & { replica?: string })[]> {
-    const limit = clampLimit(q.limit);
-    const since = q.since === undefined ? undefined : parseSince(q.since);
-    const matches = entryFilter(q);
-    const out: (RequestLogEntry & { replica?: string })[] = [];
+  /** The stream's entries with their times, newest first, read a page at a time (while the caller reads on). */
+  private async *newestFirst(): AsyncGenerator<{ entry: FleetEntry; time: number }> {
     let end = '+';
     for (;;) {
       const page = await this.redis.xrevrange(`${this.prefix}log`, end, '-', 'COUNT', PAGE);
       for (const [id, fields] of page) {
         end = `(${id}`;
-        const entry = JSON.parse(fields[1] ?? 'null') as (RequestLogEntry & { replica?: string }) | null;
-        if (!entry) continue;
-        const time = Date.parse(entry.time);
-        if (since !== undefined && time < since) return out; // older from here on
-        if (!matches(entry, time)) continue;
-        out.push(entry);
-        if (out.length >= limit) return out;
+        const entry = JSON.parse(fields[1] ?? 'null') as FleetEntry | null;
+        if (entry) yield { entry, time: Date.parse(entry.time) };
       }
-      if (page.length < PAGE) return out;
+      if (page.length < PAGE) return;
     }
+  }
+
+  /** The fleet's entries matching every filter, newest first, as RequestLog.query answers. */
+  async query(q: LogQuery = {}): Promise<FleetEntry[]> {
+    const limit = clampLimit(q.limit);
+    const since = q.since === undefined ? undefined : parseSince(q.since);
+    const matches = entryFilter(q);
+    const out: FleetEntry[] = [];
+    if (limit === 0) return out;
+    for await (const { entry, time } of this.newestFirst()) {
+      if (since !== undefined && time < since) break; // older from here on
+      if (!matches(entry, time)) continue;
+      out.push(entry);
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   /** The fleet's entries at or after `sinceMs` per environment, as RequestLog.countSince counts them. */
   async countSince(sinceMs: number): Promise<SpanCounts> {
     const counts = new Map<string | null, number>();
     let seen = 0;
-    let end = '+';
-    for (;;) {
-      const page = await this.redis.xrevrange(`${this.prefix}log`, end, '-', 'COUNT', PAGE);
-      for (const [id, fields] of page) {
-        end = `(${id}`;
-        const entry = JSON.parse(fields[1] ?? 'null') as RequestLogEntry | null;
-        if (!entry) continue;
-        if (Date.parse(entry.time) < sinceMs) return { counts, partial: false };
-        seen++;
-        counts.set(entry.environment, (counts.get(entry.environment) ?? 0) + 1);
-      }
-      // The stream is trimmed to about `capacity` entries: all of it in the span means there were more.
-      if (page.length < PAGE) return { counts, partial: seen >= this.capacity };
+    for await (const { entry, time } of this.newestFirst()) {
+      if (time < sinceMs) return { counts, partial: false };
+      seen++;
+      counts.set(entry.environment, (counts.get(entry.environment) ?? 0) + 1);
     }
+    // The stream is trimmed to about `capacity` entries: all of it in the span means there were more.
+    return { counts, partial: seen >= this.capacity };
   }
 
   /** The fleet's usage by day, oldest first, summed over the series matching the filters. */

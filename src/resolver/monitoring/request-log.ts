@@ -188,13 +188,12 @@ export class RequestLog {
     const since = q.since === undefined ? undefined : parseSince(q.since);
     const matches = entryFilter(q);
     const out: RequestLogEntry[] = [];
-    for (let i = 0; i < this.size && out.length < limit; i++) {
-      const at = (this.next - 1 - i + this.capacity) % this.capacity;
-      const entry = this.ring[at];
-      if (entry === undefined) continue;
-      if (since !== undefined && !(this.times[at]! >= since)) continue;
-      if (!matches(entry, this.times[at]!)) continue;
+    if (limit === 0) return out;
+    for (const { entry, time } of this.newestFirst()) {
+      if (since !== undefined && !(time >= since)) continue;
+      if (!matches(entry, time)) continue;
       out.push({ ...entry });
+      if (out.length >= limit) break;
     }
     return out;
   }
@@ -206,13 +205,21 @@ export class RequestLog {
   countSince(sinceMs: number): SpanCounts {
     const counts = new Map<string | null, number>();
     let seen = 0;
-    for (; seen < this.size; seen++) {
-      const at = (this.next - 1 - seen + this.capacity) % this.capacity;
-      const entry = this.ring[at];
-      if (!(this.times[at]! >= sinceMs)) break;
-      if (entry) counts.set(entry.environment, (counts.get(entry.environment) ?? 0) + 1);
+    for (const { entry, time } of this.newestFirst()) {
+      if (!(time >= sinceMs)) return { counts, partial: false };
+      seen++;
+      counts.set(entry.environment, (counts.get(entry.environment) ?? 0) + 1);
     }
-    return { counts, partial: seen === this.size && this.size === this.capacity };
+    return { counts, partial: seen === this.capacity };
+  }
+
+  /** The entries in memory with their times (epoch ms), newest first. */
+  private *newestFirst(): Generator<{ entry: RequestLogEntry; time: number }> {
+    for (let i = 0; i < this.size; i++) {
+      const at = (this.next - 1 - i + this.capacity) % this.capacity;
+      const entry = this.ring[at];
+      if (entry !== undefined) yield { entry, time: this.times[at]! };
+    }
   }
 
   /** Every entry in memory, oldest first (e.g. to seed a UsageCounter). */

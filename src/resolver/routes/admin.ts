@@ -71,24 +71,29 @@ export function adminRoutes({ live, monitoring, adminToken, repository, nlu, tes
     })
     .all(methodNotAllowed('GET'));
 
-  /** Why an environment does not serve its current commit, in words, from the same sources as /readyz. */
-  const problemsOf = (e: ServedEnvironment): string[] => {
-    const mine = (scope: string, name: string) =>
-      (scope === 'environment' && name === e.name) || (scope === 'version' && name === e.version);
-    const out = live.state.problems
-      .filter((p) => mine(p.scope, p.name))
-      .flatMap((p) => p.errors.map((err) => `${p.scope} ${p.name}: ${formatProblem(err)}`));
-    for (const f of nlu?.failed() ?? []) {
-      const [scope, name] = f.key.split(':') as [string, string];
-      if (mine(scope, name)) out.push(`the NLU model of ${f.commit.slice(0, 7)} could not be trained: ${f.error}`);
-    }
-    return out;
-  };
-  const statusOf = (e: ServedEnvironment): string => {
-    const commit = e.content?.commit;
-    if (e.status === 'ok' && commit && (nlu?.training() ?? []).includes(commit)) return 'training';
-    if (e.status === 'ok' && (nlu?.waiting() ?? []).includes(`environment:${e.name}`)) return 'training';
-    return e.status;
+  /**
+   * Each environment's status and why it does not serve its current commit, in words, from the
+   * same sources as /readyz (the NLU's state read once per request).
+   */
+  const healthOf = () => {
+    const training = new Set(nlu?.training() ?? []);
+    const waiting = new Set(nlu?.waiting() ?? []);
+    const failed = nlu?.failed() ?? [];
+    return (e: ServedEnvironment): { status: string; problems: string[] } => {
+      const mine = (scope: string, name: string) =>
+        (scope === 'environment' && name === e.name) || (scope === 'version' && name === e.version);
+      const problems = live.state.problems
+        .filter((p) => mine(p.scope, p.name))
+        .flatMap((p) => p.errors.map((err) => `${p.scope} ${p.name}: ${formatProblem(err)}`));
+      for (const f of failed) {
+        const [scope, name] = f.key.split(':') as [string, string];
+        if (mine(scope, name))
+          problems.push(`the NLU model of ${f.commit.slice(0, 7)} could not be trained: ${f.error}`);
+      }
+      const commit = e.content?.commit;
+      const isTraining = (commit !== undefined && training.has(commit)) || waiting.has(`environment:${e.name}`);
+      return { status: e.status === 'ok' && isTraining ? 'training' : e.status, problems };
+    };
   };
 
   router
@@ -101,6 +106,7 @@ export function adminRoutes({ live, monitoring, adminToken, repository, nlu, tes
         (f) => f.countSince(since),
         () => monitoring.log.countSince(since),
       );
+      const health = healthOf();
       const environments = [...s.environments.values()].map((e) => ({
         name: e.name,
         description: e.description,
@@ -108,8 +114,7 @@ export function adminRoutes({ live, monitoring, adminToken, repository, nlu, tes
         pin: e.pinned,
         commit: e.content?.commit ?? null,
         pinned: e.pinned !== null,
-        status: statusOf(e),
-        problems: problemsOf(e),
+        ...health(e),
         channels: e.channels.map((c) => ({ name: c.name, type: c.type })),
         requestsLastHour: hour.counts.get(e.name) ?? 0,
         // The feed does not reach back an hour (it holds its capacity's newest entries): at least this many.
@@ -133,7 +138,7 @@ export function adminRoutes({ live, monitoring, adminToken, repository, nlu, tes
       if (limit !== undefined && !/^[1-9]\d{0,3}$/.test(limit))
         throw new UsageError(`"limit" must be an integer from 1 to 9999, got "${limit.slice(0, 20)}"`);
       const name = String(req.params.name);
-      const changes = await environmentHistory(await repo(), name, { limit: limit ? Number(limit) : 50 });
+      const changes = await environmentHistory(repo(), name, { limit: limit ? Number(limit) : 50 });
       res.json({ environment: name, changes });
     })
     .all(methodNotAllowed('GET'));
@@ -144,7 +149,7 @@ export function adminRoutes({ live, monitoring, adminToken, repository, nlu, tes
       const from = oneParam(req, 'from');
       const to = oneParam(req, 'to');
       if (!from || !to) throw new UsageError('"from" and "to" are required: two versions or environments');
-      res.json(await diffContent(await repo(), from, to));
+      res.json(await diffContent(repo(), from, to));
     })
     .all(methodNotAllowed('GET'));
 

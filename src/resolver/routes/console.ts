@@ -27,7 +27,6 @@ const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
 };
@@ -56,8 +55,7 @@ function loadFiles(dir: string): Map<string, ConsoleFile> {
   const files = new Map<string, ConsoleFile>();
   for (const name of readdirSync(dir)) {
     const type = TYPES[extname(name)];
-    // manifest.json lists the built files' sizes for the bench: not part of the page.
-    if (!type || name === 'manifest.json') continue;
+    if (!type) continue;
     const body = readFileSync(join(dir, name));
     const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
     files.set(name, { type, body, gzip: gzipSync(body), etag });
